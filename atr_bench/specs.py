@@ -1,0 +1,121 @@
+"""Specs: what a plugin hands the harness. Small frozen dataclasses with typed, validated options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from atr_bench.errors import AtrBenchError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One typed option of a plugin (``--pooling-opt clusters=16``)."""
+
+    name: str
+    type: type
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+
+    def convert(self, raw: Any, owner: str) -> Any:
+        """Turn a string (from the command line) or a value into this option's type."""
+        try:
+            if self.type is bool and isinstance(raw, str):
+                low = raw.strip().lower()
+                if low not in _TRUE | _FALSE:
+                    raise ValueError(raw)
+                value: Any = low in _TRUE
+            elif self.type is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+                value = float(raw)
+            elif isinstance(raw, self.type) and not (self.type is int and isinstance(raw, bool)):
+                value = raw
+            elif isinstance(raw, str):
+                value = self.type(raw)
+            else:
+                raise TypeError(raw)
+        except (TypeError, ValueError):
+            raise AtrBenchError(
+                f"{owner}: option {self.name}={raw!r} is not a valid {self.type.__name__}"
+            ) from None
+        if self.choices is not None and value not in self.choices:
+            raise AtrBenchError(
+                f"{owner}: option {self.name}={value!r} must be one of "
+                + ", ".join(map(str, self.choices))
+            )
+        return value
+
+
+def parse_option_strings(items: Iterable[str], flag: str) -> dict[str, str]:
+    """Parse ``["k=v", ...]`` from the command line into a dict of raw strings."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise AtrBenchError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} clusters=16")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Common part of every spec: a unique name, a one-line description, a factory, options."""
+
+    name: str
+    description: str
+    build: Callable[..., Any]
+    options: tuple[Option, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__.removesuffix("Spec").lower()
+
+    def resolve_options(
+        self, given: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Defaults, overridden by ``base`` then ``given``; unknown names are an error."""
+        known = {o.name: o for o in self.options}
+        owner = f"{self.kind} {self.name!r}"
+        values = {o.name: o.default for o in self.options}
+        for source in (base or {}, given or {}):
+            for key, raw in source.items():
+                if key not in known:
+                    valid = ", ".join(sorted(known)) or "none"
+                    raise AtrBenchError(f"{owner} has no option {key!r}; valid options: {valid}")
+                values[key] = known[key].convert(raw, owner)
+        return values
+
+
+@dataclass(frozen=True)
+class PoolingSpec(Spec):
+    """A temporal pooling. ``text_defaults`` override option defaults on the text side
+    (the protocol uses 12 VLAD clusters on audio and 20 on text)."""
+
+    text_defaults: Mapping[str, Any] = field(default_factory=dict)
+    order_aware: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractorSpec(Spec):
+    """An audio feature extractor; ``dim``, ``sample_rate`` and ``frames_per_second`` are
+    known before it is built so ``atr-bench list`` and the data layer can use them."""
+
+    dim: int = 0
+    sample_rate: int = 16000
+    frames_per_second: float = 1.0
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec(Spec):
+    """A token-level text encoder producing ``dim``-dimensional vectors per token."""
+
+    dim: int = 0
+
+
+@dataclass(frozen=True)
+class DatasetSpec(Spec):
+    """A dataset in the seed layout, built as ``build(root, **opts)``."""

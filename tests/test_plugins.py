@@ -1,0 +1,106 @@
+"""The plugin manager: built-ins through the hooks, clashes, unknown names, broken plugins."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from atr_bench import hookimpl, plugins
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins import Origin, Registry, load_registry
+from atr_bench.specs import ExtractorSpec, PoolingSpec
+
+
+def _module(name: str, **hooks) -> tuple[types.ModuleType, Origin]:
+    module = types.ModuleType(name)
+    for hook, value in hooks.items():
+        setattr(module, hook, hookimpl(value))
+    return module, Origin(name, f"dist-{name}", "1.0")
+
+
+def _pooling(name: str) -> PoolingSpec:
+    return PoolingSpec(name=name, description=f"{name} pooling", build=lambda in_dim: None)
+
+
+def test_builtins_register_through_the_hooks():
+    reg = load_registry()
+    poolings = {f.spec.name for f in reg.all("pooling")}
+    assert {"mean", "max", "lstm", "transformer", "netvlad", "netrvlad"} <= poolings
+    assert reg.find("extractor", "lms").origin.distribution == "atr-bench"
+    assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.builtin.datasets"
+    assert {"word2vec", "w2v"} <= {f.spec.name for f in reg.all("text_encoder")}
+
+
+def test_unknown_name_lists_the_known_ones():
+    reg = Registry([_module("a", atr_bench_poolings=lambda: [_pooling("p1"), _pooling("p2")])])
+    with pytest.raises(AtrBenchError, match=r"unknown pooling 'nosuch'; known: p1, p2"):
+        reg.find("pooling", "nosuch")
+
+
+def test_name_clash_names_both_plugins():
+    with pytest.raises(AtrBenchError, match=r"'same'.*'one'.*'two'"):
+        Registry(
+            [
+                _module("one", atr_bench_poolings=lambda: [_pooling("same")]),
+                _module("two", atr_bench_poolings=lambda: [_pooling("same")]),
+            ]
+        )
+
+
+def test_hook_returning_wrong_type_is_reported_not_fatal():
+    good = _module("good", atr_bench_poolings=lambda: [_pooling("fine")])
+    bad = _module("bad", atr_bench_poolings=lambda: ["not a spec"])
+    wrong_kind = _module(
+        "wrong",
+        atr_bench_poolings=lambda: [
+            ExtractorSpec(name="x", description="x", build=lambda **_: None)
+        ],
+    )
+    reg = Registry([good, bad, wrong_kind])
+    assert [f.spec.name for f in reg.all("pooling")] == ["fine"]
+    assert {f.plugin for f in reg.failures} == {"bad", "wrong"}
+
+
+def test_hook_that_raises_is_reported():
+    def boom():
+        raise RuntimeError("no GPU driver")
+
+    reg = Registry([_module("boom", atr_bench_poolings=boom)])
+    assert reg.all("pooling") == []
+    assert "no GPU driver" in reg.failures[0].reason
+
+
+class _EntryPoint:
+    def __init__(self, name: str, target):
+        self.name, self.value, self._target, self.dist = name, f"{name}_mod", target, None
+
+    def load(self):
+        if isinstance(self._target, Exception):
+            raise self._target
+        return self._target
+
+
+def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
+    module, _ = _module("ext", atr_bench_poolings=lambda: [_pooling("thirdparty")])
+    eps = [_EntryPoint("broken", ImportError("No module named 'missing_dep'")), _EntryPoint("ok", module)]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
+    reg = load_registry()
+    assert reg.find("pooling", "thirdparty").origin.plugin == "ok"
+    assert reg.find("pooling", "netrvlad")  # built-ins unaffected
+    assert [f.plugin for f in reg.failures] == ["broken"]
+    assert "missing_dep" in reg.failures[0].reason
+
+
+def test_env_filter_restricts_installed_plugins(monkeypatch):
+    module, _ = _module("ext", atr_bench_poolings=lambda: [_pooling("thirdparty")])
+    broken = _EntryPoint("broken", ImportError("boom"))
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [broken, _EntryPoint("ok", module)])
+    monkeypatch.setenv(plugins.ENV_FILTER, "ok")
+    reg = load_registry()
+    assert reg.failures == []
+    assert reg.find("pooling", "thirdparty")
+    monkeypatch.setenv(plugins.ENV_FILTER, "")
+    with pytest.raises(AtrBenchError):
+        load_registry().find("pooling", "thirdparty")
