@@ -1,4 +1,4 @@
-"""Specs: what a plugin hands the harness. Small frozen dataclasses with typed, validated options."""
+"""Specs: what a plugin hands the harness; small frozen dataclasses with typed, checked options."""
 
 from __future__ import annotations
 

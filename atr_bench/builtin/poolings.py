@@ -1,0 +1,92 @@
+"""Built-in poolings, registered through the same hook a third-party plugin implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from atr_bench import hookimpl
+from atr_bench.pooling.attention import TransformerPooling
+from atr_bench.pooling.recurrent import LSTMPooling
+from atr_bench.pooling.simple import MaxPooling, MeanPooling
+from atr_bench.pooling.vlad import NetRVLAD, NetVLAD
+from atr_bench.specs import Option, PoolingSpec
+
+LSTM_OPTIONS = (
+    Option("hidden", int, 512, "hidden units per direction"),
+    Option("layers", int, 1, "stacked LSTM layers"),
+    Option("bidirectional", bool, False, "also run backwards and concatenate both states"),
+)
+TRANSFORMER_OPTIONS = (
+    Option("d_model", int, 256, "model width (the output size)"),
+    Option("heads", int, 4, "attention heads (must divide d_model)"),
+    Option("layers", int, 2, "encoder layers"),
+    Option("dropout", float, 0.1, "dropout inside the encoder layers"),
+    Option("max_len", int, 512, "longest input, in frames (positional embedding size)"),
+)
+VLAD_OPTIONS = (
+    Option("clusters", int, 12, "clusters (the protocol uses 12 on audio, 20 on text)"),
+    Option("ghost_clusters", int, 0, "extra clusters that absorb assignments and are dropped"),
+)
+
+
+def _spec(
+    name: str,
+    description: str,
+    module: Callable[..., nn.Module],
+    options: tuple[Option, ...] = (),
+    text_defaults: Mapping[str, Any] | None = None,
+    order_aware: bool = False,
+) -> PoolingSpec:
+    """A spec whose ``build`` types and checks its options before constructing ``module``."""
+
+    def build(in_dim: int, **opts: Any) -> nn.Module:
+        return module(in_dim, **spec.resolve_options(opts))
+
+    spec = PoolingSpec(
+        name=name,
+        description=description,
+        build=build,
+        options=options,
+        text_defaults=dict(text_defaults or {}),
+        order_aware=order_aware,
+    )
+    return spec
+
+
+@hookimpl
+def atr_bench_poolings() -> list[PoolingSpec]:
+    return [
+        _spec("mean", "masked mean over time (order-free, no parameters)", MeanPooling),
+        _spec("max", "masked max over time (order-free, no parameters)", MaxPooling),
+        _spec(
+            "lstm",
+            "last valid hidden state of an LSTM over the real frames",
+            LSTMPooling,
+            LSTM_OPTIONS,
+            order_aware=True,
+        ),
+        _spec(
+            "transformer",
+            "transformer encoder with positions and padding mask, then masked mean",
+            TransformerPooling,
+            TRANSFORMER_OPTIONS,
+            order_aware=True,
+        ),
+        _spec(
+            "netvlad",
+            "NetVLAD: soft-assigned residuals to learned centroids (Miech et al. 2017)",
+            NetVLAD,
+            VLAD_OPTIONS,
+            text_defaults={"clusters": 20},
+        ),
+        _spec(
+            "netrvlad",
+            "NetRVLAD: NetVLAD without centroid subtraction (Miech et al. 2017)",
+            NetRVLAD,
+            VLAD_OPTIONS,
+            text_defaults={"clusters": 20},
+        ),
+    ]

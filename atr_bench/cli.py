@@ -1,0 +1,247 @@
+"""The ``atr-bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tabulate import tabulate
+
+from atr_bench import __version__
+from atr_bench.config import RunConfig
+from atr_bench.errors import AtrBenchError
+from atr_bench.losses import LOSSES
+from atr_bench.plugins import registry
+from atr_bench.specs import parse_option_strings
+
+DATA_ENV = "ATR_BENCH_DATA"
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def _add_component(parser: argparse.ArgumentParser, name: str, default: str | None, what: str):
+    parser.add_argument(f"--{name}", default=default, help=what)
+    parser.add_argument(
+        f"--{name}-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"an option of the {name.replace('-', ' ')} (repeatable; see `atr-bench list`)",
+    )
+
+
+def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
+    """The arguments ``run`` and ``sweep`` share; with ``many``, components take lists."""
+    defaults = RunConfig()
+    lst = " (comma-separated list)" if many else ""
+    _add_component(p, "dataset", defaults.dataset, f"dataset plugin{lst} (default: synthcaps)")
+    _add_component(p, "extractor", defaults.extractor, f"audio extractor{lst} (default: lms)")
+    _add_component(p, "pooling", defaults.pooling, f"audio pooling{lst} (default: netrvlad)")
+    _add_component(p, "text-pooling", None, "text pooling (default: same as --pooling)")
+    _add_component(p, "text-encoder", None, f"text encoder{lst} (default: the dataset's)")
+    p.add_argument("--weights", default=None, help="extractor weights: a checkpoint or 'random'")
+    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default: 0)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--gamma", type=float, default=defaults.gamma, help="StepLR decay per epoch")
+    p.add_argument("--loss", choices=sorted(LOSSES), default=defaults.loss)
+    p.add_argument("--margin", type=float, default=defaults.margin)
+    p.add_argument("--temperature", type=float, default=defaults.temperature)
+    p.add_argument("--embed-dim", type=int, default=defaults.embed_dim)
+    p.add_argument("--audio-frames", type=int, default=None, help="default: the protocol's")
+    p.add_argument("--text-tokens", type=int, default=defaults.text_tokens)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train and test one configuration under the protocol")
+    _add_protocol_arguments(p, many=False)
+    p.add_argument("--force", action="store_true", help="redo seeds whose record already exists")
+    p.set_defaults(func=cmd_run)
+
+
+def _sweep_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="every combination of the components given, every seed")
+    _add_protocol_arguments(p, many=True)
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    p.set_defaults(func=cmd_sweep)
+
+
+def _positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        if getattr(args, name) < 1:
+            raise AtrBenchError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    _positive(args, "epochs", "batch_size", "embed_dim", "text_tokens")
+    if args.audio_frames is not None:
+        _positive(args, "audio_frames")
+
+    def opts(flag: str) -> tuple:
+        return tuple(
+            parse_option_strings(getattr(args, flag.replace("-", "_")), f"--{flag}").items()
+        )
+
+    return RunConfig(
+        dataset=args.dataset,
+        extractor=args.extractor,
+        pooling=args.pooling,
+        text_pooling=args.text_pooling,
+        text_encoder=args.text_encoder,
+        dataset_options=opts("dataset-opt"),
+        extractor_options=opts("extractor-opt"),
+        pooling_options=opts("pooling-opt"),
+        text_pooling_options=opts("text-pooling-opt"),
+        text_encoder_options=opts("text-encoder-opt"),
+        weights=args.weights,
+        audio_frames=args.audio_frames,
+        text_tokens=args.text_tokens,
+        embed_dim=args.embed_dim,
+        loss=args.loss,
+        margin=args.margin,
+        temperature=args.temperature,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        gamma=args.gamma,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        amp=not args.no_amp,
+    )
+
+
+def data_root(given: Path | None) -> Path:
+    return given or Path(os.environ.get(DATA_ENV, "data"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from atr_bench import protocol
+    from atr_bench.results import metrics_table, read_record, record_path
+
+    config = config_from_args(args)
+    device = protocol.resolve_device(args.device)
+    the_plan = protocol.plan(config, registry(), data_root(args.data_root))
+    started = time.perf_counter()
+    splits = protocol.load_data(the_plan, device)
+    load_seconds = time.perf_counter() - started
+    records = []
+    for seed in args.seeds:
+        path = record_path(args.runs_dir, the_plan.run_id(seed))
+        if path.exists() and not args.force:
+            records.append(read_record(path))
+            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
+            continue
+        record = protocol.run_seed(
+            the_plan, splits, seed, device, args.runs_dir, load_seconds, not args.no_progress
+        )
+        records.append(record)
+        print(f"wrote {path}", file=sys.stderr)
+    seeds = ",".join(str(s) for s in args.seeds)
+    print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
+    print(metrics_table(records))
+    return 0
+
+
+SWEPT = ("dataset", "extractor", "pooling", "text_encoder")
+"""Components a sweep crosses; each takes a comma-separated list."""
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from atr_bench.sweep import expand, sweep
+
+    _positive(args, "jobs")
+    grid = {}
+    for name in SWEPT:
+        given = getattr(args, name)
+        values = [v.strip() for v in given.split(",") if v.strip()] if given else []
+        setattr(args, name, values[0] if values else None)
+        if values:
+            grid[name] = values
+    base = config_from_args(args)
+    configs = expand(base, grid)
+    report = sweep(
+        configs,
+        args.seeds,
+        args.device,
+        args.runs_dir,
+        data_root(args.data_root),
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print(report.summary())
+    return 1 if report.failures else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    reg = registry()
+    sections = [
+        ("Extractors", "extractor", ("dim", "sample_rate", "frames_per_second")),
+        ("Poolings", "pooling", ()),
+        ("Text encoders", "text_encoder", ("dim",)),
+        ("Datasets", "dataset", ()),
+    ]
+    for title, kind, extra in sections:
+        rows = []
+        for found in reg.all(kind):
+            spec, origin = found.spec, found.origin
+            opts = ", ".join(f"{o.name}={o.default}" for o in spec.options)
+            plugin = f"{origin.distribution} {origin.version} ({origin.plugin})"
+            rows.append(
+                [spec.name, *(getattr(spec, f) for f in extra), spec.description, opts, plugin]
+            )
+        headers = ["name", *(f.replace("_", " ") for f in extra), "description", "options"]
+        print(f"{title}\n" + tabulate(rows, headers=[*headers, "plugin"], disable_numparse=True))
+        print()
+    for failure in reg.failures:
+        print(f"plugin {failure.plugin!r} not loaded: {failure.reason}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atr-bench", description="Audio-text retrieval benchmark harness."
+    )
+    parser.add_argument("--version", action="version", version=f"atr-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    _sweep_parser(sub)
+    sub.add_parser("list", help="every extractor, pooling, text encoder and dataset").set_defaults(
+        func=cmd_list
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AtrBenchError as exc:
+        print(f"atr-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("atr-bench: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

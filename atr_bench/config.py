@@ -1,0 +1,61 @@
+"""The configuration of one protocol run, and its hash (what makes two runs comparable)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+Options = tuple[tuple[str, Any], ...]
+"""Plugin options as sorted (name, value) pairs, so a config stays frozen and hashable."""
+
+
+def freeze(options: dict[str, Any] | None) -> Options:
+    return tuple(sorted((options or {}).items()))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's numbers except the seed and the device.
+
+    Defaults are the protocol of DESIGN.md (the paper's released configs); ``None`` means
+    "the dataset's default" (text encoder, frames) or "same as the audio side" (text pooling).
+    """
+
+    dataset: str = "synthcaps"
+    extractor: str = "lms"
+    pooling: str = "netrvlad"
+    text_pooling: str | None = None
+    text_encoder: str | None = None
+    dataset_options: Options = ()
+    extractor_options: Options = ()
+    pooling_options: Options = ()
+    text_pooling_options: Options = ()
+    text_encoder_options: Options = ()
+    weights: str | None = None
+    audio_frames: int | None = None
+    text_tokens: int = 20
+    embed_dim: int = 768
+    loss: str = "max_margin"
+    margin: float = 0.2
+    temperature: float = 0.05
+    lr: float = 0.01
+    weight_decay: float = 1e-3
+    gamma: float = 0.95
+    batch_size: int = 128
+    epochs: int = 20
+    amp: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key, value in out.items():
+            if key.endswith("options"):
+                out[key] = dict(value)
+        return out
+
+    def protocol_hash(self) -> str:
+        """12 hex digits over every field: equal hashes mean the same protocol and plugins."""
+        blob = json.dumps(self.as_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]

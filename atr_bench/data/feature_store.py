@@ -1,0 +1,196 @@
+"""Audio feature dumps: one HDF5 file per extractor and split, one float32 [T, D] dataset per
+clip id (the seed layout, so existing dumps are read as they are)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import h5py
+import numpy as np
+import torch
+
+from atr_bench.errors import AtrBenchError
+
+_PARTIAL = "_atr_bench_partial"
+"""Group where a clip is written before it is moved to its name, so a crash mid-write never
+leaves a half-written dataset under a clip id."""
+
+_SHOW_MISSING = 5
+
+
+def _open(path: Path, mode: str) -> h5py.File:
+    """Open an HDF5 file, turning "not HDF5 / corrupt / truncated" into a one-line fix."""
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        raise AtrBenchError(
+            f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]}); "
+            "delete it and extract the features again"
+        ) from None
+
+
+def _clip_names(handle: h5py.File) -> set[str]:
+    return set(handle.keys()) - {_PARTIAL}
+
+
+class FeatureWriter:
+    """Appends clips to a feature file; reopening it resumes an interrupted extraction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = _open(self.path, "a")
+        try:
+            self._drop_staging()  # leftovers of a crash: never complete, so not written
+            self._names = _clip_names(self._file)
+            self._dim = _first_dim(self.path, self._file) if self._names else None
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __enter__(self) -> FeatureWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file:
+            self._drop_staging()
+            self._file.close()
+
+    def _drop_staging(self) -> None:
+        if _PARTIAL in self._file:
+            del self._file[_PARTIAL]
+            self._file.flush()
+
+    def __contains__(self, clip_id: object) -> bool:
+        return clip_id in self._names
+
+    def written(self) -> set[str]:
+        """The clip ids stored completely."""
+        return set(self._names)
+
+    def write(self, clip_id: str, array: np.ndarray | torch.Tensor) -> None:
+        """Store one clip's [T, D] features (as float32) and flush, so it survives a crash."""
+        if not clip_id or "/" in clip_id or clip_id == _PARTIAL:
+            raise AtrBenchError(f"{self.path}: clip id {clip_id!r} cannot be an HDF5 name")
+        if clip_id in self._names:
+            raise AtrBenchError(f"{self.path}: clip {clip_id!r} is already stored")
+        if isinstance(array, torch.Tensor):
+            array = array.detach().cpu().numpy()
+        data = np.asarray(array, dtype=np.float32)
+        if data.ndim != 2 or data.shape[0] == 0:
+            raise AtrBenchError(
+                f"{self.path}: clip {clip_id!r} features have shape {data.shape}; expected "
+                "[frames >= 1, dim]"
+            )
+        if self._dim is not None and data.shape[1] != self._dim:
+            raise AtrBenchError(
+                f"{self.path}: clip {clip_id!r} has dim {data.shape[1]} but the file holds dim "
+                f"{self._dim}; use another file for another extractor"
+            )
+        if not np.isfinite(data).all():
+            raise AtrBenchError(f"{self.path}: clip {clip_id!r} features contain NaN or inf")
+        staging = self._file.require_group(_PARTIAL)
+        staging.create_dataset(clip_id, data=data)
+        self._file.move(f"{_PARTIAL}/{clip_id}", clip_id)
+        self._file.flush()
+        self._names.add(clip_id)
+        self._dim = data.shape[1]
+
+
+def _open_for_reading(path: Path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise AtrBenchError(
+            f"{path}: feature file not found; create it with `atr-bench extract` or copy the "
+            "seed's feature dump there"
+        )
+    return _open(path, "r")
+
+
+def _first_dim(path: Path, handle: h5py.File) -> int:
+    names = _clip_names(handle)
+    if not names:
+        raise AtrBenchError(f"{path}: feature file holds no clips; extract the features")
+    first = min(names)
+    shape = getattr(handle[first], "shape", None)
+    if shape is None or len(shape) != 2:
+        raise AtrBenchError(f"{path}: clip {first!r} has shape {shape}, not [T, D]; re-extract it")
+    return int(shape[1])
+
+
+def feature_dim(path: Path) -> int:
+    """The feature dimension D of a feature file (from its first clip)."""
+    with _open_for_reading(path) as handle:
+        return _first_dim(path, handle)
+
+
+def read_features(
+    path: Path, clip_ids: Sequence[str], frames: int, dim: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of ``clip_ids`` as one float32 [N, frames, D] tensor (cropped or zero-padded)
+    and their lengths [N] = min(T, frames), read straight into one preallocated array (HDF5
+    converts other float types on the way)."""
+    if frames < 1:
+        raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
+    with _open_for_reading(path) as handle:
+        names = _clip_names(handle)
+        missing = [c for c in clip_ids if c not in names]
+        if missing:
+            shown = ", ".join(repr(c) for c in missing[:_SHOW_MISSING])
+            more = ", ..." if len(missing) > _SHOW_MISSING else ""
+            raise AtrBenchError(
+                f"{path}: {len(missing)} of {len(clip_ids)} clips missing ({shown}{more}); "
+                "run `atr-bench extract` again to add them"
+            )
+        if dim is None and clip_ids:
+            dim = _first_dim(path, handle)
+        out = np.zeros((len(clip_ids), frames, dim or 0), dtype=np.float32)
+        lengths = np.empty(len(clip_ids), dtype=np.int64)
+        for row, clip_id in enumerate(clip_ids):
+            lengths[row] = _read_clip(path, handle[clip_id], clip_id, out, row, dim or 0)
+    bad = ~np.isfinite(out).all(axis=(1, 2))
+    if bad.any():
+        clip_id = clip_ids[int(np.flatnonzero(bad)[0])]
+        raise AtrBenchError(
+            f"{path}: clip {clip_id!r} features contain NaN or inf; delete the file and extract "
+            "again"
+        )
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def _read_clip(
+    path: Path, dset: h5py.Dataset, clip_id: str, out: np.ndarray, row: int, dim: int
+) -> int:
+    """Read one clip's first frames into ``out[row]``; returns how many."""
+    if not isinstance(dset, h5py.Dataset) or dset.ndim != 2:
+        raise AtrBenchError(f"{path}: clip {clip_id!r} is not a [T, D] array; re-extract it")
+    length, clip_dim = dset.shape
+    if clip_dim != dim:
+        raise AtrBenchError(
+            f"{path}: clip {clip_id!r} has dim {clip_dim}, expected {dim}; the file belongs to "
+            "another extractor"
+        )
+    if length == 0:
+        raise AtrBenchError(f"{path}: clip {clip_id!r} has no frames; re-extract it")
+    n = min(length, out.shape[1])
+    try:
+        if n == length:  # the whole clip, straight into its (contiguous) slot: no selection
+            dset.id.read(h5py.h5s.ALL, h5py.h5s.ALL, out[row, :n])
+        else:
+            out[row] = dset[:n]
+    except OSError as exc:
+        raise AtrBenchError(
+            f"{path}: clip {clip_id!r} is unreadable ({str(exc).splitlines()[0]}); delete the "
+            "file and extract the features again"
+        ) from None
+    return n

@@ -1,0 +1,115 @@
+"""Turn a dataset + extractor + text encoder into the three padded splits a run trains on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from atr_bench.data.feature_store import read_features
+from atr_bench.data.index import ClipCaptions
+from atr_bench.data.layout import SPLITS
+from atr_bench.data.split import SplitData, build_split
+from atr_bench.data.text_store import read_text_features, write_text_features
+from atr_bench.errors import AtrBenchError
+from atr_bench.specs import ExtractorSpec, TextEncoderSpec
+
+ORDER = "order"
+"""The optional order-contrast set's name in ``Splits`` and in the text cache."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The train, val and test splits of one run, as padded tensors, and the dataset's
+    order-contrast set when it has one (clips ``2i`` and ``2i + 1`` are a swapped pair)."""
+
+    train: SplitData
+    val: SplitData
+    test: SplitData
+    order: SplitData | None = None
+
+    def items(self) -> tuple[tuple[str, SplitData], ...]:
+        named = (("train", self.train), ("val", self.val), ("test", self.test))
+        return named + ((("order", self.order),) if self.order is not None else ())
+
+    def to(self, device: Any) -> Splits:
+        return Splits(**{name: split.to(device) for name, split in self.items()})
+
+
+def _cache_tag(name: str, options: Mapping[str, Any], encoder: Any) -> str:
+    """A short hash naming one encoder configuration (and, for trained encoders, its corpus)."""
+    key = {"encoder": name, "options": dict(options), "fit": getattr(encoder, "cache_tag", "")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _group(clips: Sequence[ClipCaptions], vectors: Sequence[np.ndarray]):
+    out, at = {}, 0
+    for clip in clips:
+        out[clip.clip_id] = list(vectors[at : at + len(clip.captions)])
+        at += len(clip.captions)
+    return out
+
+
+def text_features(
+    dataset: Any,
+    spec: TextEncoderSpec,
+    options: Mapping[str, Any],
+    clips: Mapping[str, list[ClipCaptions]],
+) -> dict[str, dict[str, list[np.ndarray]]]:
+    """Token-level features of every caption, per split: from the encoder's precomputed files
+    (``lookup``) or encoded once and cached as HDF5 under ``TextEmbeddings/``."""
+    encoder = spec.build(**options)
+    if hasattr(encoder, "lookup"):
+        return {split: encoder.lookup(dataset.layout.path, split) for split in clips}
+    if hasattr(encoder, "fit"):
+        corpus = [c for clip in clips["train"] for c in clip.captions]
+        encoder.fit(corpus, dataset.layout.path / "TextEmbeddings")
+    tag = _cache_tag(spec.name, options, encoder)
+    out = {}
+    for split, split_clips in clips.items():
+        path = dataset.layout.text_cache(spec.name, split, tag)
+        if not path.exists():
+            captions = [c for clip in split_clips for c in clip.captions]
+            grouped = _group(split_clips, encoder.encode(captions))
+            write_text_features(path, grouped, {"encoder": spec.name, "tag": tag})
+        out[split] = read_text_features(path)
+    return out
+
+
+def load_splits(
+    dataset: Any,
+    extractor: ExtractorSpec,
+    extractor_build: Mapping[str, Any],
+    text_spec: TextEncoderSpec,
+    text_options: Mapping[str, Any],
+    audio_frames: int,
+    text_tokens: int,
+) -> Splits:
+    """Features for every split, ready to train on (extracting or encoding what is missing)."""
+    dataset.ensure_audio_features(extractor, extractor_build)
+    clips = {split: dataset.clips(split) for split in SPLITS}
+    for split, split_clips in clips.items():
+        if not split_clips:
+            raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
+    features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
+    if hasattr(dataset, "order_clips") and (order := dataset.order_clips()):
+        clips[ORDER] = order
+        features[ORDER] = dataset.ensure_order_features(extractor, extractor_build)
+    text = text_features(dataset, text_spec, text_options, clips)
+    loaded = {}
+    for split, split_clips in clips.items():
+        ids = [c.clip_id for c in split_clips]
+        audio, audio_len = read_features(features[split], ids, audio_frames, extractor.dim)
+        loaded[split] = build_split(
+            split_clips,
+            audio,
+            audio_len,
+            text[split],
+            text_tokens,
+            text_source=f"{text_spec.name} features of {dataset.name}/{split}",
+        )
+    return Splits(**loaded)

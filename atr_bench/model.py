@@ -1,0 +1,55 @@
+"""The dual encoder of the protocol: a pooling per side, then a gated embedding unit into one
+L2-normalised shared space, compared by cosine similarity."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def lengths_to_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """``[B]`` lengths -> ``[B, frames]`` bool mask, True on real frames."""
+    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class ContextGating(nn.Module):
+    """``x * sigmoid(W x + b)``: lets each dimension be switched by the others (Miech et al.)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc(x))
+
+
+class GatedEmbeddingUnit(nn.Module):
+    """Linear projection, context gating, L2 normalisation."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.fc = nn.Linear(in_dim, out_dim)
+        self.gate = ContextGating(out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.gate(self.fc(x)), dim=-1)
+
+
+class DualEncoder(nn.Module):
+    """Audio pooling + GEU and text pooling + GEU into ``embed_dim``; similarity is cosine."""
+
+    def __init__(self, audio_pooling: nn.Module, text_pooling: nn.Module, embed_dim: int = 768):
+        super().__init__()
+        self.audio_pooling = audio_pooling
+        self.text_pooling = text_pooling
+        self.audio_head = GatedEmbeddingUnit(audio_pooling.out_dim, embed_dim)
+        self.text_head = GatedEmbeddingUnit(text_pooling.out_dim, embed_dim)
+
+    def embed_audio(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``[B, T, D]`` features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""
+        return self.audio_head(self.audio_pooling(x, lengths_to_mask(lengths, x.shape[1])))
+
+    def embed_text(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``[B, L, D]`` token features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""
+        return self.text_head(self.text_pooling(x, lengths_to_mask(lengths, x.shape[1])))

@@ -1,0 +1,22 @@
+"""The protocol's optimiser: RAdam inside Lookahead ("Ranger"), decayed by StepLR per epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from pytorch_optimizer import Lookahead
+
+LOOKAHEAD_K = 6
+"""Ranger's defaults (Wright 2019), which the paper's released configs use."""
+LOOKAHEAD_ALPHA = 0.5
+
+
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, gamma: float
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Ranger = Lookahead(RAdam); the StepLR decays the inner optimiser's learning rate."""
+    radam = torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay)
+    optimizer = Lookahead(radam, k=LOOKAHEAD_K, alpha=LOOKAHEAD_ALPHA)
+    scheduler = torch.optim.lr_scheduler.StepLR(radam, step_size=1, gamma=gamma)
+    return optimizer, scheduler

@@ -1,0 +1,50 @@
+"""Parameter-free, order-free poolings (masked mean and max) and the helpers the others share."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from atr_bench.errors import AtrBenchError
+
+
+def check_option(pooling: str, name: str, value: object, ok: bool, rule: str) -> None:
+    """Raise a one-line error naming the pooling option whose ``value`` breaks ``rule``."""
+    if not ok:
+        raise AtrBenchError(
+            f"pooling {pooling!r}: option {name}={value!r} must be {rule}; "
+            f"fix it with --pooling-opt (or --text-pooling-opt) {name}=..."
+        )
+
+
+def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
+    """``x`` with padded frames set to 0, so no value there (not even inf or NaN) can leak."""
+    return torch.where(mask.unsqueeze(-1), x, 0.0)
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean over the real frames of each row: ``[B, T, D]``, ``[B, T]`` -> ``[B, D]``."""
+    count = mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)
+    return zero_padding(x, mask).sum(1) / count
+
+
+class MeanPooling(nn.Module):
+    """Average of the real frames."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.out_dim = in_dim
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        return masked_mean(x, mask)
+
+
+class MaxPooling(nn.Module):
+    """Per-dimension maximum over the real frames (padding set to -inf first)."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.out_dim = in_dim
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)

@@ -1,0 +1,213 @@
+"""One protocol run: resolve the plugins, load the data, train, select, test, record."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from atr_bench import __version__
+from atr_bench.atomic import save_torch
+from atr_bench.config import RunConfig, freeze
+from atr_bench.errors import AtrBenchError
+from atr_bench.loading import Splits, load_splits
+from atr_bench.losses import LOSSES
+from atr_bench.model import DualEncoder
+from atr_bench.plugins import Found, Registry
+from atr_bench.results import SCHEMA_VERSION, record_path, write_record
+from atr_bench.training import evaluate, order_contrast_accuracy, train
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run's config with every default filled in, and the plugins behind each component."""
+
+    config: RunConfig
+    components: dict[str, Found]
+    dataset: Any
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        return f"{c.dataset}/{c.extractor}/{c.pooling}/{c.text_encoder}"
+
+    def run_id(self, seed: int) -> str:
+        c = self.config
+        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.config.protocol_hash())
+        return "-".join(parts) + f"-s{seed}"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AtrBenchError("--device cuda: no CUDA device is available here; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise AtrBenchError(f"--device {name!r}: expected auto, cpu or cuda[:N]")
+    return torch.device(name)
+
+
+def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
+    """Look every plugin up, validate every option and fill in the protocol's defaults."""
+    if config.loss not in LOSSES:
+        raise AtrBenchError(f"unknown loss {config.loss!r}; known: {', '.join(sorted(LOSSES))}")
+    found_dataset = registry.find("dataset", config.dataset)
+    dataset_opts = found_dataset.spec.resolve_options(dict(config.dataset_options))
+    dataset = found_dataset.spec.build(data_root, **dataset_opts)
+    extractor = registry.find("extractor", config.extractor)
+    pooling = registry.find("pooling", config.pooling)
+    text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
+    text_encoder = registry.find(
+        "text_encoder", config.text_encoder or dataset.defaults.text_encoder
+    )
+    text_pool_spec = text_pooling.spec
+    resolved = dataclasses.replace(
+        config,
+        text_pooling=text_pool_spec.name,
+        text_encoder=text_encoder.spec.name,
+        dataset_options=freeze(dataset_opts),
+        extractor_options=freeze(extractor.spec.resolve_options(dict(config.extractor_options))),
+        pooling_options=freeze(pooling.spec.resolve_options(dict(config.pooling_options))),
+        text_pooling_options=freeze(
+            text_pool_spec.resolve_options(
+                dict(config.text_pooling_options), base=text_pool_spec.text_defaults
+            )
+        ),
+        text_encoder_options=freeze(
+            text_encoder.spec.resolve_options(dict(config.text_encoder_options))
+        ),
+        audio_frames=config.audio_frames or dataset.defaults.frames_for(extractor.spec),
+    )
+    components = {
+        "dataset": found_dataset,
+        "extractor": extractor,
+        "pooling": pooling,
+        "text_pooling": text_pooling,
+        "text_encoder": text_encoder,
+    }
+    return Plan(resolved, components, dataset)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_data(the_plan: Plan, device: torch.device) -> Splits:
+    """Every split of the plan's dataset, on ``device``."""
+    c = the_plan.config
+    extractor = the_plan.components["extractor"].spec
+    build = {"weights": c.weights, "device": str(device), **dict(c.extractor_options)}
+    splits = load_splits(
+        the_plan.dataset,
+        extractor,
+        build,
+        the_plan.components["text_encoder"].spec,
+        dict(c.text_encoder_options),
+        c.audio_frames,
+        c.text_tokens,
+    )
+    return splits.to(device)
+
+
+def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
+    c = the_plan.config
+    audio_pool = the_plan.components["pooling"].spec.build(
+        splits.train.audio.shape[-1], **dict(c.pooling_options)
+    )
+    text_pool = the_plan.components["text_pooling"].spec.build(
+        splits.train.text.shape[-1], **dict(c.text_pooling_options)
+    )
+    return DualEncoder(audio_pool, text_pool, c.embed_dim)
+
+
+def run_seed(
+    the_plan: Plan,
+    splits: Splits,
+    seed: int,
+    device: torch.device,
+    runs_dir: Path,
+    load_seconds: float,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and test one seed, save the selected model and write the run record."""
+    c = the_plan.config
+    run_id = the_plan.run_id(seed)
+    seed_everything(seed)
+    model = build_model(the_plan, splits).to(device)
+    started = time.perf_counter()
+    outcome = train(
+        model,
+        splits.train,
+        splits.val,
+        c,
+        seed,
+        device,
+        checkpoint=runs_dir / "checkpoints" / f"{run_id}.resume.pt",
+        progress=progress,
+        label=f"{the_plan.label} seed {seed}",
+    )
+    train_seconds = time.perf_counter() - started
+    model.load_state_dict(outcome.best_state)
+    started = time.perf_counter()
+    test = evaluate(model, splits.test, device, c.amp)
+    test_seconds = time.perf_counter() - started
+    order = None
+    if splits.order is not None:
+        order = {
+            "pairs": splits.order.n_clips // 2,
+            "accuracy": order_contrast_accuracy(model, splits.order, device, c.amp),
+        }
+    save_torch(
+        runs_dir / "checkpoints" / f"{run_id}.pt",
+        {"model": outcome.best_state, "config": c.as_dict(), "seed": seed},
+    )
+    record = {
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": c.dataset,
+        "extractor": c.extractor,
+        "pooling": c.pooling,
+        "text_pooling": c.text_pooling,
+        "text_encoder": c.text_encoder,
+        "seed": seed,
+        "protocol_hash": c.protocol_hash(),
+        "config": c.as_dict(),
+        "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        "untrained": c.weights == "random",
+        "versions": {
+            "atr_bench": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "device": _device_name(device),
+        "sizes": {
+            split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
+        },
+        "seconds": {"load": load_seconds, "train": train_seconds, "test": test_seconds},
+        "best_epoch": outcome.best_epoch,
+        "val_curve": outcome.curve,
+        "test": test,
+        "order_contrast": order,
+    }
+    write_record(record_path(runs_dir, run_id), record)
+    (runs_dir / "checkpoints" / f"{run_id}.resume.pt").unlink(missing_ok=True)
+    return record
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,83 @@
+"""Run records: one JSON file per run under ``runs/``, written atomically, read back tolerantly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tabulate import tabulate
+
+from atr_bench.atomic import write_json
+from atr_bench.errors import AtrBenchError
+
+SCHEMA_VERSION = 1
+DIRECTIONS = ("t2a", "a2t")
+TABLE_METRICS = ("R1", "R5", "R10", "R50", "MedR", "MeanR", "mAP10", "geo")
+
+
+def record_path(runs_dir: Path, run_id: str) -> Path:
+    return Path(runs_dir) / f"{run_id}.json"
+
+
+def write_record(path: Path, record: dict[str, Any]) -> Path:
+    return write_json(path, record)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record that could not be used, and why."""
+
+    path: Path
+    reason: str
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """One run record; an unreadable or incompatible file is an error naming it."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AtrBenchError(
+            f"{path}: unreadable run record ({exc}); delete it to redo the run"
+        ) from None
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
+        raise AtrBenchError(f"{path}: not a schema-{SCHEMA_VERSION} run record")
+    if not all(isinstance(record.get("test", {}).get(d), dict) for d in DIRECTIONS):
+        raise AtrBenchError(f"{path}: run record has no test metrics")
+    return record
+
+
+def read_records(runs_dir: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Every usable record under ``runs_dir``; unreadable or incompatible ones are reported."""
+    records, problems = [], []
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        try:
+            records.append(read_record(path))
+        except AtrBenchError as exc:
+            problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
+    return records, problems
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single seed)."""
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def format_mean_std(values: Sequence[float], digits: int = 1) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def metrics_table(records: Iterable[dict[str, Any]], tablefmt: str = "github") -> str:
+    """Test metrics of a group of runs (one row per direction), mean ± std over the seeds."""
+    records = list(records)
+    rows = [
+        [direction]
+        + [format_mean_std([r["test"][direction][m] for r in records]) for m in TABLE_METRICS]
+        for direction in DIRECTIONS
+    ]
+    return tabulate(rows, headers=["", *TABLE_METRICS], tablefmt=tablefmt, disable_numparse=True)

@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny synthcaps in the seed layout, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY = ["train=64", "val=24", "test=24", "duration=2.0"]
+"""A synthcaps small enough that a protocol run takes seconds on 2 cores."""
+
+
+def _tiny_args(data_root: Path, runs_dir: Path, *extra: str) -> list[str]:
+    args = ["run", "--data-root", str(data_root), "--runs-dir", str(runs_dir), "--no-progress"]
+    for item in TINY:
+        args += ["--dataset-opt", item]
+    return [*args, "--epochs", "2", "--batch-size", "32", "--embed-dim", "64", *extra]
+
+
+@pytest.fixture(scope="session")
+def tiny_args():
+    """``atr-bench run`` arguments for a short run on the tiny synthcaps."""
+    return _tiny_args
+
+
+@pytest.fixture(scope="session")
+def tiny_options() -> dict[str, str]:
+    """The tiny synthcaps' dataset options."""
+    return dict(item.split("=") for item in TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root with the tiny synthcaps index, lms features and word2vec text cache."""
+    from atr_bench.cli import main
+
+    root = tmp_path_factory.mktemp("data")
+    runs = tmp_path_factory.mktemp("warmup-runs")
+    assert main(_tiny_args(root, runs, "--pooling", "mean", "--epochs", "1")) == 0
+    return root

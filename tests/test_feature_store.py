@@ -1,0 +1,232 @@
+"""HDF5 stores: audio features (resumable writer, padded reader, clear errors on bad files) and
+the token-level text feature cache."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atr_bench.data.feature_store import FeatureWriter, feature_dim, read_features
+from atr_bench.data.text_store import read_text_features, read_text_meta, write_text_features
+from atr_bench.errors import AtrBenchError
+
+
+def _clip(frames: int, dim: int = 4, value: float = 0.0) -> np.ndarray:
+    return (np.arange(frames * dim, dtype=np.float32).reshape(frames, dim) + value) / 10
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    path = tmp_path / "AudioExpert" / "lms" / "train" / "lms.h5"
+    with FeatureWriter(path) as writer:
+        writer.write("short", _clip(2))
+        writer.write("exact", _clip(3, value=1))
+        writer.write("long", torch.from_numpy(_clip(5, value=2)))
+    return path
+
+
+def test_read_features_pads_crops_and_keeps_requested_order(store):
+    audio, lengths = read_features(store, ["long", "short", "exact"], frames=3)
+    assert audio.dtype == torch.float32 and audio.shape == (3, 3, 4)
+    assert lengths.dtype == torch.int64 and lengths.tolist() == [3, 2, 3]
+    np.testing.assert_array_equal(audio[0].numpy(), _clip(5, value=2)[:3])
+    np.testing.assert_array_equal(audio[1, :2].numpy(), _clip(2))
+    assert not audio[1, 2:].any()  # zero padding
+    np.testing.assert_array_equal(audio[2].numpy(), _clip(3, value=1))
+    assert feature_dim(store) == 4
+
+
+def test_writer_tracks_what_is_written_and_resumes(store):
+    with FeatureWriter(store) as writer:
+        assert writer.written() == {"short", "exact", "long"}
+        assert "long" in writer and "other" not in writer
+        writer.write("other", _clip(1))
+    with FeatureWriter(store) as writer:
+        assert "other" in writer
+
+
+def test_a_clip_interrupted_mid_write_counts_as_not_written(store):
+    with h5py.File(store, "a") as handle:  # what a crash inside write() leaves behind
+        handle.create_group("_atr_bench_partial").create_dataset("half", data=np.zeros((9, 4)))
+    with pytest.raises(AtrBenchError, match="1 of 1 clips missing"):
+        read_features(store, ["half"], frames=3)
+    with FeatureWriter(store) as writer:
+        assert "half" not in writer and writer.written() == {"short", "exact", "long"}
+        writer.write("half", _clip(2))
+    _, lengths = read_features(store, ["half"], frames=3)
+    assert lengths.tolist() == [2]
+    with h5py.File(store, "r") as handle:
+        assert set(handle) == {"short", "exact", "long", "half"}  # staging group removed
+
+
+@pytest.mark.parametrize(
+    ("clip_id", "array", "message"),
+    [
+        ("a/b", _clip(2), "cannot be an HDF5 name"),
+        ("", _clip(2), "cannot be an HDF5 name"),
+        ("short", _clip(2), "already stored"),
+        ("x", np.zeros(4, np.float32), r"shape \(4,\); expected \[frames >= 1, dim\]"),
+        ("x", np.zeros((0, 4), np.float32), "expected"),
+        ("x", np.zeros((2, 5), np.float32), "has dim 5 but the file holds dim 4"),
+        ("x", np.array([[0, np.nan, 0, 0]], np.float32), "NaN or inf"),
+        ("x", np.array([[0, np.inf, 0, 0]], np.float32), "NaN or inf"),
+    ],
+)
+def test_writer_rejects_bad_clips(store, clip_id, array, message):
+    with FeatureWriter(store) as writer, pytest.raises(AtrBenchError, match=message):
+        writer.write(clip_id, array)
+    with FeatureWriter(store) as writer:
+        assert writer.written() == {"short", "exact", "long"}
+
+
+def test_missing_clips_error_counts_them_and_names_the_first_few(store):
+    wanted = ["short", *(f"gone{i}" for i in range(8))]
+    with pytest.raises(AtrBenchError) as info:
+        read_features(store, wanted, frames=3)
+    message = str(info.value)
+    assert str(store) in message and "8 of 9 clips missing" in message
+    assert "'gone0', 'gone1', 'gone2', 'gone3', 'gone4', ..." in message
+    assert "gone5" not in message and "\n" not in message
+
+
+def test_missing_file_says_how_to_create_it(tmp_path):
+    with pytest.raises(AtrBenchError, match=r"nope.h5: feature file not found.*atr-bench extract"):
+        read_features(tmp_path / "nope.h5", ["a"], frames=3)
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def _truncated(path: Path) -> None:
+    with FeatureWriter(path) as writer:
+        for i in range(20):
+            writer.write(f"c{i}", _clip(50, 16))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("damage", [_random_bytes, _truncated])
+def test_corrupt_files_say_to_delete_and_re_extract(tmp_path, damage):
+    path = tmp_path / "bad.h5"
+    damage(path)
+    for action in (
+        lambda: read_features(path, ["c0"], frames=3),
+        lambda: feature_dim(path),
+        lambda: FeatureWriter(path),
+    ):
+        with pytest.raises(AtrBenchError) as info:
+            action()
+        message = str(info.value)
+        assert str(path) in message and "delete it and extract the features again" in message
+        assert "\n" not in message
+
+
+def test_seed_style_dumps_without_markers_are_read(tmp_path):
+    """The seed's files: plain float64 datasets at the root, no attributes."""
+    path = tmp_path / "vggish.h5"
+    with h5py.File(path, "w") as handle:
+        handle["yt1"] = np.ones((12, 128))
+        handle["yt2"] = np.full((4, 128), 2.0)
+    audio, lengths = read_features(path, ["yt2", "yt1"], frames=10, dim=128)
+    assert lengths.tolist() == [4, 10] and audio.dtype == torch.float32
+    assert audio[0, :4].eq(2).all() and audio[0, 4:].eq(0).all() and audio[1].eq(1).all()
+    with FeatureWriter(path) as writer:
+        assert writer.written() == {"yt1", "yt2"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.zeros((3, 4, 1)), "is not a \\[T, D\\] array"),
+        (np.zeros((3, 5)), "has dim 5, expected 4"),
+        (np.zeros((0, 4)), "has no frames"),
+        (np.array([[1.0, 2.0, np.nan, 0.0]]), "NaN or inf"),
+    ],
+)
+def test_bad_stored_clips_are_named(tmp_path, data, message):
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as handle:
+        handle["good"] = np.zeros((2, 4))
+        handle["bad"] = data
+    with pytest.raises(AtrBenchError, match=message) as info:
+        read_features(path, ["good", "bad"], frames=3, dim=4)
+    assert "'bad'" in str(info.value) and str(path) in str(info.value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 12), min_size=1, max_size=6),
+    dim=st.integers(1, 7),
+    frames=st.integers(1, 10),
+    seed=st.integers(0, 2**16),
+)
+def test_read_features_round_trip(lengths, dim, frames, seed):
+    rng = np.random.default_rng(seed)
+    clips = {
+        f"c{i}": rng.standard_normal((n, dim)).astype(np.float32) for i, n in enumerate(lengths)
+    }
+    order = list(rng.permutation(list(clips)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.h5"
+        with FeatureWriter(path) as writer:
+            for clip_id, array in clips.items():
+                writer.write(clip_id, array)
+        audio, got = read_features(path, order, frames)
+    assert audio.shape == (len(order), frames, dim)
+    for row, clip_id in enumerate(order):
+        n = min(len(clips[clip_id]), frames)
+        assert got[row] == n
+        np.testing.assert_array_equal(audio[row, :n].numpy(), clips[clip_id][:n])
+        assert not audio[row, n:].any()
+
+
+def test_text_cache_round_trips_with_empty_captions_and_meta(tmp_path):
+    rng = np.random.default_rng(1)
+    features = {
+        "a": [rng.standard_normal((3, 5)), np.zeros((0, 5)), rng.standard_normal((1, 5))],
+        "b": [np.zeros(0)],
+        "c": [],
+    }
+    path = write_text_features(tmp_path / "TextEmbeddings" / "w_val.h5", features, {"tag": "x1"})
+    got = read_text_features(path)
+    assert list(got) == ["a", "b", "c"]
+    assert [a.shape for a in got["a"]] == [(3, 5), (0, 5), (1, 5)]
+    for want, have in zip(features["a"], got["a"], strict=True):
+        np.testing.assert_allclose(have, want.astype(np.float32))
+        assert have.dtype == np.float32
+    assert [a.shape for a in got["b"]] == [(0, 5)] and got["c"] == []
+    assert read_text_meta(path) == {"tag": "x1"}
+    assert [p.name for p in path.parent.iterdir()] == ["w_val.h5"]  # temp file replaced
+
+
+def test_text_cache_write_is_atomic_on_failure(tmp_path):
+    path = write_text_features(tmp_path / "t.h5", {"a": [np.ones((1, 2))]}, {"v": "1"})
+    with pytest.raises(AtrBenchError, match="different token dims"):
+        write_text_features(path, {"a": [np.ones((1, 2)), np.ones((1, 3))]}, {"v": "2"})
+    with pytest.raises(AtrBenchError, match="cannot be an HDF5 name"):
+        write_text_features(path, {"a/b": [np.ones((1, 2))]}, {"v": "2"})
+    assert read_text_meta(path) == {"v": "1"}
+    assert [p.name for p in tmp_path.iterdir()] == ["t.h5"]
+
+
+def test_text_cache_errors(tmp_path):
+    with pytest.raises(AtrBenchError, match="text feature cache not found"):
+        read_text_features(tmp_path / "none.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5 at all" * 100)
+    with pytest.raises(AtrBenchError, match=r"bad\.h5: not a readable HDF5 file.*delete it"):
+        read_text_meta(bad)
+    odd = tmp_path / "odd.h5"
+    with h5py.File(odd, "w") as handle:
+        handle["a"] = np.zeros((3, 2))
+        handle["a"].attrs["lengths"] = np.array([1, 1])
+    with pytest.raises(AtrBenchError, match="clip 'a' is inconsistent"):
+        read_text_features(odd)

@@ -1,0 +1,253 @@
+"""The protocol end to end through the command line: records, errors, determinism, resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from atr_bench import training
+from atr_bench.cli import main
+from atr_bench.config import RunConfig
+from atr_bench.data.layout import SPLITS
+from atr_bench.plugins import registry
+from atr_bench.protocol import load_data, plan
+from atr_bench.results import read_records
+
+
+def _records(runs: Path) -> list[dict]:
+    records, problems = read_records(runs)
+    assert not problems
+    return records
+
+
+def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, capsys, tiny_args):
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "netrvlad", "--seeds", "0,1")) == 0
+    records = sorted(_records(runs), key=lambda r: r["seed"])
+    assert [r["seed"] for r in records] == [0, 1]
+    record = records[0]
+    assert record["pooling"] == "netrvlad" and record["text_pooling"] == "netrvlad"
+    assert record["text_encoder"] == "word2vec"
+    assert record["config"]["pooling_options"] == {"clusters": 12, "ghost_clusters": 0}
+    assert record["config"]["text_pooling_options"]["clusters"] == 20
+    assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s
+    assert record["plugins"]["pooling"]["distribution"] == "atr-bench"
+    assert record["sizes"]["test"] == {"clips": 24, "captions": 120}
+    assert len(record["val_curve"]) == 2 and 1 <= record["best_epoch"] <= 2
+    for direction in ("t2a", "a2t"):
+        assert 0 <= record["test"][direction]["R1"] <= 100
+    assert (runs / "checkpoints" / f"{record['run_id']}.pt").exists()
+    assert not list((runs / "checkpoints").glob("*.resume.pt"))
+    out = capsys.readouterr().out
+    assert "t2a" in out and "a2t" in out and "±" in out  # two seeds: mean ± std
+
+
+def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
+    tiny_data, tmp_path, tiny_args
+):
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 0
+    (record,) = _records(runs)
+    saved = torch.load(runs / "checkpoints" / f"{record['run_id']}.pt", weights_only=True)
+    config = RunConfig(
+        **{
+            k: tuple(sorted(v.items())) if k.endswith("options") else v
+            for k, v in saved["config"].items()
+        }
+    )
+    the_plan = plan(config, registry(), tiny_data)
+    splits = load_data(the_plan, torch.device("cpu"))
+    from atr_bench.protocol import build_model
+
+    model = build_model(the_plan, splits)
+    model.load_state_dict(saved["model"])
+    again = training.evaluate(model, splits.test, torch.device("cpu"), amp=False)
+    assert again["t2a"]["R1"] == pytest.approx(record["test"]["t2a"]["R1"])
+    assert again["a2t"]["mAP10"] == pytest.approx(record["test"]["a2t"]["mAP10"])
+
+
+def test_two_cpu_runs_with_the_same_seed_give_the_same_metrics(tiny_data, tmp_path, tiny_args):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for runs in (first, second):
+        assert main(tiny_args(tiny_data, runs, "--pooling", "lstm", "--seeds", "3")) == 0
+    (a,), (b,) = _records(first), _records(second)
+    assert a["test"] == b["test"]
+    assert [e["loss"] for e in a["val_curve"]] == [e["loss"] for e in b["val_curve"]]
+
+
+def test_rerun_skips_seeds_already_done_unless_forced(tiny_data, tmp_path, capsys, tiny_args):
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "max")) == 0
+    (path,) = runs.glob("*.json")
+    stamp = json.loads(path.read_text())["created"]
+    capsys.readouterr()
+    assert main(tiny_args(tiny_data, runs, "--pooling", "max")) == 0
+    assert "already done" in capsys.readouterr().err
+    assert json.loads(path.read_text())["created"] == stamp
+
+
+def test_interrupted_training_resumes_to_the_uninterrupted_result(
+    tiny_data, tmp_path, monkeypatch, tiny_options
+):
+    config = RunConfig(
+        pooling="netvlad",
+        dataset_options=tuple(sorted(tiny_options.items())),
+        epochs=3,
+        batch_size=32,
+        embed_dim=32,
+    )
+    the_plan = plan(config, registry(), tiny_data)
+    cpu = torch.device("cpu")
+    splits = load_data(the_plan, cpu)
+    from atr_bench.protocol import build_model, seed_everything
+
+    def fresh():
+        seed_everything(0)
+        return build_model(the_plan, splits)
+
+    reference = training.train(
+        fresh(), splits.train, splits.val, the_plan.config, 0, cpu, progress=False
+    )
+
+    real_epoch, calls = training._train_epoch, {"n": 0}
+
+    def dies_in_epoch_three(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    checkpoint = tmp_path / "resume.pt"
+    monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_three)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(
+            fresh(),
+            splits.train,
+            splits.val,
+            the_plan.config,
+            0,
+            cpu,
+            checkpoint=checkpoint,
+            progress=False,
+        )
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    monkeypatch.setattr(training, "_train_epoch", real_epoch)
+    resumed = training.train(
+        fresh(),
+        splits.train,
+        splits.val,
+        the_plan.config,
+        0,
+        cpu,
+        checkpoint=checkpoint,
+        progress=False,
+    )
+    assert resumed.curve == reference.curve
+    assert resumed.best_epoch == reference.best_epoch
+    for key, value in reference.best_state.items():
+        torch.testing.assert_close(resumed.best_state[key], value, rtol=0, atol=0)
+
+
+def test_infonce_loss_option_trains(tiny_data, tmp_path, tiny_args):
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "mean", "--loss", "infonce")) == 0
+    (record,) = _records(runs)
+    assert record["config"]["loss"] == "infonce"
+    losses = [e["loss"] for e in record["val_curve"]]
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "atr_bench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_unknown_pooling_is_a_one_line_error_with_exit_code_2(tmp_path):
+    done = _cli("run", "--pooling", "nosuch", "--data-root", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "nosuch" in lines[0] and "netrvlad" in lines[0] and "lstm" in lines[0]
+
+
+def test_corrupt_feature_file_is_a_one_line_error_with_exit_code_2(tiny_data, tmp_path, tiny_args):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_data, root)
+    (victim,) = [p for p in root.rglob("lms.h5") if p.parent.name == "val"]
+    victim.write_bytes(b"this is not an HDF5 file" * 100)
+    args = tiny_args(root, tmp_path / "runs", "--pooling", "mean")[0:]
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(victim) in lines[0]
+    assert victim.read_bytes().startswith(b"this is not")  # nothing overwritten
+
+
+def test_bad_option_names_the_valid_ones(tiny_data, tmp_path, capsys, tiny_args):
+    code = main(tiny_args(tiny_data, tmp_path, "--pooling", "netvlad", "--pooling-opt", "k=3"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "clusters" in err and "ghost_clusters" in err
+
+
+def test_list_shows_every_builtin_with_its_plugin(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "lms",
+        "mean",
+        "max",
+        "lstm",
+        "transformer",
+        "netvlad",
+        "netrvlad",
+        "word2vec",
+        "w2v",
+        "synthcaps",
+        "audiocaps",
+        "clotho",
+    ):
+        assert name in out
+    assert "atr_bench.builtin.poolings" in out
+
+
+@pytest.mark.slow
+def test_default_protocol_learns_far_above_chance(tmp_path):
+    """The default run's protocol (netrvlad, 20 epochs) on a smaller synthcaps."""
+    runs = tmp_path / "runs"
+    args = [
+        "run",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--runs-dir",
+        str(runs),
+        "--no-progress",
+        "--dataset-opt",
+        "train=400",
+        "--dataset-opt",
+        "val=100",
+        "--dataset-opt",
+        "test=100",
+        "--epochs",
+        "10",
+    ]
+    assert main(args) == 0
+    (record,) = _records(runs)
+    chance = 100 / 100
+    assert record["test"]["t2a"]["R1"] > 10 * chance
+    assert record["test"]["a2t"]["R1"] > 10 * chance
+    assert set(SPLITS) == set(record["sizes"])
