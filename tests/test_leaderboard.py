@@ -1,0 +1,246 @@
+"""Leaderboards from hand-made run records: grouping, mean ± std, order, marking, exclusions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.leaderboard import build_leaderboards
+from atr_bench.reference import load_reference, reference_rows
+from atr_bench.results import SCHEMA_VERSION, write_record
+
+COMMAND = "atr-bench sweep --dataset synthcaps --seeds 0,1,2 && atr-bench leaderboard"
+
+
+def metrics(r1: float, medr: float = 5.0, map10: float = 20.0) -> dict[str, float]:
+    return {
+        "R1": r1,
+        "R5": r1 + 20,
+        "R10": r1 + 30,
+        "R50": 90.0,
+        "MedR": medr,
+        "MeanR": 9.0,
+        "mAP10": map10,
+        "geo": r1 + 10,
+    }
+
+
+def record(
+    pooling: str,
+    seed: int,
+    t2a_r1: float,
+    a2t_r1: float,
+    *,
+    dataset: str = "synthcaps",
+    extractor: str = "lms",
+    medr: float = 5.0,
+    order: float | None = None,
+    untrained: bool = False,
+    protocol_hash: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "run_id": f"{dataset}-{extractor}-{pooling}-{protocol_hash or 'h'}-s{seed}-{untrained}",
+        "created": f"2025-01-01T00:00:0{seed}+00:00",
+        "dataset": dataset,
+        "extractor": extractor,
+        "pooling": pooling,
+        "text_pooling": None,
+        "text_encoder": "w2v_synth",
+        "seed": seed,
+        "protocol_hash": protocol_hash or f"{pooling}_{extractor}".ljust(12, "0"),
+        "untrained": untrained,
+        "device": "cpu (x86_64, 2 threads)",
+        "test": {"t2a": metrics(t2a_r1, medr), "a2t": metrics(a2t_r1, medr)},
+        "order_contrast": None if order is None else {"pairs": 10, "accuracy": order},
+    }
+
+
+def write_all(runs: Path, records: list[dict[str, Any]]) -> None:
+    for r in records:
+        write_record(runs / f"{r['run_id']}.json", r)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """One build shared by the read-only tests below."""
+    tmp_path = tmp_path_factory.mktemp("board")
+    runs, out = tmp_path / "runs", tmp_path / "leaderboards"
+    write_all(
+        runs,
+        [
+            # lstm: t2a R1 10, 20, 30 -> mean 20, sample std 10; MedR 4 (best, lower is better)
+            record("lstm", 0, 10.0, 5.0, medr=4.0, order=70.0),
+            record("lstm", 1, 20.0, 6.0, medr=4.0, order=80.0),
+            record("lstm", 2, 30.0, 7.0, medr=4.0, order=90.0),
+            # mean: t2a R1 mean 25 (best), a2t R1 mean 8.5 (best)
+            record("mean", 0, 24.0, 8.0, medr=6.0),
+            record("mean", 1, 26.0, 9.0, medr=6.0),
+            # max: a single seed, worst
+            record("max", 0, 3.0, 2.0, medr=9.0),
+            # same names as lstm but another protocol hash: a separate row
+            record("lstm", 0, 15.0, 1.0, medr=8.0, protocol_hash="abcdef123456"),
+            # excluded or elsewhere
+            record("mean", 0, 99.0, 99.0, untrained=True),
+            record("netvlad", 0, 40.0, 30.0, dataset="audiocaps", extractor="vggish"),
+        ],
+    )
+    (runs / "broken.json").write_text("{not json", encoding="utf-8")
+    report = build_leaderboards(runs, out, command=COMMAND)
+    return report, out
+
+
+def table_rows(md: str, start: int = 0) -> list[list[str]]:
+    """Cells of the first GitHub table in ``md`` after character ``start`` (header excluded)."""
+    lines = md[start:].splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[first + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def test_files_per_dataset(built) -> None:
+    report, out = built
+    assert set(report.boards) == {"synthcaps", "audiocaps"}
+    for dataset in ("synthcaps", "audiocaps"):
+        for ext in ("md", "csv", "tex", "png"):
+            path = out / f"{dataset}.{ext}"
+            assert path.is_file() and path.stat().st_size > 0
+            assert path in report.written
+    assert (out / "synthcaps.png").read_bytes().startswith(b"\x89PNG")
+    assert not list(out.glob("*.tmp"))
+
+
+def test_header_line_names_command_and_machine(built) -> None:
+    _, out = built
+    for ext in ("md", "csv", "tex"):
+        first = (out / f"synthcaps.{ext}").read_text(encoding="utf-8").splitlines()[0]
+        assert COMMAND in first
+        assert "cpu (x86_64, 2 threads)" in first
+        assert re.search(r"\d{4}-\d{2}-\d{2}", first)
+
+
+def test_mean_std_sorting_and_best(built) -> None:
+    _, out = built
+    md = (out / "synthcaps.md").read_text(encoding="utf-8")
+    rows = table_rows(md)
+    # columns: extractor pooling text-pooling text-encoder hash seeds t2a R1 R5 R10 mAP MedR ...
+    assert [r[1] for r in rows] == ["mean", "lstm", "lstm", "max"]  # t2a R@1 25 > 20 > 15 > 3
+    mean_row, lstm_row, lstm_other, max_row = rows
+    assert lstm_row[5] == "3" and mean_row[5] == "2" and max_row[5] == "1"
+    assert lstm_row[6] == "20.0 ± 10.0"  # (10+20+30)/3; sqrt(((-10)^2+0+10^2)/2) = 10
+    assert mean_row[6] == "**25.0 ± 1.4**"  # best t2a R@1; std sqrt((1+1)/1) = 1.41
+    assert max_row[6] == "3.0"  # one seed: no ± part
+    assert lstm_row[10] == "**4.0 ± 0.0**"  # MedR: lower is better
+    assert "**" not in max_row[10]
+    assert mean_row[11] == "**8.5 ± 0.7**"  # best a2t R@1
+    assert lstm_row[-1] == "**80.0 ± 10.0**" and mean_row[-1] == "–"  # order acc.
+    assert lstm_other[4] == "abcdef12" and lstm_row[4] != lstm_other[4]
+    assert "99.0" not in md  # the untrained record is excluded
+
+
+def test_report_problems_and_exclusions(built) -> None:
+    report, _ = built
+    assert report.untrained_excluded == 1
+    assert report.records_used == 8
+    assert [p.path.name for p in report.problems] == ["broken.json"]
+    text = "\n".join(report.lines())
+    assert "broken.json" in text and "1 untrained" in text
+
+
+def test_csv_reads_back(built) -> None:
+    _, out = built
+    frame = pd.read_csv(out / "synthcaps.csv", comment="#")
+    for column in (
+        "dataset",
+        "extractor",
+        "pooling",
+        "text_pooling",
+        "text_encoder",
+        "protocol_hash",
+        "seeds",
+        "t2a_R1_mean",
+        "t2a_R1_std",
+        "a2t_MedR_mean",
+        "order_acc_mean",
+    ):
+        assert column in frame.columns
+    assert list(frame["t2a_R1_mean"]) == [25.0, 20.0, 15.0, 3.0]
+    lstm = frame[(frame["pooling"] == "lstm") & (frame["seeds"] == 3)].iloc[0]
+    assert lstm["t2a_R1_std"] == pytest.approx(10.0)
+    assert lstm["order_acc_mean"] == pytest.approx(80.0)
+    assert frame["t2a_R1_mean"].dtype.kind == "f"
+
+
+def test_reference_rows_are_quoted_apart(built) -> None:
+    _, out = built
+    md = (out / "audiocaps.md").read_text(encoding="utf-8")
+    quoted = md.index("quoted, not re-run")
+    measured = table_rows(md)
+    assert [r[1] for r in measured] == ["netvlad"] and len(measured) == 1
+    reference = table_rows(md, quoted)
+    assert any(r[0] == "CE - VGGish" and r[5] == "18.0 ± 0.2" for r in reference)
+    assert "CE - VGGish" not in md[:quoted]
+    assert "github.com/oncescuandreea/audio-retrieval" in md
+    assert "quoted, not re-run" not in (out / "synthcaps.md").read_text(encoding="utf-8")
+    tex = (out / "audiocaps.tex").read_text(encoding="utf-8")
+    assert "quoted, not re-run" in tex and r"18.0 $\pm$ 0.2" in tex
+    assert "**" not in "".join(r[5] for r in reference)
+
+
+def test_latex_escapes_names(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_all(runs, [record("net_vlad", 0, 10.0, 5.0), record("max", 0, 5.0, 5.0)])
+    build_leaderboards(runs, tmp_path / "out", formats=["tex"], command="x")
+    tex = (tmp_path / "out" / "synthcaps.tex").read_text(encoding="utf-8")
+    assert r"net\_vlad" in tex and r"\textbf{10.0}" in tex
+    assert not (tmp_path / "out" / "synthcaps.md").exists()
+
+
+def test_reference_data_is_well_formed() -> None:
+    table = load_reference()
+    assert set(table["direction"]) == {"t2a", "a2t"}
+    assert table["value"].notna().all() and table["url"].str.startswith("https://").all()
+    wide = reference_rows("clotho", table)
+    assert len(wide) == 5 and "t2a_R1_std" in wide.columns
+    assert reference_rows("synthcaps", table).empty
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(AtrBenchError, match="no such runs directory"):
+        build_leaderboards(tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(AtrBenchError, match="unknown leaderboard format"):
+        build_leaderboards(tmp_path / "runs", tmp_path / "out", formats=["html"])
+    report = build_leaderboards(tmp_path / "runs", tmp_path / "out")
+    assert report.boards == {} and "no usable run records" in "\n".join(report.lines())
+
+
+def test_dataset_filter_and_incomplete_record(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    bad = record("max", 1, 5.0, 5.0)
+    del bad["test"]["t2a"]["mAP10"]
+    write_all(
+        runs, [record("max", 0, 5.0, 5.0), bad, record("mean", 0, 9.0, 9.0, dataset="clotho")]
+    )
+    report = build_leaderboards(runs, tmp_path / "out", datasets=["synthcaps"], command="x")
+    assert report.boards == {"synthcaps": 1}
+    assert not (tmp_path / "out" / "clotho.md").exists()
+    assert any("mAP10" in p.reason for p in report.problems)
+    empty = build_leaderboards(runs, tmp_path / "out", datasets=["audiocaps"], command="x")
+    assert empty.boards == {"audiocaps": 0}
+    md = (tmp_path / "out" / "audiocaps.md").read_text(encoding="utf-8")
+    assert "No usable run records" in md and "quoted, not re-run" in md
+    assert pd.read_csv(tmp_path / "out" / "audiocaps.csv", comment="#").empty
+    assert not (tmp_path / "out" / "audiocaps.png").exists()
+    saved = json.loads((runs / f"{bad['run_id']}.json").read_text())
+    assert "mAP10" not in saved["test"]["t2a"]
