@@ -192,6 +192,86 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
+def _extract_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "extract", help="turn a folder of audio files into a dataset's feature files"
+    )
+    _add_component(p, "dataset", None, "dataset whose Index lists the clips (e.g. clotho)")
+    _add_component(p, "extractor", None, "audio extractor (see `atr-bench list`)")
+    p.add_argument("--audio-dir", type=Path, required=True, help="folder of wav/flac/ogg files")
+    p.add_argument("--weights", default=None, help="the extractor's checkpoint, or 'random'")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_extract)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Exit 0 when every clip is stored, 1 when some files were missing or unreadable."""
+    from atr_bench.audio.extract_folder import extract_folder
+    from atr_bench.protocol import resolve_device
+
+    for flag in ("dataset", "extractor"):
+        if not getattr(args, flag):
+            raise AtrBenchError(f"atr-bench extract needs --{flag}; see `atr-bench list`")
+    _positive(args, "batch_size")
+    reg = registry()
+    dataset_spec = reg.get("dataset", args.dataset)
+    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
+    dataset = dataset_spec.build(
+        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
+    )
+    extractor = reg.get("extractor", args.extractor)
+    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    device = str(resolve_device(args.device))
+    report = extract_folder(
+        dataset,
+        extractor,
+        {"weights": args.weights, "device": device, **options},
+        args.audio_dir,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    print(report.summary())
+    return 0 if report.complete else 1
+
+
+PREPARERS = ("audiocaps", "clotho")
+
+
+def _data_parser(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="dataset preparation")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    p = data_sub.add_parser(
+        "prepare", help="write a dataset's Index files from its official caption files"
+    )
+    p.add_argument("dataset", choices=PREPARERS)
+    p.add_argument(
+        "--captions-dir",
+        type=Path,
+        required=True,
+        help="folder with the official caption CSVs (Clotho: clotho_captions_*.csv; "
+        "AudioCaps: train.csv, val.csv, test.csv)",
+    )
+    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    p.set_defaults(func=cmd_data_prepare)
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from atr_bench.data.prepare import prepare_audiocaps, prepare_clotho
+
+    prepare = prepare_clotho if args.dataset == "clotho" else prepare_audiocaps
+    dataset = registry().get("dataset", args.dataset).build(data_root(args.data_root))
+    print(prepare(args.captions_dir, dataset.layout).summary())
+    return 0
+
+
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 significant digits (10.0 -> 10, 1.0416666 -> 1.042)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     reg = registry()
     sections = [
@@ -207,7 +287,13 @@ def cmd_list(args: argparse.Namespace) -> int:
             opts = ", ".join(f"{o.name}={o.default}" for o in spec.options)
             plugin = f"{origin.distribution} {origin.version} ({origin.plugin})"
             rows.append(
-                [spec.name, *(getattr(spec, f) for f in extra), spec.description, opts, plugin]
+                [
+                    spec.name,
+                    *(_cell(getattr(spec, f)) for f in extra),
+                    spec.description,
+                    opts,
+                    plugin,
+                ]
             )
         headers = ["name", *(f.replace("_", " ") for f in extra), "description", "options"]
         print(f"{title}\n" + tabulate(rows, headers=[*headers, "plugin"], disable_numparse=True))
@@ -225,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _sweep_parser(sub)
+    _extract_parser(sub)
+    _data_parser(sub)
     sub.add_parser("list", help="every extractor, pooling, text encoder and dataset").set_defaults(
         func=cmd_list
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from atr_bench import hookimpl
 from atr_bench.audio import logmel
 from atr_bench.audio.logmel import LogMel
+from atr_bench.audio.pretrained import PRETRAINED_SPECS
 from atr_bench.errors import AtrBenchError
 from atr_bench.specs import ExtractorSpec
 
@@ -20,13 +21,12 @@ def build_lms(weights: object = None, device: str = "cpu") -> LogMel:
 
 @hookimpl
 def atr_bench_extractors() -> list[ExtractorSpec]:
-    return [
-        ExtractorSpec(
-            name="lms",
-            description="log-mel spectrogram, 64 bands at 16 kHz, mean-pooled to 10 frames/s",
-            build=build_lms,
-            dim=logmel.N_MELS,
-            sample_rate=logmel.SAMPLE_RATE,
-            frames_per_second=LogMel.frames_per_second,
-        )
-    ]
+    lms = ExtractorSpec(
+        name="lms",
+        description="log-mel spectrogram, 64 bands at 16 kHz, mean-pooled to 10 frames/s",
+        build=build_lms,
+        dim=logmel.N_MELS,
+        sample_rate=logmel.SAMPLE_RATE,
+        frames_per_second=LogMel.frames_per_second,
+    )
+    return [lms, *PRETRAINED_SPECS]
