@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = protocol.resolve_device(args.device)
     the_plan = protocol.plan(config, registry(), data_root(args.data_root))
     started = time.perf_counter()
-    splits = protocol.load_data(the_plan, device)
+    splits = protocol.load_data(the_plan, device, not args.no_progress)
     load_seconds = time.perf_counter() - started
     records = []
     for seed in args.seeds:

@@ -88,9 +88,10 @@ def load_splits(
     text_options: Mapping[str, Any],
     audio_frames: int,
     text_tokens: int,
+    progress: bool = True,
 ) -> Splits:
     """Features for every split, ready to train on (extracting or encoding what is missing)."""
-    dataset.ensure_audio_features(extractor, extractor_build)
+    dataset.ensure_audio_features(extractor, extractor_build, progress)
     clips = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
         if not split_clips:
@@ -98,7 +99,7 @@ def load_splits(
     features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
     if hasattr(dataset, "order_clips") and (order := dataset.order_clips()):
         clips[ORDER] = order
-        features[ORDER] = dataset.ensure_order_features(extractor, extractor_build)
+        features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
     text = text_features(dataset, text_spec, text_options, clips)
     loaded = {}
     for split, split_clips in clips.items():

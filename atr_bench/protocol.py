@@ -103,8 +103,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_data(the_plan: Plan, device: torch.device) -> Splits:
-    """Every split of the plan's dataset, on ``device``."""
+def load_data(the_plan: Plan, device: torch.device, progress: bool = True) -> Splits:
+    """Every split of the plan's dataset, on ``device`` (progress bars for any extraction)."""
     c = the_plan.config
     extractor = the_plan.components["extractor"].spec
     build = {"weights": c.weights, "device": str(device), **dict(c.extractor_options)}
@@ -116,6 +116,7 @@ def load_data(the_plan: Plan, device: torch.device) -> Splits:
         dict(c.text_encoder_options),
         c.audio_frames,
         c.text_tokens,
+        progress,
     )
     return splits.to(device)
 

@@ -80,7 +80,7 @@ def _run_in_worker(
         the_plan = protocol.plan(job.config, registry(), data_root)
         dev = protocol.resolve_device(device)
         started = time.perf_counter()
-        splits = protocol.load_data(the_plan, dev)
+        splits = protocol.load_data(the_plan, dev, progress=False)
         load_seconds = time.perf_counter() - started
         record = protocol.run_seed(
             the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
@@ -146,7 +146,7 @@ def _run_plan_here(
     """All seeds of one configuration in this process, loading its data once."""
     try:
         started = time.perf_counter()
-        splits = protocol.load_data(the_plan, device)
+        splits = protocol.load_data(the_plan, device, progress)
         load_seconds = time.perf_counter() - started
     except Exception as exc:  # reported, the sweep goes on
         failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
@@ -178,7 +178,7 @@ def _run_in_pool(
     ready: list[_Job] = []
     for the_plan, todo in pending:
         try:
-            protocol.load_data(the_plan, torch.device("cpu"))
+            protocol.load_data(the_plan, torch.device("cpu"), progress=not bar.disable)
         except Exception as exc:  # reported, the sweep goes on
             failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
             bar.update(len(todo))

@@ -11,9 +11,9 @@ from itertools import pairwise
 import librosa
 import numpy as np
 import pytest
+
 from atr_bench.data.index import ClipCaptions, read_clotho_json
 from atr_bench.data.layout import SPLITS, DatasetLayout
-
 from atr_bench.data.synth_events import (
     ATTRIBUTE_WORDS,
     EVENT_KINDS,

@@ -46,7 +46,9 @@ class IndexedDataset:
             return read_audiocaps_csv(self.layout.index_csv(split))
         return read_clotho_json(self.layout.index_json(split))
 
-    def ensure_audio_features(self, extractor: ExtractorSpec, build: Mapping[str, Any]) -> None:
+    def ensure_audio_features(
+        self, extractor: ExtractorSpec, build: Mapping[str, Any], progress: bool = True
+    ) -> None:
         """Check that every split's feature dump exists; say how to make a missing one."""
         for split in SPLITS:
             path = self.layout.features(extractor.name, split)

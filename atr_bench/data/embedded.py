@@ -57,19 +57,23 @@ class SynthCapsDataset(IndexedDataset):
             write_index(self.config, self.layout)
         return super().clips(split)
 
-    def ensure_audio_features(self, extractor: ExtractorSpec, build: Mapping[str, Any]) -> None:
+    def ensure_audio_features(
+        self, extractor: ExtractorSpec, build: Mapping[str, Any], progress: bool = True
+    ) -> None:
         """Render and extract whatever clips the feature stores lack (resumes after a crash)."""
         for split in SPLITS:
-            self._extract(extractor, build, split, clip_specs(self.config, split))
+            self._extract(extractor, build, split, clip_specs(self.config, split), progress)
 
     def order_clips(self) -> list[ClipCaptions]:
         """The order-contrast set: clips ``2i`` and ``2i + 1`` hold the same two events in
         swapped order, and their captions say which order."""
         return [ClipCaptions(c.clip_id, c.captions) for c in self._order_specs()]
 
-    def ensure_order_features(self, extractor: ExtractorSpec, build: Mapping[str, Any]) -> Path:
+    def ensure_order_features(
+        self, extractor: ExtractorSpec, build: Mapping[str, Any], progress: bool = True
+    ) -> Path:
         """Extract the order-contrast clips into ``AudioExpert/<extractor>/order/``."""
-        return self._extract(extractor, build, ORDER_SPLIT, self._order_specs())
+        return self._extract(extractor, build, ORDER_SPLIT, self._order_specs(), progress)
 
     def _order_specs(self) -> list[SynthClip]:
         return [c for pair in order_contrast_pairs(self.config, self.order_pairs) for c in pair]
@@ -80,6 +84,7 @@ class SynthCapsDataset(IndexedDataset):
         build: Mapping[str, Any],
         split: str,
         clips: Sequence[SynthClip],
+        progress: bool,
     ) -> Path:
         path = self.layout.features(extractor.name, split)
         if path.exists():
@@ -93,6 +98,7 @@ class SynthCapsDataset(IndexedDataset):
                 self._waves(clips, model.sample_rate),
                 path,
                 device=build.get("device", "cpu"),
+                progress=progress,
                 desc=f"{extractor.name} {self.name}/{split}",
             )
         return path
