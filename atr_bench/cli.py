@@ -267,6 +267,44 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard_parser(sub: argparse._SubParsersAction) -> None:
+    from atr_bench.leaderboard import FORMATS
+
+    p = sub.add_parser("leaderboard", help="aggregate run records into per-dataset tables")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    p.add_argument("--out", type=Path, default=Path("leaderboards"), help="default: ./leaderboards")
+    p.add_argument("--dataset", default=None, help="only these datasets (comma-separated)")
+    p.add_argument(
+        "--format",
+        default=",".join(FORMATS),
+        help=f"comma-separated files to write (default: {','.join(FORMATS)})",
+    )
+    p.add_argument(
+        "--command",
+        default=None,
+        help="the command line that reproduces the runs, written at the top of every file "
+        "(default: this leaderboard call)",
+    )
+    p.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from atr_bench.leaderboard import build_leaderboards
+
+    def split(text: str) -> list[str]:
+        return [v.strip() for v in text.split(",") if v.strip()]
+
+    report = build_leaderboards(
+        args.runs_dir,
+        args.out,
+        datasets=split(args.dataset) if args.dataset else None,
+        formats=split(args.format),
+        command=args.command,
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
 def _cell(value: object) -> str:
     """A table cell: floats to 4 significant digits (10.0 -> 10, 1.0416666 -> 1.042)."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -313,9 +351,16 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_parser(sub)
     _extract_parser(sub)
     _data_parser(sub)
+    _leaderboard_parser(sub)
     sub.add_parser("list", help="every extractor, pooling, text encoder and dataset").set_defaults(
         func=cmd_list
     )
+    from atr_bench.scaffold import add_new_plugin_parser
+
+    add_new_plugin_parser(sub)
+    from atr_bench.bench import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from atr_bench.audio.extract import extract_to_store
 from atr_bench.audio.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.data.dataset import IndexedDataset
-from atr_bench.data.feature_store import FeatureWriter
+from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.errors import AtrBenchError
 from atr_bench.specs import ExtractorSpec
@@ -93,13 +93,6 @@ class _SplitPlan:
     missing: tuple[Problem, ...]
 
 
-def _stored(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    with FeatureWriter(path) as store:
-        return store.written()
-
-
 def _plan(
     dataset: IndexedDataset, extractor: str, files: Sequence[Path], style: str
 ) -> list[_SplitPlan]:
@@ -108,7 +101,7 @@ def _plan(
     for split in SPLITS:
         ids = [clip.clip_id for clip in dataset.clips(split)]
         path = dataset.layout.features(extractor, split)
-        done = _stored(path)
+        done = stored_clips(path)
         todo = [clip_id for clip_id in ids if clip_id not in done]
         found = match_files(todo, files, style)
         plans.append(

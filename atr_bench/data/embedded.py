@@ -16,7 +16,7 @@ import numpy as np
 
 from atr_bench.audio.extract import extract_to_store
 from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
-from atr_bench.data.feature_store import FeatureWriter
+from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.data.synthcaps import (
@@ -87,10 +87,8 @@ class SynthCapsDataset(IndexedDataset):
         progress: bool,
     ) -> Path:
         path = self.layout.features(extractor.name, split)
-        if path.exists():
-            with FeatureWriter(path) as store:
-                done = store.written()
-            clips = [c for c in clips if c.clip_id not in done]
+        done = stored_clips(path)
+        clips = [c for c in clips if c.clip_id not in done]
         if clips:
             model = extractor.build(**build)
             extract_to_store(

@@ -128,6 +128,15 @@ def _first_dim(path: Path, handle: h5py.File) -> int:
     return int(shape[1])
 
 
+def stored_clips(path: Path) -> set[str]:
+    """The clip ids a feature file holds completely (none if it does not exist yet); opened
+    read-only, so parallel runs can check the same file at once."""
+    if not Path(path).exists():
+        return set()
+    with _open(Path(path), "r") as handle:
+        return _clip_names(handle)
+
+
 def feature_dim(path: Path) -> int:
     """The feature dimension D of a feature file (from its first clip)."""
     with _open_for_reading(path) as handle:

@@ -1,0 +1,93 @@
+"""`atr-bench sweep` and `atr-bench leaderboard` as a user runs them: the grid is run once,
+re-running does no work twice, failures are listed without stopping the rest, and a corrupt
+record is reported and skipped when the tables are built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from atr_bench.cli import main
+
+
+def _sweep_args(tiny_args, data: Path, runs: Path, poolings: str, *extra: str) -> list[str]:
+    args = tiny_args(data, runs, "--epochs", "1", *extra)
+    args[0] = "sweep"
+    return [*args, "--pooling", poolings]
+
+
+def _records(runs: Path) -> dict[str, float]:
+    """Record file name -> modification time."""
+    return {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+
+
+@pytest.fixture
+def swept(tiny_data, tmp_path, tiny_args, capsys) -> Path:
+    """A finished sweep of two poolings x two seeds, plus one unknown pooling."""
+    runs = tmp_path / "runs"
+    args = _sweep_args(tiny_args, tiny_data, runs, "mean,max,nosuch", "--seeds", "0,1")
+    assert main(args) == 1  # one configuration failed
+    out = capsys.readouterr().out
+    assert "4 runs done, 0 already done (skipped), 1 failed" in out
+    assert "FAILED synthcaps/lms/nosuch" in out and "unknown pooling 'nosuch'" in out
+    return runs
+
+
+def test_sweep_runs_the_grid_and_a_rerun_does_no_work_twice(
+    swept, tiny_data, tiny_args, capsys
+) -> None:
+    before = _records(swept)
+    assert len(before) == 4
+    poolings = {json.loads((swept / n).read_text())["pooling"] for n in before}
+    assert poolings == {"mean", "max"}
+    args = _sweep_args(tiny_args, tiny_data, swept, "mean,max", "--seeds", "0,1")
+    assert main(args) == 0
+    assert "0 runs done, 4 already done (skipped), 0 failed" in capsys.readouterr().out
+    assert _records(swept) == before
+
+
+@pytest.mark.slow
+def test_sweep_in_parallel_processes(tiny_data, tmp_path, tiny_args, capsys) -> None:
+    runs = tmp_path / "runs"
+    args = _sweep_args(tiny_args, tiny_data, runs, "mean,max", "--jobs", "2")
+    assert main(args) == 0
+    assert "2 runs done" in capsys.readouterr().out
+    assert len(_records(runs)) == 2
+
+
+def test_leaderboard_skips_a_corrupt_record(swept, tmp_path, capsys) -> None:
+    (swept / "broken.json").write_text('{"schema": 1, "test": ', encoding="utf-8")
+    out_dir = tmp_path / "boards"
+    command = "atr-bench sweep --pooling mean,max --seeds 0,1 && atr-bench leaderboard"
+    args = ["leaderboard", "--runs-dir", str(swept), "--out", str(out_dir)]
+    assert main([*args, "--command", command]) == 0
+    out = capsys.readouterr().out
+    assert "4 run records used" in out
+    assert "broken.json" in out and "unreadable run record" in out
+    markdown = (out_dir / "synthcaps.md").read_text()
+    assert (
+        markdown.splitlines()[0]
+        == f"<!-- reproduce with: {command} | " + markdown.split(" | ", 1)[1].splitlines()[0]
+    )
+    table = pd.read_csv(out_dir / "synthcaps.csv", comment="#")
+    assert sorted(table["pooling"]) == ["max", "mean"]
+    assert set(table["seeds"].astype(str)) == {"2"}
+    assert (out_dir / "synthcaps.png").stat().st_size > 0
+
+
+def test_leaderboard_latex_only_for_one_dataset(swept, tmp_path, capsys) -> None:
+    out_dir = tmp_path / "boards"
+    args = ["leaderboard", "--runs-dir", str(swept), "--out", str(out_dir)]
+    assert main([*args, "--dataset", "synthcaps", "--format", "tex"]) == 0
+    assert [p.name for p in out_dir.iterdir()] == ["synthcaps.tex"]
+    assert "\\begin{tabular}" in (out_dir / "synthcaps.tex").read_text()
+
+
+def test_leaderboard_with_an_unknown_format_is_a_one_line_error(swept, tmp_path, capsys) -> None:
+    args = ["leaderboard", "--runs-dir", str(swept), "--out", str(tmp_path / "b")]
+    assert main([*args, "--format", "docx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "docx" in err and "md,csv,tex,png" in err
