@@ -77,9 +77,14 @@ def order_contrast_accuracy(
     """Percent of captions that score their own clip above its order-swapped partner
     (clips ``2i`` and ``2i + 1`` are partners); a tie counts half."""
     audio, text = embed_split(model, split, device, amp)
-    sims = text @ audio.T
-    own = sims.gather(1, split.caption_clip[:, None])
-    other = sims.gather(1, (split.caption_clip ^ 1)[:, None])
+    return pair_accuracy(text @ audio.T, split.caption_clip)
+
+
+def pair_accuracy(sims: torch.Tensor, caption_clip: torch.Tensor) -> float:
+    """Percent of captions (rows of ``sims``) scoring their clip above its partner clip
+    ``caption_clip ^ 1``; a tie counts half, so ties never favour the model."""
+    own = sims.gather(1, caption_clip[:, None])
+    other = sims.gather(1, (caption_clip ^ 1)[:, None])
     wins = (own > other).float() + 0.5 * (own == other).float()
     return float(wins.mean() * 100)
 
