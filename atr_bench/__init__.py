@@ -1,8 +1,16 @@
-"""atr-bench: a plugin-based benchmark harness for audio-text retrieval."""
+"""atr-bench: a plugin-based benchmark harness for audio-text retrieval.
+
+The names exported here are the public API a plugin needs: ``hookimpl`` to mark hook
+implementations, the spec types a hook returns, ``Option`` for typed plugin options and
+``AtrBenchError`` for one-line user-facing errors. ``atr_bench.testing`` is the conformance kit.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.specs import DatasetSpec, ExtractorSpec, Option, PoolingSpec, TextEncoderSpec
 
 PROJECT = "atr_bench"
 
@@ -14,4 +22,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["PROJECT", "__version__", "hookimpl"]
+__all__ = [
+    "PROJECT",
+    "AtrBenchError",
+    "DatasetSpec",
+    "ExtractorSpec",
+    "Option",
+    "PoolingSpec",
+    "TextEncoderSpec",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,135 @@
+"""The conformance kit (``atr_bench.testing``): every built-in passes it, and it catches the
+ways a plugin can break the contract, with a message naming the rule."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from atr_bench import Option, PoolingSpec, TextEncoderSpec
+from atr_bench.builtin.extractors import atr_bench_extractors
+from atr_bench.builtin.poolings import atr_bench_poolings
+from atr_bench.builtin.text_encoders import atr_bench_text_encoders
+from atr_bench.pooling.simple import MeanPooling
+from atr_bench.testing import (
+    POOLING_CHECKS,
+    TEXT_ENCODER_CHECKS,
+    ConformanceError,
+    check_extractor,
+    check_pooling,
+    check_pooling_determinism,
+    check_spec,
+    check_text_encoder,
+)
+
+POOLINGS = {spec.name: spec for spec in atr_bench_poolings()}
+TEXT_ENCODERS = {spec.name: spec for spec in atr_bench_text_encoders()}
+
+
+@pytest.mark.parametrize("check", [check_spec, *POOLING_CHECKS], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(POOLINGS))
+def test_builtin_poolings_conform(name, check):
+    check(POOLINGS[name])
+
+
+def _w2v_dataset(root: Path) -> Path:
+    """A dataset folder holding the seed's precomputed ``w2v_train.pkl``."""
+    (root / "TextEmbeddings").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    data = {"c1": [rng.standard_normal((4, 300)), rng.standard_normal((2, 300))]}
+    with open(root / "TextEmbeddings" / "w2v_train.pkl", "wb") as handle:
+        pickle.dump(data, handle)
+    return root
+
+
+@pytest.mark.parametrize("check", TEXT_ENCODER_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(TEXT_ENCODERS))
+def test_builtin_text_encoders_conform(name, check, tmp_path):
+    lookup_dir = _w2v_dataset(tmp_path / "dataset") if name == "w2v" else None
+    check_spec(TEXT_ENCODERS[name])
+    check(TEXT_ENCODERS[name], workdir=tmp_path, lookup_dir=lookup_dir)
+
+
+def test_builtin_lms_extractor_conforms():
+    (lms,) = [s for s in atr_bench_extractors() if s.name == "lms"]
+    check_extractor(lms)
+
+
+class _Broken(nn.Module):
+    """A mean pooling with one contract bug switched on."""
+
+    def __init__(self, in_dim: int, bug: str = ""):
+        super().__init__()
+        self.bug, self.out_dim = bug, in_dim + (bug == "out_dim")
+        self.scale = nn.Parameter(torch.ones(in_dim))
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, mask):
+        if self.bug == "padding":
+            return torch.nan_to_num(x).mean(1) * self.scale
+        if self.bug == "detach":
+            x = x.detach()
+        out = MeanPooling(x.shape[-1])(x, mask) * self.scale
+        if self.bug == "random":
+            out = out + random.random()  # randomness torch's seed does not fix
+        return out if self.bug == "unused" else out + self.unused
+
+
+def _broken(bug: str) -> PoolingSpec:
+    return PoolingSpec(
+        name="broken",
+        description="a pooling with one bug",
+        build=_Broken,
+        options=(Option("bug", str, bug),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bug", "message"),
+    [
+        ("out_dim", r"pooling 'broken': in_dim=8: forward returned \(3, 8\), expected .*\(3, 9\)"),
+        ("padding", r"pooling 'broken': .*padding changes the output|not finite"),
+        ("detach", r"no finite gradient reaches the input frames"),
+        ("unused", r"parameter 'unused' gets no finite gradient"),
+    ],
+)
+def test_kit_catches_broken_poolings(bug, message):
+    check_pooling(_broken(""))  # the same module without the bug conforms
+    with pytest.raises(ConformanceError, match=message):
+        check_pooling(_broken(bug))
+
+
+def test_kit_catches_nondeterminism():
+    with pytest.raises(ConformanceError, match="same torch seed give different outputs"):
+        check_pooling_determinism(_broken("random"))
+
+
+@pytest.mark.parametrize(
+    ("encode", "message"),
+    [
+        (lambda caps: [np.ones(5, np.float32) for _ in caps], r"item 0 has shape \(5,\)"),
+        (lambda caps: [np.ones((1, 5), np.float32) for _ in caps], "one vector per token"),
+        (lambda caps: [np.ones((2, 5), np.float32)], "returned 1 items for 3 captions"),
+        (lambda caps: [np.full((len(c), 5), np.nan) for c in caps], "not finite floats"),
+    ],
+)
+def test_kit_catches_broken_text_encoders(encode, message, tmp_path):
+    encoder = type("Encoder", (), {"dim": 5, "encode": staticmethod(encode)})
+    spec = TextEncoderSpec(name="bad", description="broken", build=encoder, dim=5)
+    with pytest.raises(ConformanceError, match=rf"text encoder 'bad': .*{message}"):
+        check_text_encoder(spec, workdir=tmp_path)
+
+
+def test_kit_checks_the_spec_metadata():
+    spec = PoolingSpec(name="Bad Name", description="x", build=MeanPooling)
+    with pytest.raises(ConformanceError, match="name must be lower case"):
+        check_spec(spec)
+    spec = PoolingSpec(name="ok", description="two\nlines", build=MeanPooling)
+    with pytest.raises(ConformanceError, match="description must be one non-empty line"):
+        check_spec(spec)
