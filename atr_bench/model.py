@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atr_bench.errors import AtrBenchError
+
 
 def lengths_to_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
     """``[B]`` lengths -> ``[B, frames]`` bool mask, True on real frames."""
@@ -48,8 +50,20 @@ class DualEncoder(nn.Module):
 
     def embed_audio(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, T, D]`` features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""
-        return self.audio_head(self.audio_pooling(x, lengths_to_mask(lengths, x.shape[1])))
+        return self.audio_head(_pool(self.audio_pooling, "audio", x, lengths))
 
     def embed_text(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, L, D]`` token features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""
-        return self.text_head(self.text_pooling(x, lengths_to_mask(lengths, x.shape[1])))
+        return self.text_head(_pool(self.text_pooling, "text", x, lengths))
+
+
+def _pool(pooling: nn.Module, side: str, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Run a pooling plugin, turning a broken output shape into a one-line error."""
+    out = pooling(x, lengths_to_mask(lengths, x.shape[1]))
+    if out.shape != (x.shape[0], pooling.out_dim):
+        raise AtrBenchError(
+            f"{side} pooling {type(pooling).__name__} returned {list(out.shape)} for a batch of "
+            f"{x.shape[0]}, but its out_dim is {pooling.out_dim}; fix the plugin (check it with "
+            "atr_bench.testing.check_pooling)"
+        )
+    return out

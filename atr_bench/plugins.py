@@ -80,6 +80,8 @@ class Registry:
                 self.failures.append(Failure(origin.plugin, f"cannot register: {exc}"))
                 continue
             origins[origin.plugin] = origin
+        self._clashes: dict[tuple[str, str], str] = {}
+        """A name two plugins define is unusable (its error names both); the rest still load."""
         self._by_kind: dict[str, dict[str, Found]] = {}
         for kind, (hook_name, spec_type) in KINDS.items():
             self._by_kind[kind] = self._collect(kind, hook_name, spec_type, origins)
@@ -105,12 +107,17 @@ class Registry:
                 )
                 continue
             for spec in specs:
+                if (kind, spec.name) in self._clashes:
+                    continue
                 if spec.name in found:
-                    other = found[spec.name].origin.plugin
-                    raise AtrBenchError(
+                    other = found.pop(spec.name).origin.plugin
+                    message = (
                         f"{kind} name {spec.name!r} is defined by two plugins, {other!r} and "
                         f"{origin.plugin!r}; uninstall one, or restrict plugins with {ENV_FILTER}"
                     )
+                    self._clashes[kind, spec.name] = message
+                    self.failures.append(Failure(origin.plugin, message))
+                    continue
                 found[spec.name] = Found(spec, origin)
         return found
 
@@ -121,6 +128,8 @@ class Registry:
     def find(self, kind: str, name: str) -> Found:
         """The spec called ``name``; an unknown name is an error listing the known ones."""
         table = self._by_kind[kind]
+        if (kind, name) in self._clashes:
+            raise AtrBenchError(self._clashes[kind, name])
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             label = kind.replace("_", " ")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,32 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = tmp_path_factory.mktemp("warmup-runs")
     assert main(_tiny_args(root, runs, "--pooling", "mean", "--epochs", "1")) == 0
     return root
+
+
+@pytest.fixture
+def install_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``install(*folders)`` pip-installs plugin distributions (copies, so their source folders
+    get no build files) into a fresh folder on ``sys.path`` and ``PYTHONPATH``; the plugin
+    registry sees them until the test ends."""
+    from atr_bench.plugins import ENV_FILTER, registry
+
+    target = tmp_path / "site-packages"
+    monkeypatch.delenv(ENV_FILTER, raising=False)
+
+    def install(*folders: Path) -> Path:
+        copies = []
+        for folder in folders:
+            copy = tmp_path / "sources" / folder.name
+            skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+            shutil.copytree(folder, copy, ignore=skip)
+            copies.append(str(copy))
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+        pip += ["--no-build-isolation", "--disable-pip-version-check", "--target", str(target)]
+        subprocess.run([*pip, *copies], check=True)
+        monkeypatch.syspath_prepend(str(target))
+        monkeypatch.setenv("PYTHONPATH", str(target))
+        registry.cache_clear()
+        return target
+
+    yield install
+    registry.cache_clear()

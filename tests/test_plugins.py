@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
 from atr_bench import hookimpl, plugins
+from atr_bench.cli import main
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins import Origin, Registry, load_registry
 from atr_bench.specs import ExtractorSpec, PoolingSpec
@@ -38,14 +40,18 @@ def test_unknown_name_lists_the_known_ones():
         reg.find("pooling", "nosuch")
 
 
-def test_name_clash_names_both_plugins():
-    with pytest.raises(AtrBenchError, match=r"'same'.*'one'.*'two'"):
-        Registry(
-            [
-                _module("one", atr_bench_poolings=lambda: [_pooling("same")]),
-                _module("two", atr_bench_poolings=lambda: [_pooling("same")]),
-            ]
-        )
+def test_name_clash_names_both_plugins_and_spares_the_rest():
+    reg = Registry(
+        [
+            _module("one", atr_bench_poolings=lambda: [_pooling("same"), _pooling("mine")]),
+            _module("two", atr_bench_poolings=lambda: [_pooling("same"), _pooling("yours")]),
+            _module("three", atr_bench_poolings=lambda: [_pooling("same")]),
+        ]
+    )
+    assert [f.spec.name for f in reg.all("pooling")] == ["mine", "yours"]
+    with pytest.raises(AtrBenchError, match=r"'same' is defined by two plugins, 'one' and 'two'"):
+        reg.find("pooling", "same")
+    assert [f.plugin for f in reg.failures] == ["two"]
 
 
 def test_hook_returning_wrong_type_is_reported_not_fatal():
@@ -83,7 +89,10 @@ class _EntryPoint:
 
 def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
     module, _ = _module("ext", atr_bench_poolings=lambda: [_pooling("thirdparty")])
-    eps = [_EntryPoint("broken", ImportError("No module named 'missing_dep'")), _EntryPoint("ok", module)]
+    eps = [
+        _EntryPoint("broken", ImportError("No module named 'missing_dep'")),
+        _EntryPoint("ok", module),
+    ]
     monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
     monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
     reg = load_registry()
@@ -104,3 +113,71 @@ def test_env_filter_restricts_installed_plugins(monkeypatch):
     monkeypatch.setenv(plugins.ENV_FILTER, "")
     with pytest.raises(AtrBenchError):
         load_registry().find("pooling", "thirdparty")
+
+
+GOOD = """
+from atr_bench import PoolingSpec, hookimpl
+from atr_bench.pooling.simple import MeanPooling
+
+
+class Wrong(MeanPooling):
+    def __init__(self, in_dim):
+        super().__init__(in_dim)
+        self.out_dim = in_dim + 1  # forward returns in_dim: a broken contract
+
+
+@hookimpl
+def atr_bench_poolings():
+    return [
+        PoolingSpec(name="good_mean", description="fine", build=MeanPooling),
+        PoolingSpec(name="wrong_shape", description="out_dim lies", build=Wrong),
+    ]
+"""
+CLASH = """
+from atr_bench import PoolingSpec, hookimpl
+from atr_bench.pooling.simple import MaxPooling
+
+
+@hookimpl
+def atr_bench_poolings():
+    return [PoolingSpec(name="mean", description="clashes with the built-in", build=MaxPooling)]
+"""
+MISSING = "import not_installed_dependency\n"
+
+
+def _installed(site: Path, name: str, source: str) -> None:
+    """A distribution as pip leaves it: a module plus a dist-info with its entry point."""
+    (site / f"{name}.py").write_text(source)
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[atr_bench]\n{name} = {name}\n")
+
+
+def test_broken_installed_plugins_are_reported_and_the_rest_run(
+    tmp_path, monkeypatch, capsys, tiny_data, tiny_args
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    for name, source in (("goodplug", GOOD), ("clashplug", CLASH), ("missingplug", MISSING)):
+        _installed(site, name, source)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
+    plugins.registry.cache_clear()
+    try:
+        assert main(["list"]) == 0
+        out = capsys.readouterr()
+        assert "good_mean" in out.out and "netrvlad" in out.out
+        assert "plugin 'missingplug' not loaded: failed to import missingplug" in out.err
+        assert "not_installed_dependency" in out.err
+        clash = "pooling name 'mean' is defined by two plugins, 'atr_bench.builtin.poolings' and "
+        assert f"plugin 'clashplug' not loaded: {clash}'clashplug'" in out.err
+        runs = tmp_path / "runs"
+        assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2
+        assert clash in capsys.readouterr().err
+        assert main(tiny_args(tiny_data, runs, "--pooling", "wrong_shape")) == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "audio pooling Wrong returned [32, 64]" in error and "out_dim is 65" in error
+        assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
+    finally:
+        plugins.registry.cache_clear()
