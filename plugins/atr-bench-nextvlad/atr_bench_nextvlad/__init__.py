@@ -1,0 +1,1 @@
+"""NeXtVLAD pooling for atr-bench (an example third-party plugin)."""
