@@ -1,0 +1,1 @@
+"""sentence-transformers token embeddings as an atr-bench text encoder."""
