@@ -1,0 +1,80 @@
+"""``atr-bench new-plugin``: the written distributions install, pass their own conformance
+tests, show up in ``atr-bench list`` and run the protocol as they are."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from atr_bench.cli import main
+from atr_bench.errors import AtrBenchError
+from atr_bench.scaffold import new_plugin
+
+KINDS = {"pooling": "my_pool", "extractor": "my_frames", "text-encoder": "my_words"}
+
+
+def test_writes_a_distribution_with_entry_point_and_test(tmp_path, capsys):
+    assert main(["new-plugin", "pooling", "my_pool", "--dest", str(tmp_path)]) == 0
+    root = tmp_path / "atr-bench-my-pool"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.*")) == [
+        "README.md",
+        "atr_bench_my_pool/__init__.py",
+        "atr_bench_my_pool/plugin.py",
+        "pyproject.toml",
+        "tests/test_my_pool.py",
+    ]
+    assert (
+        '[project.entry-points.atr_bench]\nmy_pool = "atr_bench_my_pool.plugin"'
+        in (root / "pyproject.toml").read_text()
+    )
+    assert "atr-bench run --pooling my_pool" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "message"),
+    [
+        ("pooling", "My-Pool", "must start with a-z and hold only a-z, 0-9 and _"),
+        ("pooling", "9lives", "must start with a-z"),
+        ("dataset", "mine", "unknown kind 'dataset'"),
+    ],
+)
+def test_bad_requests_name_the_fix(tmp_path, kind, name, message):
+    with pytest.raises(AtrBenchError, match=message):
+        new_plugin(kind, name, tmp_path)
+
+
+def test_never_overwrites(tmp_path):
+    new_plugin("pooling", "mine", tmp_path)
+    with pytest.raises(AtrBenchError, match="already exists; pick another name or --dest"):
+        new_plugin("pooling", "mine", tmp_path)
+
+
+@pytest.mark.slow
+def test_every_kind_installs_conforms_and_runs(
+    install_plugins, tiny_data, tiny_args, tmp_path, capsys
+):
+    folders = [new_plugin(kind, name, tmp_path / "new") for kind, name in KINDS.items()]
+    site = install_plugins(*folders)
+    own_tests = [str(folder / "tests") for folder in folders]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *own_tests],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (site / "atr_bench_my_words" / "plugin.py").exists()
+    assert main(["list"]) == 0
+    listed = capsys.readouterr()
+    for name in KINDS.values():
+        assert f"({name})" in listed.out
+    assert "not loaded" not in listed.err
+    runs = tmp_path / "runs"
+    args = ("--pooling", "my_pool", "--text-encoder", "my_words", "--epochs", "1")
+    assert main(tiny_args(tiny_data, runs, *args)) == 0
+    (record,) = [json.loads(p.read_text()) for p in runs.glob("*.json")]
+    assert record["plugins"]["pooling"]["distribution"] == "atr-bench-my-pool"
+    assert record["plugins"]["text_encoder"]["distribution"] == "atr-bench-my-words"
