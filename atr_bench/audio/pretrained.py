@@ -62,27 +62,19 @@ def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") ->
     return _finish(module, "vggish", path, device)
 
 
-def panns_cnn14_spec() -> ExtractorSpec:
-    """PANNs Cnn14 frame embeddings (2048-d, 32 kHz, 31 frames per 10 s)."""
+def panns_spec(
+    name: str, factory: Callable[[], nn.Module], dim: int, downsample: int
+) -> ExtractorSpec:
+    """A PANNs network's frame embeddings: ``downsample`` STFT frames per output frame."""
+    fps = panns.SAMPLE_RATE / panns.HOP / downsample
     return ExtractorSpec(
-        name="panns_cnn14",
-        description="PANNs Cnn14 (AudioSet) frame embeddings, 2048-d at 3.125 frames/s",
-        build=_builder("panns_cnn14", panns.cnn14),
-        dim=2048,
+        name=name,
+        description=f"PANNs {name.removeprefix('panns_').title()} (AudioSet) frame embeddings, "
+        f"{dim}-d at {fps:g} frames/s",
+        build=_builder(name, factory),
+        dim=dim,
         sample_rate=panns.SAMPLE_RATE,
-        frames_per_second=panns.SAMPLE_RATE / panns.HOP / 32,
-    )
-
-
-def panns_cnn10_spec() -> ExtractorSpec:
-    """PANNs Cnn10 frame embeddings (512-d, 32 kHz, 62 frames per 10 s)."""
-    return ExtractorSpec(
-        name="panns_cnn10",
-        description="PANNs Cnn10 (AudioSet) frame embeddings, 512-d at 6.25 frames/s",
-        build=_builder("panns_cnn10", panns.cnn10),
-        dim=512,
-        sample_rate=panns.SAMPLE_RATE,
-        frames_per_second=panns.SAMPLE_RATE / panns.HOP / 16,
+        frames_per_second=fps,
     )
 
 
@@ -126,8 +118,8 @@ def efficient_latent_spec() -> ExtractorSpec:
 
 
 PRETRAINED_SPECS: tuple[ExtractorSpec, ...] = (
-    panns_cnn10_spec(),
-    panns_cnn14_spec(),
+    panns_spec("panns_cnn10", panns.cnn10, dim=512, downsample=16),
+    panns_spec("panns_cnn14", panns.cnn14, dim=2048, downsample=32),
     vggish_spec(),
     vggsound_spec(),
     efficient_latent_spec(),

@@ -11,13 +11,11 @@ import h5py
 import numpy as np
 import torch
 
-from atr_bench.errors import AtrBenchError
+from atr_bench.errors import AtrBenchError, preview
 
 _PARTIAL = "_atr_bench_partial"
 """Group where a clip is written before it is moved to its name, so a crash mid-write never
 leaves a half-written dataset under a clip id."""
-
-_SHOW_MISSING = 5
 
 
 def _open(path: Path, mode: str) -> h5py.File:
@@ -155,10 +153,8 @@ def read_features(
         names = _clip_names(handle)
         missing = [c for c in clip_ids if c not in names]
         if missing:
-            shown = ", ".join(repr(c) for c in missing[:_SHOW_MISSING])
-            more = ", ..." if len(missing) > _SHOW_MISSING else ""
             raise AtrBenchError(
-                f"{path}: {len(missing)} of {len(clip_ids)} clips missing ({shown}{more}); "
+                f"{path}: {len(missing)} of {len(clip_ids)} clips missing ({preview(missing)}); "
                 "run `atr-bench extract` again to add them"
             )
         if dim is None and clip_ids:

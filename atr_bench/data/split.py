@@ -11,9 +11,7 @@ import numpy as np
 import torch
 
 from atr_bench.data.index import ClipCaptions
-from atr_bench.errors import AtrBenchError
-
-_SHOW_MISSING = 5
+from atr_bench.errors import AtrBenchError, preview
 
 
 def pad_tokens(
@@ -96,11 +94,9 @@ def build_split(
         )
     missing = [c.clip_id for c in clips if c.clip_id not in text_features]
     if missing:
-        shown = ", ".join(repr(c) for c in missing[:_SHOW_MISSING])
-        more = ", ..." if len(missing) > _SHOW_MISSING else ""
         raise AtrBenchError(
-            f"{text_source}: no text features for {len(missing)} clips ({shown}{more}); delete "
-            "the text cache so it is encoded again"
+            f"{text_source}: no text features for {len(missing)} clips ({preview(missing)}); "
+            "delete the text cache so it is encoded again"
         )
     flat: list[np.ndarray] = []
     for clip in clips:
