@@ -35,13 +35,24 @@ class Plan:
     dataset: Any
 
     @property
+    def protocol_hash(self) -> str:
+        """The config's hash without options that do not affect results (see ``Option``)."""
+        kept = {
+            f"{component}_options": freeze(
+                found.spec.result_options(getattr(self.config, f"{component}_options"))
+            )
+            for component, found in self.components.items()
+        }
+        return dataclasses.replace(self.config, **kept).protocol_hash()
+
+    @property
     def label(self) -> str:
         c = self.config
         return f"{c.dataset}/{c.extractor}/{c.pooling}/{c.text_encoder}"
 
     def run_id(self, seed: int) -> str:
         c = self.config
-        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.config.protocol_hash())
+        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.protocol_hash)
         return "-".join(parts) + f"-s{seed}"
 
 
@@ -183,7 +194,7 @@ def run_seed(
         "text_pooling": c.text_pooling,
         "text_encoder": c.text_encoder,
         "seed": seed,
-        "protocol_hash": c.protocol_hash(),
+        "protocol_hash": the_plan.protocol_hash,
         "config": c.as_dict(),
         "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
         "untrained": c.weights == "random",

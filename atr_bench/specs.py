@@ -21,6 +21,9 @@ class Option:
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    affects_results: bool = True
+    """False for options that change how a run executes but not its numbers (compilation,
+    caching): they are left out of the protocol hash, so such runs share a leaderboard row."""
 
     def convert(self, raw: Any, owner: str) -> Any:
         """Turn a string (from the command line) or a value into this option's type."""
@@ -88,6 +91,11 @@ class Spec:
                     raise AtrBenchError(f"{owner} has no option {key!r}; valid options: {valid}")
                 values[key] = known[key].convert(raw, owner)
         return values
+
+    def result_options(self, values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """``values`` without the options that do not affect results."""
+        skip = {o.name for o in self.options if not o.affects_results}
+        return {name: value for name, value in values if name not in skip}
 
 
 @dataclass(frozen=True)
