@@ -29,6 +29,13 @@ TRANSFORMER_OPTIONS = (
 VLAD_OPTIONS = (
     Option("clusters", int, 12, "clusters (the protocol uses 12 on audio, 20 on text)"),
     Option("ghost_clusters", int, 0, "extra clusters that absorb assignments and are dropped"),
+    Option(
+        "torch_compile",
+        bool,
+        False,
+        "run through torch.compile (the first call compiles)",
+        affects_results=False,
+    ),
 )
 
 

@@ -1,0 +1,112 @@
+"""Every built-in pooling equals its plain reference (``benchmarks/pooling_reference.py``):
+same outputs and same gradients (input and every parameter) on padded batches whose padding
+holds garbage. Tolerances: float64 1e-10 (the formulas agree to rounding); float32 atol 1e-5,
+rtol 1e-4 (different summation orders); bf16 against the float64 reference, atol 2e-2."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from atr_bench.builtin import poolings
+
+REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "pooling_reference.py"
+
+
+def _load_references() -> dict:
+    """The references live beside the benchmarks, outside the package and off sys.path."""
+    name = "pooling_reference"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REFERENCE_FILE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].REFERENCES
+
+
+REFERENCES = _load_references()
+SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
+D = 6
+OPTIONS = {
+    "lstm": {"hidden": 5, "layers": 2, "bidirectional": True},
+    "transformer": {"d_model": 8, "heads": 2, "layers": 2},
+    "netvlad": {"clusters": 3, "ghost_clusters": 2},
+    "netrvlad": {"clusters": 3, "ghost_clusters": 2},
+}
+LENGTHS = [9, 5, 1, 7]
+FRAMES = 11
+TOLERANCES = {
+    torch.float64: {"atol": 1e-10, "rtol": 1e-10},
+    torch.float32: {"atol": 1e-5, "rtol": 1e-4},
+}
+
+
+def batch(dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded batch with inf, NaN and huge values in the padding."""
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.arange(FRAMES)[None, :] < torch.tensor(LENGTHS)[:, None]
+    x = torch.randn(len(LENGTHS), FRAMES, D, generator=gen, dtype=torch.float64)
+    garbage = torch.tensor([float("inf"), float("nan"), -1e30, 1e6], dtype=torch.float64)
+    fill = garbage[torch.randint(len(garbage), x.shape, generator=gen)]
+    return torch.where(mask[..., None], x, fill).to(dtype), mask
+
+
+def outputs_and_gradients(module, x, mask, grad) -> list[torch.Tensor]:
+    """The output, then the gradients of the input and of every parameter, in order."""
+    x = x.clone().requires_grad_(True)
+    module.zero_grad(set_to_none=True)
+    out = module(x, mask)
+    out.backward(grad)
+    return [t.detach().clone() for t in (out, x.grad, *(p.grad for p in module.parameters()))]
+
+
+def built(name: str, dtype: torch.dtype):
+    torch.manual_seed(0)
+    return SPECS[name].build(D, **OPTIONS.get(name, {})).to(dtype).eval()
+
+
+def test_every_builtin_pooling_has_a_reference():
+    assert set(REFERENCES) == set(SPECS)
+
+
+@pytest.mark.parametrize("dtype", list(TOLERANCES), ids=str)
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_builtin_equals_reference(name, dtype):
+    module = built(name, dtype)
+    reference = REFERENCES[name](module)
+    x, mask = batch(dtype)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=dtype)
+    got = outputs_and_gradients(module, x, mask, grad)
+    want = outputs_and_gradients(reference, x, mask, grad)
+    assert len(got) == len(want) == 2 + len(list(module.parameters()))
+    for index, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert torch.isfinite(a).all(), index
+        torch.testing.assert_close(a, b, **TOLERANCES[dtype], msg=lambda m, i=index: f"#{i}: {m}")
+    assert (got[1][~mask] == 0).all()  # no gradient flows into padding
+
+
+@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
+def test_vlad_in_bf16_stays_close_to_the_float64_reference(name):
+    module = built(name, torch.float64)
+    x, mask = batch(torch.float64)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
+    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    got = outputs_and_gradients(module.to(torch.bfloat16), x.bfloat16(), mask, grad.bfloat16())
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a.double(), b, atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
+def test_compiled_vlad_equals_reference(name):
+    module = SPECS[name].build(D, **OPTIONS[name], torch_compile=True)
+    x, mask = batch(torch.float32)
+    grad = torch.randn(len(LENGTHS), module.out_dim)
+    got = outputs_and_gradients(module, x, mask, grad)
+    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOLERANCES[torch.float32])
