@@ -1,0 +1,30 @@
+"""Throughput of every registered pooling, third-party ones included, and of each built-in's
+plain reference beside it: clips/s per shape, mode (forward, forward+backward), dtype and
+device, stored in each benchmark's ``extra_info``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pooling_reference import REFERENCES
+
+from atr_bench import throughput
+from atr_bench.plugins import registry
+
+
+def test_pooling(benchmark, case: throughput.Case) -> None:
+    if case.device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    if case.impl == "reference" and not case.shape.paper:
+        pytest.skip("references run at the paper's shapes only (the VLAD one needs [B,T,K,D])")
+    module = throughput.build_pooling(registry().get("pooling", case.pooling), case)
+    if case.impl == "reference":
+        module = REFERENCES[case.pooling](module)
+    step, rounds = throughput.prepare(module, case)
+    benchmark.group = f"{case.shape.name} {case.mode} {case.dtype} {case.device}"
+    benchmark.pedantic(step, rounds=rounds, iterations=1)
+    benchmark.extra_info.update(
+        case.info(),
+        clips_per_s=case.shape.batch / benchmark.stats.stats.min,
+        min_bytes=throughput.min_bytes(module, case),
+    )

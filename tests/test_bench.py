@@ -1,0 +1,205 @@
+"""Pooling throughput plumbing: the cases the suite runs, its inputs and steps, the byte
+bound, the Markdown summary and the ``atr-bench bench`` command."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+import torch
+
+from atr_bench import hookimpl, throughput
+from atr_bench.bench_report import load, render, summarise, write_report
+from atr_bench.builtin import poolings
+from atr_bench.cli import main
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins import Origin, Registry
+from atr_bench.pooling.simple import MeanPooling
+from atr_bench.specs import PoolingSpec
+
+SHAPES = {shape.name: shape for shape in throughput.SHAPES}
+SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
+
+
+def registry_with_a_third_party_pooling() -> Registry:
+    plugin = types.ModuleType("mine")
+
+    @hookimpl
+    def atr_bench_poolings():
+        return [PoolingSpec("mine", "a third-party pooling", lambda in_dim: MeanPooling(in_dim))]
+
+    plugin.atr_bench_poolings = atr_bench_poolings
+    return Registry(
+        [
+            (poolings, Origin("atr_bench.builtin.poolings", "atr-bench", "0")),
+            (plugin, Origin("mine", "my-pooling", "1.0")),
+        ]
+    )
+
+
+def test_cases_cover_every_registered_pooling_with_references_beside_built_ins():
+    reg = registry_with_a_third_party_pooling()
+    cases = throughput.cases(reg, references={"mean", "netvlad"}, devices=["cpu"])
+    names = {f.spec.name for f in reg.all("pooling")}
+    assert {c.pooling for c in cases} == names and "mine" in names
+    per_impl = len(throughput.SHAPES) * len(throughput.MODES) * len(throughput.DTYPES)
+    assert len(cases) == (len(names) + 2) * per_impl
+    assert {c.pooling for c in cases if c.impl == "reference"} == {"mean", "netvlad"}
+    assert len({str(c) for c in cases}) == len(cases)  # unique test ids
+
+
+def test_cases_select_and_reject_names():
+    reg = registry_with_a_third_party_pooling()
+    picked = throughput.cases(reg, {"mean"}, ["mean"], ["text"], ["cpu", "cuda"])
+    assert {(c.impl, c.shape.name, c.device) for c in picked} == {
+        (impl, "text", device) for impl in throughput.IMPLS for device in ("cpu", "cuda")
+    }
+    with pytest.raises(AtrBenchError, match=r"unknown pooling 'nope'; known: .*mine"):
+        throughput.cases(reg, set(), ["nope"])
+    with pytest.raises(AtrBenchError, match=r"unknown shape 'huge'; known: audiocaps"):
+        throughput.cases(reg, set(), shapes=["huge"])
+
+
+def case(pooling="mean", shape="text", mode="forward+backward", dtype="fp32"):
+    return throughput.Case(pooling, "registered", SHAPES[shape], mode, dtype, "cpu")
+
+
+def test_inputs_are_prefix_masked_with_zero_padding():
+    x, mask = throughput.make_inputs(case(shape="clotho"), batch=16)
+    assert x.shape == (16, 90, 2048) and mask.shape == (16, 90)
+    lengths = mask.sum(1)
+    assert lengths.min() >= 45 and lengths.max() <= 90
+    assert torch.equal(mask, torch.arange(90)[None, :] < lengths[:, None])
+    assert (x[~mask] == 0).all() and (x[mask] != 0).all()
+    assert throughput.make_inputs(case(dtype="bf16"))[0].dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("mode", throughput.MODES)
+def test_steps_run_the_mode(mode):
+    module = throughput.build_pooling(SPECS["netrvlad"], case("netrvlad", mode=mode))
+    assert module.out_dim == 20 * 300  # the text side's 20 clusters
+    step, rounds = throughput.prepare(module, case("netrvlad", mode=mode))
+    assert 1 <= rounds <= throughput.MAX_ROUNDS
+    step()
+    trained = all(p.grad is not None for p in module.parameters())
+    assert module.training == trained == (mode == "forward+backward")
+
+
+def test_min_bytes_counts_input_output_parameters_and_gradients():
+    shape = SHAPES["text"]
+    data, out = shape.batch * shape.frames * shape.dim * 4, shape.batch * shape.dim * 4
+    mask = shape.batch * shape.frames
+    mean = MeanPooling(shape.dim)
+    assert throughput.min_bytes(mean, case(mode="forward")) == data + mask + out
+    assert throughput.min_bytes(mean, case()) == data + mask + out + out + data
+    vlad = SPECS["netrvlad"].build(shape.dim, clusters=2)
+    params = sum(p.numel() for p in vlad.parameters()) * 4
+    vlad_out = shape.batch * 2 * shape.dim * 4
+    forward = data + mask + params + vlad_out
+    assert throughput.min_bytes(vlad, case("netrvlad", mode="forward")) == forward
+    backward = vlad_out + data + params + data
+    assert throughput.min_bytes(vlad, case("netrvlad")) == forward + backward
+    assert throughput.min_bytes(mean, case(dtype="bf16")) < throughput.min_bytes(mean, case())
+
+
+def result(pooling, impl, shape, clips, mode="forward+backward", min_bytes=1_000_000) -> dict:
+    info = throughput.Case(pooling, impl, SHAPES[shape], mode, "fp32", "cpu").info()
+    return {"extra_info": {**info, "clips_per_s": clips, "min_bytes": min_bytes}}
+
+
+def report_json(tmp_path, *results) -> object:
+    machine = {"cpu": "Test CPU 9000", "threads": 3, "torch": "9.9", "bandwidth_gb_s": {"cpu": 2.0}}
+    path = tmp_path / "report.json"
+    data = {"machine_info": {"atr_bench": machine}, "benchmarks": list(results)}
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(("reference", "verdict"), [(1000.0, "met"), (2000.0, "NOT met")])
+def test_report_pairs_references_and_states_the_target(tmp_path, reference, verdict):
+    path = report_json(
+        tmp_path,
+        result("netrvlad", "registered", "audiocaps", 2500.0),
+        result("netrvlad", "reference", "audiocaps", reference),
+        result("netrvlad", "registered", "large", 900.0),
+        result("mine", "registered", "text", 50.0),
+    )
+    text = render(summarise(*load(path)), load(path)[1], "atr-bench bench --device cpu")
+    assert "`atr-bench bench --device cpu`" in text
+    assert "Test CPU 9000, 3 torch thread(s), torch 9.9" in text and "cpu 2.0 GB/s" in text
+    speedup = 2500.0 / reference
+    assert f"{speedup:.1f}x the reference's {reference:,.0f} clips/s" in text
+    assert f"(target >= 1.5x: {verdict})" in text
+    rows = {(r[0], r[1]): r[4:] for r in table_rows(text)}
+    # bound: 2 GB/s * 128 clips / 1 MB = 256,000 clips/s; 2,500 is 0.977 % of it
+    assert rows["netrvlad", "audiocaps 128x31x2048"] == [
+        "2,500",
+        f"{reference:,.0f}",
+        f"{speedup:.3g}x",
+        "256,000",
+        "0.977%",
+    ]
+    assert rows["netrvlad", "large 512x31x2048"] == ["900", "-", "-", "-", "-"]
+    assert rows["mine", "text 128x20x300"][:2] == ["50", "-"]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every Markdown table body row."""
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[1:]]
+
+
+def test_report_without_the_target_pair_has_no_target_line(tmp_path):
+    path = report_json(tmp_path, result("mean", "registered", "text", 10.0))
+    out = write_report(path, tmp_path / "leaderboards" / "t.md", "atr-bench bench")
+    text = out.read_text()
+    assert "target" not in text and [r[0] for r in table_rows(text)] == ["mean"]
+
+
+def test_report_errors_name_the_file(tmp_path):
+    with pytest.raises(AtrBenchError, match=r"cannot read benchmark report .*missing.json"):
+        load(tmp_path / "missing.json")
+    with pytest.raises(AtrBenchError, match=r"holds no pooling throughput results"):
+        load(report_json(tmp_path))
+
+
+def test_bench_command_summarises_an_existing_report(tmp_path, capsys):
+    path = report_json(tmp_path, result("mean", "registered", "text", 10.0))
+    out = tmp_path / "table.md"
+    assert main(["bench", "--from-json", "--json", str(path), "--out", str(out)]) == 0
+    assert "| mean " in out.read_text() and f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pooling", "mean,nope"], "unknown pooling 'nope'"),
+        (["--shape", "huge"], "unknown shape 'huge'"),
+        (["--threads", "-1"], "--threads must be at least 1"),
+        (["--suite", "/nonexistent"], "no benchmark suite at /nonexistent"),
+    ],
+)
+def test_bench_command_rejects_bad_arguments(tmp_path, capsys, argv, message):
+    assert main(["bench", "--json", str(tmp_path / "r.json"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a CPU machine")
+def test_bench_command_without_cuda_says_so(capsys):
+    assert main(["bench", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_command_runs_the_suite_and_writes_the_table(tmp_path):
+    json_path, out = tmp_path / "run.json", tmp_path / "table.md"
+    argv = ["bench", "--pooling", "mean", "--shape", "text", "--threads", "1"]
+    assert main([*argv, "--json", str(json_path), "--out", str(out)]) == 0
+    frame, machine = load(json_path)
+    assert set(frame["impl"]) == {"registered", "reference"} and len(frame) == 8
+    assert machine["threads"] == 1 and machine["bandwidth_gb_s"]["cpu"] > 0
+    table = out.read_text()
+    assert "`atr-bench bench --device cpu --pooling mean --shape text --threads 1`" in table
+    rows = table_rows(table)
+    assert len(rows) == 4 and all(r[0] == "mean" and "-" not in r[4:7] for r in rows)
