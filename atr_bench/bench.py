@@ -98,6 +98,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     json_path = args.json.resolve()
     if not args.from_json:
         run_suite((args.suite or DEFAULT_SUITE).resolve(), json_path, options)
-    command = " ".join(["atr-bench bench", *options])
+    command = " ".join(
+        ["atr-bench bench", "--from-json", "--json", str(args.json)]
+        if args.from_json
+        else ["atr-bench bench", *options]
+    )
     print(f"wrote {write_report(json_path, args.out, command)}")
     return 0
