@@ -282,8 +282,8 @@ def check_text_encoder_shapes(
     if any(len(a) == 0 for a in arrays) or len(arrays[2]) <= len(arrays[1]):
         _fail(
             spec,
-            f"token counts {[len(a) for a in arrays]} for captions of 7, 1 and 14 words; encode "
-            "returns one vector per token, not one per caption",
+            f"token counts {[len(a) for a in arrays]} for captions of 7, 1 and 14 words; "
+            "encode must return one vector per token, not one per caption",
         )
 
 
