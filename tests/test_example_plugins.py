@@ -37,7 +37,7 @@ def test_nextvlad_installs_conforms_and_runs(
     _listed(capsys, "nextvlad", "atr-bench-nextvlad")
     check_pooling(registry().get("pooling", "nextvlad"))
     runs = tmp_path / "runs"
-    assert main(tiny_args(tiny_data, runs, "--pooling", "nextvlad")) == 0
+    assert main(tiny_args(tiny_data, runs, "--pooling", "nextvlad", "--epochs", "1")) == 0
     record = _record(runs)
     assert record["plugins"]["pooling"]["distribution"] == "atr-bench-nextvlad"
     assert record["config"]["text_pooling_options"]["clusters"] == 20  # the text default
@@ -58,7 +58,7 @@ def test_sbert_installs_conforms_runs_and_caches(
     _listed(capsys, "sbert", "atr-bench-sbert")
     check_text_encoder(registry().get("text_encoder", "sbert"), workdir=tmp_path)
     data = tmp_path / "data"
-    args = ["--pooling", "mean", "--text-encoder", "sbert"]
+    args = ["--pooling", "mean", "--text-encoder", "sbert", "--epochs", "1"]
     args += [item for opt in SMALL for item in ("--dataset-opt", opt)]
     assert main(tiny_args(data, tmp_path / "runs", *args)) == 0
     record = _record(tmp_path / "runs")
