@@ -60,7 +60,8 @@ def _fail(spec: Spec, rule: str) -> NoReturn:
 
 
 def check_spec(spec: Spec, options: Mapping[str, Any] | None = None, **_: Any) -> None:
-    """Name usable on the command line, one-line description, options that resolve."""
+    """Name usable on the command line, one-line description, options that resolve. Other
+    checks' keyword arguments are ignored, so it fits in the same parametrize list."""
     if not _NAME.fullmatch(spec.name):
         _fail(spec, "name must be lower case letters, digits, '_', '.' or '-', as typed in --flags")
     if not spec.description.strip() or "\n" in spec.description:
