@@ -21,6 +21,8 @@ from atr_bench.throughput import SHAPES
 
 DEFAULT_SUITE = Path(__file__).resolve().parents[1] / "benchmarks"
 """Where a source checkout (or an editable install) keeps the suite."""
+SUITE_FILE = "test_pooling_throughput.py"
+"""The pooling benchmarks within the suite (it may hold other benchmarks too)."""
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,13 +80,14 @@ def suite_args(args: argparse.Namespace) -> list[str]:
 
 def run_suite(suite: Path, json_path: Path, options: list[str]) -> None:
     """Run ``pytest SUITE --benchmark-only`` writing ``json_path``; a failure is an error."""
-    if not (suite / "conftest.py").is_file():
+    if not (suite / SUITE_FILE).is_file():
         raise AtrBenchError(
             f"no benchmark suite at {suite}; `atr-bench bench` runs the benchmarks/ directory "
             "of a source checkout: pass --suite DIR"
         )
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pytest", str(suite), "--benchmark-only", "-q"]
+    tests = str(suite / SUITE_FILE)
+    command = [sys.executable, "-m", "pytest", tests, "--benchmark-only", "-q"]
     command += ["-p", "no:cacheprovider", "--benchmark-json", str(json_path), *options]
     code = subprocess.run(command, cwd=suite.parent, check=False).returncode
     if code != 0:

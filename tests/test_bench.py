@@ -119,7 +119,11 @@ def result(pooling, impl, shape, clips, mode="forward+backward", min_bytes=1_000
 def report_json(tmp_path, *results) -> object:
     machine = {"cpu": "Test CPU 9000", "threads": 3, "torch": "9.9", "bandwidth_gb_s": {"cpu": 2.0}}
     path = tmp_path / "report.json"
-    data = {"machine_info": {"atr_bench": machine}, "benchmarks": list(results)}
+    data = {
+        "machine_info": {"atr_bench": machine},
+        "datetime": "2026-01-02T03:04:05.678+00:00",
+        "benchmarks": list(results),
+    }
     path.write_text(json.dumps(data))
     return path
 
@@ -134,7 +138,7 @@ def test_report_pairs_references_and_states_the_target(tmp_path, reference, verd
         result("mine", "registered", "text", 50.0),
     )
     text = render(summarise(*load(path)), load(path)[1], "atr-bench bench --device cpu")
-    assert "`atr-bench bench --device cpu`" in text
+    assert "`atr-bench bench --device cpu`" in text and "measured 2026-01-02T03:04:05 UTC" in text
     assert "Test CPU 9000, 3 torch thread(s), torch 9.9" in text and "cpu 2.0 GB/s" in text
     speedup = 2500.0 / reference
     assert f"{speedup:.1f}x the reference's {reference:,.0f} clips/s" in text
