@@ -35,7 +35,12 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated shapes (default: all): " + ", ".join(s.name for s in SHAPES),
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1, steady on shared machines; 0: torch's default)",
+    )
     p.add_argument("--suite", type=Path, default=None, help=f"default: {DEFAULT_SUITE}")
     p.add_argument(
         "--json",
@@ -71,10 +76,10 @@ def suite_args(args: argparse.Namespace) -> list[str]:
         raise AtrBenchError("--device cuda: CUDA is not available on this machine")
     if args.threads < 0:
         raise AtrBenchError("--threads must be at least 1 (or 0 for torch's default)")
-    out = ["--device", args.device]
-    for flag in ("pooling", "shape", "threads"):
+    out = ["--device", args.device, "--threads", str(args.threads)]
+    for flag in ("pooling", "shape"):
         if getattr(args, flag):
-            out += [f"--{flag}", str(getattr(args, flag))]
+            out += [f"--{flag}", getattr(args, flag)]
     return out
 
 

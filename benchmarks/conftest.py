@@ -35,7 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         + ", ".join(f"{s.name} {s.batch}x{s.frames}x{s.dim}" for s in throughput.SHAPES),
     )
     group.addoption("--device", default="cpu,cuda", help="cpu, cuda or both (default: cpu,cuda)")
-    group.addoption("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    group.addoption(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1, steady on shared machines; 0: torch's default)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

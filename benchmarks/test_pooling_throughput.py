@@ -21,6 +21,8 @@ def test_pooling(benchmark, case: throughput.Case) -> None:
     step, rounds = throughput.prepare(module, case)
     benchmark.group = f"{case.shape.name} {case.mode} {case.dtype} {case.device}"
     benchmark.pedantic(step, rounds=rounds, iterations=1)
+    if benchmark.disabled:  # --benchmark-disable: a smoke run, nothing was timed
+        return
     benchmark.extra_info.update(
         case.info(),
         clips_per_s=case.shape.batch / benchmark.stats.stats.min,

@@ -209,13 +209,13 @@ def test_bench_command_without_cuda_says_so(capsys):
 @pytest.mark.slow
 def test_bench_command_runs_the_suite_and_writes_the_table(tmp_path):
     json_path, out = tmp_path / "run.json", tmp_path / "table.md"
-    argv = ["bench", "--pooling", "mean", "--shape", "text", "--threads", "1"]
+    argv = ["bench", "--pooling", "mean", "--shape", "text"]  # one thread by default
     assert main([*argv, "--json", str(json_path), "--out", str(out)]) == 0
     frame, machine = load(json_path)
     assert set(frame["impl"]) == {"registered", "reference"} and len(frame) == 6
     assert machine["threads"] == 1 and machine["bandwidth_gb_s"]["cpu"] > 0
     table = out.read_text()
-    assert "`atr-bench bench --device cpu --pooling mean --shape text --threads 1`" in table
+    assert "`atr-bench bench --device cpu --threads 1 --pooling mean --shape text`" in table
     rows = table_rows(table)
     assert [r[0] for r in rows] == ["mean"] * 4
     assert [r[5] != "-" for r in rows] == [r[3] == "fp32" for r in rows]  # fp32 references
