@@ -100,6 +100,21 @@ def test_vlad_in_bf16_stays_close_to_the_float64_reference(name):
         torch.testing.assert_close(a.double(), b, atol=2e-2, rtol=2e-2)
 
 
+@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
+def test_vlad_under_autocast_runs_in_bf16_and_trains_fp32_parameters(name):
+    module = built(name, torch.float64)
+    x, mask = batch(torch.float64)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
+    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    module.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the CPU twin of the trainer's CUDA amp
+        got = outputs_and_gradients(module, x.float(), mask, grad.float())
+    assert got[0].dtype == torch.bfloat16
+    assert all(g.dtype == torch.float32 for g in got[1:])
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a.double(), b, atol=2e-2, rtol=2e-2)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
 def test_compiled_vlad_equals_reference(name):

@@ -101,8 +101,16 @@ def _normalise_backward(grad: Tensor, out: Tensor, norms: Tensor, total: Tensor)
 def vlad_pool(
     x: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, centroids: Tensor | None, clusters: int
 ) -> Tensor:
-    """NetVLAD (with ``centroids``) or NetRVLAD (``None``) of ``x[B, T, D]`` under ``mask``."""
-    return _VLAD.apply(x, mask, weight, bias, centroids, clusters)
+    """NetVLAD (with ``centroids``) or NetRVLAD (``None``) of ``x[B, T, D]`` under ``mask``.
+    Under autocast (the trainer's bf16 on CUDA) it runs wholly in the autocast dtype, as
+    ``torch.amp.custom_fwd(cast_inputs=...)`` would: its backward cannot mix dtypes."""
+    device = x.device.type
+    if not torch.is_autocast_enabled(device):
+        return _VLAD.apply(x, mask, weight, bias, centroids, clusters)
+    dtype = torch.get_autocast_dtype(device)
+    cast = [None if t is None else t.to(dtype) for t in (x, weight, bias, centroids)]
+    with torch.autocast(device, enabled=False):
+        return _VLAD.apply(cast[0], mask, *cast[1:], clusters)
 
 
 @cache
