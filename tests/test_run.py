@@ -33,7 +33,11 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     record = records[0]
     assert record["pooling"] == "netrvlad" and record["text_pooling"] == "netrvlad"
     assert record["text_encoder"] == "word2vec"
-    assert record["config"]["pooling_options"] == {"clusters": 12, "ghost_clusters": 0}
+    assert record["config"]["pooling_options"] == {
+        "clusters": 12,
+        "ghost_clusters": 0,
+        "torch_compile": False,
+    }
     assert record["config"]["text_pooling_options"]["clusters"] == 20
     assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s
     assert record["plugins"]["pooling"]["distribution"] == "atr-bench"
@@ -250,4 +254,4 @@ def test_default_protocol_learns_far_above_chance(tmp_path):
     chance = 100 / 100  # percent R@1 of a random ranking of 100 test clips
     assert record["test"]["t2a"]["R1"] > 5 * chance
     assert record["test"]["a2t"]["R1"] > 5 * chance
-    assert set(SPLITS) == set(record["sizes"])
+    assert {*SPLITS, "order"} == set(record["sizes"])  # the order-contrast set too
