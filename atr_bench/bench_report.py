@@ -119,6 +119,13 @@ def render(table: pd.DataFrame, machine: dict[str, Any], command: str) -> str:
     if target:
         lines += [target, ""]
     lines += [
+        "Shapes: "
+        + "; ".join(
+            f"{r.shape} = {r.note}{'' if r.paper else ' (not the paper)'}"
+            for r in table.drop_duplicates("shape").itertuples()
+        )
+        + ".",
+        "",
         "clips/s = batch / the best round's seconds per call (batch 128 on the paper's shapes). "
         "*forward*: inference (eval, no autograd); *forward+backward*: a training step's "
         "pooling work with gradients for the input and every parameter. *reference*: the "

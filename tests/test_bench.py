@@ -143,6 +143,8 @@ def test_report_pairs_references_and_states_the_target(tmp_path, reference, verd
     speedup = 2500.0 / reference
     assert f"{speedup:.1f}x the reference's {reference:,.0f} clips/s" in text
     assert f"(target >= 1.5x: {verdict})" in text
+    assert "Shapes: audiocaps = panns_cnn14 on AudioCaps; text = 20 word2vec tokens; " in text
+    assert "; large = 4x the AudioCaps batch (not the paper)." in text
     rows = {(r[0], r[1]): r[4:] for r in table_rows(text)}
     # bound: 2 GB/s * 128 clips / 1 MB = 256,000 clips/s; 2,500 is 0.977 % of it
     assert rows["netrvlad", "audiocaps 128x31x2048"] == [
