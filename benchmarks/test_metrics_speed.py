@@ -13,5 +13,4 @@ def test_metrics_5000_captions_by_1000_clips(benchmark) -> None:
     sims = torch.rand(5000, 1000, generator=generator)
     caption_clip = torch.arange(1000).repeat_interleave(5)
     out = benchmark(retrieval_metrics, sims, caption_clip)
-    benchmark.extra_info["queries_per_s"] = (5000 + 1000) / benchmark.stats.stats.mean
     assert 0 < out["t2a"]["MeanR"] <= 1000
