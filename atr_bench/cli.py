@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from tabulate import tabulate
 
 from atr_bench import __version__
@@ -68,6 +69,13 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--text-tokens", type=int, default=defaults.text_tokens)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads per run (default: torch's; a sweep with --jobs N splits the cores). "
+        "Use 1 on a machine other jobs share: small models slow down badly when threads wait",
+    )
     p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -130,6 +138,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise AtrBenchError(f"--threads {threads}: must be at least 1")
+        torch.set_num_threads(threads)
+
+
 def data_root(given: Path | None) -> Path:
     return given or Path(os.environ.get(DATA_ENV, "data"))
 
@@ -139,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench.results import metrics_table, read_record, record_path
 
     config = config_from_args(args)
+    _set_threads(args.threads)
     device = protocol.resolve_device(args.device)
     the_plan = protocol.plan(config, registry(), data_root(args.data_root))
     started = time.perf_counter()
@@ -170,6 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from atr_bench.sweep import expand, sweep
 
     _positive(args, "jobs")
+    _set_threads(args.threads)
     grid = {}
     for name in SWEPT:
         given = getattr(args, name)
@@ -186,6 +203,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         args.runs_dir,
         data_root(args.data_root),
         jobs=args.jobs,
+        threads=args.threads,
         progress=not args.no_progress,
     )
     print(report.summary())

@@ -97,6 +97,7 @@ def sweep(
     runs_dir: Path,
     data_root: Path,
     jobs: int = 1,
+    threads: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> SweepReport:
@@ -128,7 +129,7 @@ def sweep(
         for the_plan, todo in pending:
             _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress)
     else:
-        _run_in_pool(pending, device, runs_dir, data_root, jobs, bar, written, failures)
+        _run_in_pool(pending, device, runs_dir, data_root, jobs, threads, bar, written, failures)
     bar.close()
     return SweepReport(tuple(written), tuple(skipped), tuple(failures))
 
@@ -169,12 +170,13 @@ def _run_in_pool(
     runs_dir: Path,
     data_root: Path,
     jobs: int,
+    threads: int | None,
     bar: tqdm,
     written: list[Path],
     failures: list[Failure],
 ) -> None:
     """Prepare each configuration's data here, then one worker task per (config, seed)."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ready: list[_Job] = []
     for the_plan, todo in pending:
         try:

@@ -255,3 +255,15 @@ def test_default_protocol_learns_far_above_chance(tmp_path):
     assert record["test"]["t2a"]["R1"] > 5 * chance
     assert record["test"]["a2t"]["R1"] > 5 * chance
     assert {*SPLITS, "order"} == set(record["sizes"])  # the order-contrast set too
+
+
+def test_threads_option_sets_the_cpu_threads_of_the_run(tiny_data, tmp_path, tiny_args):
+    before = torch.get_num_threads()
+    runs = tmp_path / "runs"
+    try:
+        args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1", "--threads", "1")
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(before)
+    (record,) = _records(runs)
+    assert record["device"].endswith(", 1 threads)")
