@@ -93,27 +93,17 @@ def vggish_spec() -> ExtractorSpec:
     )
 
 
-def vggsound_spec() -> ExtractorSpec:
-    """VGGSound ResNet-18 layer4 frames (512-d, 16 kHz, 32 frames per 10 s)."""
+def network_spec(
+    name: str, network: type[nn.Module], description: str, dim: int, sample_rate: int
+) -> ExtractorSpec:
+    """A network class (with a ``frames_per_second`` attribute) built without options."""
     return ExtractorSpec(
-        name="vggsound",
-        description="VGGSound ResNet-18 layer4 frames, 512-d at 3.14 frames/s",
-        build=_builder("vggsound", vggsound.VGGSound),
-        dim=vggsound.DIM,
-        sample_rate=vggsound.SAMPLE_RATE,
-        frames_per_second=vggsound.VGGSound.frames_per_second,
-    )
-
-
-def efficient_latent_spec() -> ExtractorSpec:
-    """HEAR 2021 efficient_latent EfficientNet-B2 frames (1408-d, 16 kHz, 32 per 10 s)."""
-    return ExtractorSpec(
-        name="efficient_latent",
-        description="HEAR 2021 efficient_latent (EfficientNet-B2) frames, 1408-d at 3.125/s",
-        build=_builder("efficient_latent", efficient_latent.EfficientLatent),
-        dim=efficient_latent.DIM,
-        sample_rate=efficient_latent.SAMPLE_RATE,
-        frames_per_second=efficient_latent.EfficientLatent.frames_per_second,
+        name=name,
+        description=description,
+        build=_builder(name, network),
+        dim=dim,
+        sample_rate=sample_rate,
+        frames_per_second=network.frames_per_second,
     )
 
 
@@ -121,6 +111,18 @@ PRETRAINED_SPECS: tuple[ExtractorSpec, ...] = (
     panns_spec("panns_cnn10", panns.cnn10, dim=512, downsample=16),
     panns_spec("panns_cnn14", panns.cnn14, dim=2048, downsample=32),
     vggish_spec(),
-    vggsound_spec(),
-    efficient_latent_spec(),
+    network_spec(
+        "vggsound",
+        vggsound.VGGSound,
+        "VGGSound ResNet-18 layer4 frames, 512-d at 3.14 frames/s",
+        vggsound.DIM,
+        vggsound.SAMPLE_RATE,
+    ),
+    network_spec(
+        "efficient_latent",
+        efficient_latent.EfficientLatent,
+        "HEAR 2021 efficient_latent (EfficientNet-B2) frames, 1408-d at 3.125/s",
+        efficient_latent.DIM,
+        efficient_latent.SAMPLE_RATE,
+    ),
 )
