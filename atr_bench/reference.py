@@ -33,8 +33,10 @@ ROW_KEYS = ("source", "url", "system", "extractor", "pooling", "text_encoder", "
 def load_reference(path: Path = REFERENCE_CSV) -> pd.DataFrame:
     """Every quoted number (long format: one metric of one system per row)."""
     try:
-        table = pd.read_csv(path, dtype={"value": float, "std": float}, keep_default_na=False)
-    except (OSError, ValueError) as exc:
+        table = pd.read_csv(path, dtype={"value": float}, keep_default_na=False)
+        # an empty std cell: the source published no spread for that number
+        table["std"] = pd.to_numeric(table["std"].replace("", float("nan")), errors="raise")
+    except (OSError, ValueError, KeyError) as exc:
         raise AtrBenchError(f"{path}: unreadable reference table ({exc})") from None
     missing = [c for c in REFERENCE_COLUMNS if c not in table.columns]
     if missing:

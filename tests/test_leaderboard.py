@@ -244,3 +244,17 @@ def test_dataset_filter_and_incomplete_record(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "audiocaps.png").exists()
     saved = json.loads((runs / f"{bad['run_id']}.json").read_text())
     assert "mAP10" not in saved["test"]["t2a"]
+
+
+def test_reference_without_published_std_shows_the_bare_value(tmp_path: Path) -> None:
+    table = load_reference()
+    row = table.iloc[0].to_dict()
+    path = tmp_path / "ref.csv"
+    pd.DataFrame([{**row, "std": ""}, {**row, "metric": "R5", "value": 40.0}]).to_csv(
+        path, index=False
+    )
+    quoted = load_reference(path)
+    assert quoted["std"].isna().tolist() == [True, False]
+    wide = reference_rows(row["dataset"], quoted)
+    assert pd.isna(wide.loc[0].get("t2a_R1_std", float("nan")))
+    assert wide.loc[0, "t2a_R5_std"] == row["std"]
