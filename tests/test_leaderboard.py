@@ -246,7 +246,7 @@ def test_dataset_filter_and_incomplete_record(tmp_path: Path) -> None:
     assert "mAP10" not in saved["test"]["t2a"]
 
 
-def test_reference_without_published_std_shows_the_bare_value(tmp_path: Path) -> None:
+def test_reference_without_published_std_loads_as_missing(tmp_path: Path) -> None:
     table = load_reference()
     row = table.iloc[0].to_dict()
     path = tmp_path / "ref.csv"
