@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from atr_bench.data.feature_store import read_features
+from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
@@ -31,13 +32,20 @@ class Splits:
     val: SplitData
     test: SplitData
     order: SplitData | None = None
+    provenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per split, what made its audio features (see ``feature_provenance``)."""
+
+    @property
+    def untrained_features(self) -> bool:
+        """Some split's features came from a randomly initialised network."""
+        return any(p.get("weights") == "random" for p in self.provenance.values())
 
     def items(self) -> tuple[tuple[str, SplitData], ...]:
         named = (("train", self.train), ("val", self.val), ("test", self.test))
         return named + ((("order", self.order),) if self.order is not None else ())
 
     def to(self, device: Any) -> Splits:
-        return Splits(**{name: split.to(device) for name, split in self.items()})
+        return dataclasses.replace(self, **{name: s.to(device) for name, s in self.items()})
 
 
 def _cache_tag(name: str, options: Mapping[str, Any], encoder: Any) -> str:
@@ -113,4 +121,5 @@ def load_splits(
             text_tokens,
             text_source=f"{text_spec.name} features of {dataset.name}/{split}",
         )
-    return Splits(**loaded)
+    provenance = {split: read_provenance(path) for split, path in features.items()}
+    return Splits(**loaded, provenance=provenance)

@@ -197,7 +197,8 @@ def run_seed(
         "protocol_hash": the_plan.protocol_hash,
         "config": c.as_dict(),
         "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
-        "untrained": c.weights == "random",
+        "untrained": c.weights == "random" or splits.untrained_features,
+        "features": {split: dict(p) for split, p in splits.provenance.items()},
         "versions": {
             "atr_bench": __version__,
             "torch": torch.__version__,

@@ -17,9 +17,11 @@ import h5py
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from atr_bench.cli import main
 from atr_bench.data.prepare import CLOTHO_FILES
+from atr_bench.plugins import registry
 
 RATE = 16000
 SIZES = {"train": 12, "val": 4, "test": 4}
@@ -157,3 +159,30 @@ def test_extraction_killed_half_way_finishes_the_rest(clotho_folder, tmp_path, c
     out = capsys.readouterr().out
     assert f"train: 12 clips, {12 - len(kept)} written now, 12 stored" in out
     assert len(_stored(train)) == SIZES["train"]
+
+
+def test_features_of_random_weights_make_an_untrained_run(clotho_folder, tmp_path, capsys):
+    captions_dir, audio_dir = clotho_folder
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    _prepare(captions_dir, data, capsys)
+    held_back = audio_dir / "clip 01.wav"
+    held_back.rename(tmp_path / "clip 01.wav")
+    assert main([*_extract_args(data, audio_dir, "vggish"), "--no-progress"]) == 1
+    (tmp_path / "clip 01.wav").rename(held_back)
+    checkpoint = tmp_path / "vggish-other.pth"
+    torch.save(
+        registry().get("extractor", "vggish").build(weights="random").state_dict(), checkpoint
+    )
+    other = [
+        a if a != "random" else str(checkpoint) for a in _extract_args(data, audio_dir, "vggish")
+    ]
+    assert main([*other, "--no-progress"]) == 2
+    assert "weights='random'" in capsys.readouterr().err
+    assert main([*_extract_args(data, audio_dir, "vggish"), "--no-progress"]) == 0
+    run = ["run", "--dataset", "clotho", "--extractor", "vggish", "--text-encoder", "word2vec"]
+    run += ["--data-root", str(data), "--runs-dir", str(runs), "--no-progress"]
+    assert main([*run, "--pooling", "mean", "--epochs", "1", "--batch-size", "8"]) == 0
+    (record_path,) = runs.glob("*.json")
+    record = json.loads(record_path.read_text())
+    assert record["untrained"] is True
+    assert record["features"]["train"] == {"extractor": "vggish", "weights": "random"}

@@ -230,3 +230,20 @@ def test_text_cache_errors(tmp_path):
         handle["a"].attrs["lengths"] = np.array([1, 1])
     with pytest.raises(AtrBenchError, match="clip 'a' is inconsistent"):
         read_text_features(odd)
+
+
+def test_provenance_is_stored_and_guards_resuming(tmp_path):
+    from atr_bench.data.feature_store import read_provenance
+
+    path = tmp_path / "f.h5"
+    made = {"extractor": "vggish", "weights": "random"}
+    with FeatureWriter(path, made) as writer:
+        writer.write("a", np.ones((3, 4)))
+    assert read_provenance(path) == made
+    with FeatureWriter(path, made) as writer:  # the same weights resume
+        writer.write("b", np.ones((2, 4)))
+    other = {"extractor": "vggish", "weights": "vggish.pth sha256:0123"}
+    with pytest.raises(AtrBenchError, match=r"weights='random'.*delete the file"):
+        FeatureWriter(path, other)
+    with FeatureWriter(path) as writer:  # no claim: a plain reader-writer
+        assert writer.written() == {"a", "b"}

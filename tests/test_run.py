@@ -41,6 +41,8 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     assert record["config"]["text_pooling_options"]["clusters"] == 20
     assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s
     assert record["plugins"]["pooling"]["distribution"] == "atr-bench"
+    assert record["features"]["test"] == {"extractor": "lms", "weights": "default"}
+    assert record["untrained"] is False
     assert record["sizes"]["test"] == {"clips": 24, "captions": 120}
     assert len(record["val_curve"]) == 2 and 1 <= record["best_epoch"] <= 2
     for direction in ("t2a", "a2t"):

@@ -8,7 +8,7 @@ extraction resumes where it stopped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ def extract_to_store(
     device: str = "cpu",
     progress: bool = True,
     desc: str | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> int:
     """Extract ``(clip_id, wave)`` pairs (waves at the extractor's sample rate) into the
     feature file ``path``; returns how many clips were written now.
@@ -85,7 +86,7 @@ def extract_to_store(
     total = len(clips) if isinstance(clips, Sized) else None
     written = 0
     with (
-        FeatureWriter(Path(path)) as store,
+        FeatureWriter(Path(path), provenance) as store,
         tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar,
     ):
         runner = _BatchRunner(extractor, store, device)

@@ -20,6 +20,7 @@ import numpy as np
 
 from atr_bench.audio.extract import extract_to_store
 from atr_bench.audio.folder import AudioReadError, audio_files, match_files, read_audio
+from atr_bench.audio.weights import feature_provenance
 from atr_bench.data.dataset import IndexedDataset
 from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.layout import SPLITS
@@ -184,6 +185,7 @@ def extract_folder(
             f"folder holding {dataset.name}'s audio clips"
         )
     model = extractor_spec.build(**build_options) if any(p.jobs for p in plans) else None
+    provenance = feature_provenance(extractor_spec.name, build_options.get("weights"))
     written: dict[str, int] = {}
     unreadable: list[Problem] = []
     for plan in plans:
@@ -197,6 +199,7 @@ def extract_folder(
                 device=str(build_options.get("device", "cpu")),
                 progress=progress,
                 desc=f"{extractor_spec.name} {dataset.name}/{plan.split}",
+                provenance=provenance,
             )
     return ExtractReport(
         dataset=dataset.name,

@@ -9,6 +9,7 @@ code runs), unwraps the container the authors saved it in and loads it strictly.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,6 +110,22 @@ def resolve_weights(name: str, weights: str | os.PathLike[str] | None) -> Path |
     if not path.is_file():
         raise AtrBenchError(f"{name} weights {str(path)!r} not found: {source.hint()}")
     return path
+
+
+def feature_provenance(extractor: str, weights: str | os.PathLike[str] | None) -> dict[str, str]:
+    """What a feature file records about the network that made it: the extractor and its
+    weights (``random``, ``default`` when none were passed, or the checkpoint's file name and
+    SHA-256 prefix), so a run can tell features of an untrained network."""
+    if weights is None and extractor in SOURCES:
+        weights = os.environ.get(SOURCES[extractor].env_var) or None
+    if weights is None or str(weights) == RANDOM:
+        return {"extractor": extractor, "weights": RANDOM if weights else "default"}
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        return {"extractor": extractor, "weights": str(weights)}
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"extractor": extractor, "weights": f"{path.name} sha256:{digest[:16]}"}
 
 
 def _numpy_globals() -> list[Any]:

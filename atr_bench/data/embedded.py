@@ -15,6 +15,7 @@ import librosa
 import numpy as np
 
 from atr_bench.audio.extract import extract_to_store
+from atr_bench.audio.weights import feature_provenance
 from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
 from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.index import ClipCaptions
@@ -98,6 +99,7 @@ class SynthCapsDataset(IndexedDataset):
                 device=build.get("device", "cpu"),
                 progress=progress,
                 desc=f"{extractor.name} {self.name}/{split}",
+                provenance=feature_provenance(extractor.name, build.get("weights")),
             )
         return path
 

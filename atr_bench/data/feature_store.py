@@ -3,7 +3,7 @@ clip id (the seed layout, so existing dumps are read as they are)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -34,9 +34,12 @@ def _clip_names(handle: h5py.File) -> set[str]:
 
 
 class FeatureWriter:
-    """Appends clips to a feature file; reopening it resumes an interrupted extraction."""
+    """Appends clips to a feature file; reopening it resumes an interrupted extraction.
 
-    def __init__(self, path: Path) -> None:
+    ``provenance`` (extractor name, weights) is stored as file attributes; resuming a file
+    made with other weights is an error, so one file never mixes two networks' features."""
+
+    def __init__(self, path: Path, provenance: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = _open(self.path, "a")
@@ -44,9 +47,23 @@ class FeatureWriter:
             self._drop_staging()  # leftovers of a crash: never complete, so not written
             self._names = _clip_names(self._file)
             self._dim = _first_dim(self.path, self._file) if self._names else None
+            if provenance:
+                self._claim(provenance)
         except BaseException:
             self._file.close()
             raise
+
+    def _claim(self, provenance: Mapping[str, str]) -> None:
+        stored = dict(self._file.attrs)
+        clash = {k: v for k, v in provenance.items() if k in stored and stored[k] != v}
+        if self._names and clash:
+            key = next(iter(clash))
+            raise AtrBenchError(
+                f"{self.path}: its clips were extracted with {key}={stored[key]!r}, not "
+                f"{clash[key]!r}; pass the same {key} to resume, or delete the file to start over"
+            )
+        self._file.attrs.update(dict(provenance))
+        self._file.flush()
 
     def __enter__(self) -> FeatureWriter:
         return self
@@ -124,6 +141,12 @@ def _first_dim(path: Path, handle: h5py.File) -> int:
     if shape is None or len(shape) != 2:
         raise AtrBenchError(f"{path}: clip {first!r} has shape {shape}, not [T, D]; re-extract it")
     return int(shape[1])
+
+
+def read_provenance(path: Path) -> dict[str, str]:
+    """The attributes saying what made a feature file (empty for dumps made elsewhere)."""
+    with _open_for_reading(path) as handle:
+        return {str(k): str(v) for k, v in handle.attrs.items()}
 
 
 def stored_clips(path: Path) -> set[str]:
