@@ -45,6 +45,12 @@ def _add_component(parser: argparse.ArgumentParser, name: str, default: str | No
     )
 
 
+def _add_data_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data"
+    )
+
+
 def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     """The arguments ``run`` and ``sweep`` share; with ``many``, components take lists."""
     defaults = RunConfig()
@@ -76,7 +82,7 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         help="CPU threads per run (default: torch's; a sweep with --jobs N splits the cores). "
         "Use 1 on a machine other jobs share: small models slow down badly when threads wait",
     )
-    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    _add_data_root(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -220,7 +226,7 @@ def _extract_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="the extractor's checkpoint, or 'random'")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
-    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    _add_data_root(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_extract)
 
@@ -272,7 +278,7 @@ def _data_parser(sub: argparse._SubParsersAction) -> None:
         help="folder with the official caption CSVs (Clotho: clotho_captions_*.csv; "
         "AudioCaps: train.csv, val.csv, test.csv)",
     )
-    p.add_argument("--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data")
+    _add_data_root(p)
     p.set_defaults(func=cmd_data_prepare)
 
 
