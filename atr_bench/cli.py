@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -112,36 +113,16 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.audio_frames is not None:
         _positive(args, "audio_frames")
 
-    def opts(flag: str) -> tuple:
-        return tuple(
-            parse_option_strings(getattr(args, flag.replace("-", "_")), f"--{flag}").items()
-        )
-
-    return RunConfig(
-        dataset=args.dataset,
-        extractor=args.extractor,
-        pooling=args.pooling,
-        text_pooling=args.text_pooling,
-        text_encoder=args.text_encoder,
-        dataset_options=opts("dataset-opt"),
-        extractor_options=opts("extractor-opt"),
-        pooling_options=opts("pooling-opt"),
-        text_pooling_options=opts("text-pooling-opt"),
-        text_encoder_options=opts("text-encoder-opt"),
-        weights=args.weights,
-        audio_frames=args.audio_frames,
-        text_tokens=args.text_tokens,
-        embed_dim=args.embed_dim,
-        loss=args.loss,
-        margin=args.margin,
-        temperature=args.temperature,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        gamma=args.gamma,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        amp=not args.no_amp,
-    )
+    given = vars(args)
+    fields = {}
+    for field in dataclasses.fields(RunConfig):
+        if field.name.endswith("_options"):  # args.pooling_opt (--pooling-opt) -> pooling_options
+            dest = field.name.replace("_options", "_opt")
+            flag = "--" + dest.replace("_", "-")
+            fields[field.name] = tuple(parse_option_strings(given[dest], flag).items())
+        elif field.name in given:  # every other field has the flag of its own name
+            fields[field.name] = given[field.name]
+    return RunConfig(**fields, amp=not args.no_amp)
 
 
 def _set_threads(threads: int | None) -> None:
