@@ -23,9 +23,15 @@ def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean over the real frames of each row: ``[B, T, D]``, ``[B, T]`` -> ``[B, D]``."""
+    """Mean over the real frames of each row: ``[B, T, D]``, ``[B, T]`` -> ``[B, D]``.
+
+    A batched product with the 0/1 mask reads ``x`` once and copies nothing; only when its
+    result is not finite (zero times inf or NaN in the padding) is a masked copy summed."""
     count = mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)
-    return zero_padding(x, mask).sum(1) / count
+    total = torch.bmm(mask.to(x.dtype).unsqueeze(1), x).squeeze(1)
+    if not torch.isfinite(total).all():
+        total = zero_padding(x, mask).sum(1)
+    return total / count
 
 
 class MeanPooling(nn.Module):
