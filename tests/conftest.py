@@ -1,13 +1,21 @@
-"""Shared fixtures: a tiny synthcaps in the seed layout, generated once per test session."""
+"""Shared fixtures: a tiny synthcaps in the seed layout, generated once per test session;
+Triton in its interpreter where there is no GPU."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    # Triton kernels then run in Triton's interpreter on CPU tensors; it reads this setting when
+    # a kernel is defined, so it must be set before any test imports one.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 TINY = ["train=64", "val=24", "test=24", "duration=2.0"]
 """A synthcaps small enough that a protocol run takes seconds on 2 cores."""

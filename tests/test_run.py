@@ -36,6 +36,7 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     assert record["config"]["pooling_options"] == {
         "clusters": 12,
         "ghost_clusters": 0,
+        "kernel": "auto",
         "torch_compile": False,
     }
     assert record["config"]["text_pooling_options"]["clusters"] == 20

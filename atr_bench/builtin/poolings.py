@@ -11,7 +11,7 @@ from atr_bench import hookimpl
 from atr_bench.pooling.attention import TransformerPooling
 from atr_bench.pooling.recurrent import LSTMPooling
 from atr_bench.pooling.simple import MaxPooling, MeanPooling
-from atr_bench.pooling.vlad import NetRVLAD, NetVLAD
+from atr_bench.pooling.vlad import KERNELS, NetRVLAD, NetVLAD
 from atr_bench.specs import Option, PoolingSpec
 
 LSTM_OPTIONS = (
@@ -29,6 +29,14 @@ TRANSFORMER_OPTIONS = (
 VLAD_OPTIONS = (
     Option("clusters", int, 12, "clusters (the protocol uses 12 on audio, 20 on text)"),
     Option("ghost_clusters", int, 0, "extra clusters that absorb assignments and are dropped"),
+    Option(
+        "kernel",
+        str,
+        "auto",
+        "auto: fused Triton kernels on CUDA when Triton is installed, else torch; or torch, triton",
+        choices=KERNELS,
+        affects_results=False,
+    ),
     Option(
         "torch_compile",
         bool,

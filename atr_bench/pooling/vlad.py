@@ -1,34 +1,94 @@
 """NetVLAD and NetRVLAD (Miech et al., "Learnable pooling with context gating", 2017).
 
 Soft-assign every frame to ``clusters`` (+ ``ghost_clusters``, which take part in the softmax and
-are then dropped), aggregate per cluster with one batched matrix product (the mask zeroes the
-assignment of padded frames), intra-normalise each cluster, flatten and L2-normalise.
+are then dropped), aggregate per cluster with one batched matrix product (padded frames get zero
+assignment), intra-normalise each cluster, flatten and L2-normalise.
 
 The whole pooling is one autograd function with a hand-written backward: the aggregation and
-both normalisations are batched matrix products plus per-cluster scales applied in place, so a
-step allocates only the masked copy of the input, the ``[B, K, D]`` result and the gradients
-(the eager composite of the same formula allocates about a dozen ``[B, K, D]`` temporaries).
+both normalisations are batched matrix products plus per-cluster scales applied in place. The
+frames are only ever read through three products (:class:`DenseFrames`), so the mask can be
+applied where they are read: by the Triton kernels on CUDA (``vlad_triton``), or, in plain
+torch, by trusting finite padding and masking a copy only when the result says it is not.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx
 
-from atr_bench.pooling.simple import check_option
+from atr_bench.errors import AtrBenchError
+from atr_bench.pooling.simple import check_option, zero_padding
 
 EPS = 1e-12
 """The norm floor of ``F.normalize``, which the output matches."""
+KERNELS = ("auto", "torch", "triton")
+"""``auto``: Triton for CUDA tensors when it is installed, else torch."""
+
+
+class DenseFrames:
+    """Frames ``x[B, T, D]`` whose padded rows are finite (a padded row meets only zero
+    weights, so it adds exactly nothing), read through the products VLAD needs."""
+
+    def __init__(self, x: Tensor, mask: Tensor):
+        self.x, self.mask = x, mask
+
+    def probs(self, weight: Tensor, bias: Tensor) -> Tensor:
+        """``softmax(x W^T + b)`` over clusters, ``[B, T, N]``."""
+        batch, frames, dim = self.x.shape
+        # Logits as [N, B*T]: the short side leading is twice as fast on CPU.
+        logits = torch.addmm(bias.unsqueeze(1), weight, self.x.view(batch * frames, dim).T)
+        return torch.softmax(logits, dim=0).T.view(batch, frames, -1)
+
+    def times(self, m: Tensor) -> Tensor:
+        """``x[b] m[b]^T``: ``[B, N, D] -> [B, T, N]``."""
+        return torch.bmm(m, self.x.transpose(1, 2)).transpose(1, 2)
+
+    def weigh(self, a: Tensor, centroids: Tensor | None = None) -> Tensor:
+        """``a[b]^T x[b]``, minus ``sum_t a[b, t, k] c_k`` given centroids ``c[N, D]``:
+        ``[B, T, N] -> [B, N, D]``."""
+        out = torch.bmm(a.transpose(1, 2), self.x)
+        if centroids is not None:
+            out.addcmul_(a.sum(1).unsqueeze(-1), centroids, value=-1.0)
+        return out
+
+    def weigh_all(self, a: Tensor) -> Tensor:
+        """``sum_b a[b]^T x[b]``: ``[B, T, N] -> [N, D]``."""
+        return a.reshape(-1, a.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1])
+
+
+class _Aggregate(NamedTuple):
+    probs: Tensor  # [B, T, K + ghosts]
+    assign: Tensor  # [B, T, K], zero on padded frames
+    mass: Tensor  # [B, K]
+    vlad: Tensor  # [B, K, D], before normalisation
+
+
+def _aggregate(
+    frames: DenseFrames, weight: Tensor, bias: Tensor, centroids: Tensor | None, clusters: int
+) -> _Aggregate:
+    probs = frames.probs(weight, bias)
+    assign = probs[..., :clusters] * frames.mask.unsqueeze(-1)
+    vlad = frames.weigh(assign, centroids)  # sum_t a_tk (x_td - c_kd)
+    return _Aggregate(probs, assign, assign.sum(1), vlad)
+
+
+def _frames(x: Tensor, mask: Tensor, kernel: str) -> DenseFrames:
+    if kernel == "triton":
+        from atr_bench.pooling.vlad_triton import TritonFrames
+
+        return TritonFrames(x, mask)
+    return DenseFrames(x, mask)
 
 
 class _VLAD(torch.autograd.Function):
-    """``x[B,T,D], mask[B,T] -> [B, K*D]``; saves the masked input, the soft assignment, the
-    output and the norms, and computes every gradient with batched matrix products."""
+    """``x[B,T,D], mask[B,T] -> [B, K*D]``; saves the frames, the soft assignment, the output
+    and the norms, and computes every gradient with batched matrix products."""
 
     @staticmethod
     def forward(
@@ -39,31 +99,34 @@ class _VLAD(torch.autograd.Function):
         bias: Tensor,
         centroids: Tensor | None,
         clusters: int,
+        kernel: str,
     ) -> Tensor:
-        batch, frames, dim = x.shape
-        keep = mask.unsqueeze(-1)
-        x = torch.where(keep, x, 0.0)  # the one copy: padding may hold inf or NaN
-        # Logits as [K + ghosts, B*T]: the short side leading is twice as fast on CPU.
-        logits = torch.addmm(bias.unsqueeze(1), weight, x.view(batch * frames, dim).T)
-        probs = torch.softmax(logits, dim=0).T.view(batch, frames, -1)  # [B, T, K + ghosts]
-        assign = probs[..., :clusters] * keep  # [B, T, K]; padded frames weigh nothing
-        vlad = torch.bmm(assign.transpose(1, 2), x)  # [B, K, D] = sum_t a_tk x_td
-        mass = assign.sum(1)  # [B, K]
-        if centroids is not None:
-            vlad.addcmul_(mass.unsqueeze(-1), centroids, value=-1.0)
+        frames = _frames(x, mask, kernel)
+        agg = _aggregate(frames, weight, bias, centroids, clusters)
+        if kernel == "torch" and not torch.isfinite(agg.vlad).all():
+            # inf or NaN somewhere (zero times inf is NaN): mask a copy. When the padding was
+            # the culprit this gives the right numbers; when a real frame was, the same NaNs.
+            frames = DenseFrames(zero_padding(x, mask), mask)
+            agg = _aggregate(frames, weight, bias, centroids, clusters)
+        batch, _, _ = agg.vlad.shape
+        vlad = agg.vlad
         norms = torch.linalg.vector_norm(vlad, dim=2, keepdim=True)  # [B, K, 1]
         intra = norms.clamp_min(EPS)
         total = (norms / intra).square().sum(1, keepdim=True).sqrt()  # [B, 1, 1]
         vlad.mul_(1.0 / (intra * total.clamp_min(EPS)))  # now the output, in place
-        ctx.save_for_backward(x, mask, weight, centroids, probs, assign, mass, vlad, norms, total)
+        ctx.kernel = kernel
+        ctx.save_for_backward(
+            frames.x, mask, weight, centroids, agg.probs, agg.assign, agg.mass, vlad, norms, total
+        )
         return vlad.view(batch, -1)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, mask, weight, centroids, probs, assign, mass, out, norms, total = ctx.saved_tensors
-        _, clusters, dim = out.shape
+        frames = _frames(x, mask, ctx.kernel)
+        clusters = out.shape[1]
         grad_vlad = _normalise_backward(grad.view_as(out), out, norms, total)
-        grad_assign = torch.bmm(grad_vlad, x.transpose(1, 2)).transpose(1, 2)  # [B, T, K]
+        grad_assign = frames.times(grad_vlad)  # [B, T, K]
         grad_centroids = None
         if centroids is not None:
             grad_assign -= torch.einsum("bkd,kd->bk", grad_vlad, centroids).unsqueeze(1)
@@ -72,15 +135,14 @@ class _VLAD(torch.autograd.Function):
         grad_probs = torch.zeros_like(probs)
         grad_probs[..., :clusters] = grad_assign * mask.unsqueeze(-1)
         grad_logits = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True))
-        flat_grad_logits = grad_logits.view(-1, probs.shape[-1])
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:  # padded rows stay exactly 0: zero assignment and logit grad
-            grad_x = (flat_grad_logits @ weight).view_as(x).baddbmm_(assign, grad_vlad)
+            grad_x = (grad_logits @ weight).baddbmm_(assign, grad_vlad)
         if ctx.needs_input_grad[2]:
-            grad_weight = flat_grad_logits.T @ x.view(-1, dim)
+            grad_weight = frames.weigh_all(grad_logits)
         if ctx.needs_input_grad[3]:
-            grad_bias = flat_grad_logits.sum(0)
-        return grad_x, None, grad_weight, grad_bias, grad_centroids, None
+            grad_bias = grad_logits.sum((0, 1))
+        return grad_x, None, grad_weight, grad_bias, grad_centroids, None, None
 
 
 def _normalise_backward(grad: Tensor, out: Tensor, norms: Tensor, total: Tensor) -> Tensor:
@@ -98,19 +160,70 @@ def _normalise_backward(grad: Tensor, out: Tensor, norms: Tensor, total: Tensor)
     return (grad * (1.0 / (intra * outer))).addcmul_(out, beta)
 
 
+TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+@cache
+def _triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def resolve_kernel(kernel: str, x: Tensor) -> str:
+    """``torch`` or ``triton`` for ``x``. ``auto`` takes Triton for CUDA tensors of a type it
+    handles when it is installed, torch otherwise (the CPU fallback); asking for ``triton``
+    where it cannot run is an error that says why."""
+    if kernel == "torch":
+        return kernel
+    usable = x.is_cuda and x.dtype in TRITON_DTYPES and _triton_installed()
+    if kernel == "auto" or usable:
+        return "triton" if usable else "torch"
+    fix = "or use --pooling-opt kernel=torch"
+    if not _triton_installed():
+        raise AtrBenchError(
+            f"VLAD kernel=triton: Triton is not installed (pip install triton), {fix}"
+        )
+    if x.dtype not in TRITON_DTYPES:
+        raise AtrBenchError(f"VLAD kernel=triton: no kernel for {x.dtype}, {fix}")
+    from atr_bench.pooling.vlad_triton import interpreting
+
+    if not interpreting():
+        raise AtrBenchError(
+            f"VLAD kernel=triton: the input is on {x.device.type}; the Triton kernels run on "
+            f"CUDA (or in Triton's interpreter, TRITON_INTERPRET=1), {fix}"
+        )
+    return kernel
+
+
 def vlad_pool(
-    x: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, centroids: Tensor | None, clusters: int
+    x: Tensor,
+    mask: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    centroids: Tensor | None,
+    clusters: int,
+    kernel: str = "auto",
 ) -> Tensor:
     """NetVLAD (with ``centroids``) or NetRVLAD (``None``) of ``x[B, T, D]`` under ``mask``.
     Under autocast (the trainer's bf16 on CUDA) it runs wholly in the autocast dtype, as
     ``torch.amp.custom_fwd(cast_inputs=...)`` would: its backward cannot mix dtypes."""
     device = x.device.type
-    if not torch.is_autocast_enabled(device):
-        return _VLAD.apply(x, mask, weight, bias, centroids, clusters)
-    dtype = torch.get_autocast_dtype(device)
-    cast = [None if t is None else t.to(dtype) for t in (x, weight, bias, centroids)]
-    with torch.autocast(device, enabled=False):
-        return _VLAD.apply(cast[0], mask, *cast[1:], clusters)
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        x, weight, bias, centroids = (
+            None if t is None else t.to(dtype) for t in (x, weight, bias, centroids)
+        )
+        with torch.autocast(device, enabled=False):
+            return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel)
+    kernel = resolve_kernel(kernel, x)
+    if kernel == "torch":
+        return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel)
+    try:
+        return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel)
+    except Exception as exc:  # a kernel that does not build or launch on this machine
+        raise AtrBenchError(
+            f"the Triton VLAD kernel failed on {x.device}: {type(exc).__name__}: {exc}; "
+            "--pooling-opt kernel=torch runs the same pooling without it"
+        ) from exc
 
 
 @cache
@@ -121,8 +234,10 @@ def compiled_vlad_pool() -> Callable[..., Tensor]:
 
 class NetVLAD(nn.Module):
     """Each cluster aggregates the residuals ``x - c_k`` to a learned centroid;
-    ``out_dim = clusters * in_dim``. With ``torch_compile`` the forward runs through
-    ``torch.compile`` (the first call per shape compiles, which takes a while)."""
+    ``out_dim = clusters * in_dim``. ``kernel`` picks the implementation (``auto``: the fused
+    Triton kernels on CUDA when Triton is installed, plain torch otherwise). With
+    ``torch_compile`` the torch implementation runs through ``torch.compile`` (the first call
+    per shape compiles, which takes a while)."""
 
     name = "netvlad"
     residual = True
@@ -132,12 +247,22 @@ class NetVLAD(nn.Module):
         in_dim: int,
         clusters: int = 12,
         ghost_clusters: int = 0,
+        kernel: str = "auto",
         torch_compile: bool = False,
     ):
         super().__init__()
         check_option(self.name, "clusters", clusters, clusters >= 1, ">= 1")
         check_option(self.name, "ghost_clusters", ghost_clusters, ghost_clusters >= 0, ">= 0")
+        check_option(self.name, "kernel", kernel, kernel in KERNELS, "one of " + ", ".join(KERNELS))
+        check_option(
+            self.name,
+            "kernel",
+            kernel,
+            not (torch_compile and kernel == "triton"),
+            "auto or torch with torch_compile=true (torch.compile builds its own kernels)",
+        )
         self.clusters = clusters
+        self.kernel = "torch" if torch_compile else kernel
         self.torch_compile = torch_compile
         self.assign = nn.Linear(in_dim, clusters + ghost_clusters)
         self.centroids = (
@@ -147,7 +272,15 @@ class NetVLAD(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         pool = compiled_vlad_pool() if self.torch_compile else vlad_pool
-        return pool(x, mask, self.assign.weight, self.assign.bias, self.centroids, self.clusters)
+        return pool(
+            x,
+            mask,
+            self.assign.weight,
+            self.assign.bias,
+            self.centroids,
+            self.clusters,
+            self.kernel,
+        )
 
 
 class NetRVLAD(NetVLAD):
