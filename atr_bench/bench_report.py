@@ -57,11 +57,14 @@ def load(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def summarise(frame: pd.DataFrame, machine: dict[str, Any]) -> pd.DataFrame:
-    """One row per registered pooling/shape/mode/dtype/device with its reference's clips/s,
-    the speed-up, and (paper shapes) the bandwidth bound and the fraction of it reached."""
+    """One row per registered pooling (and execution variant: ``netvlad kernel=triton``) per
+    shape/mode/dtype/device with its reference's clips/s, the speed-up, and (paper shapes)
+    the bandwidth bound and the fraction of it reached."""
+    frame = frame.assign(variant=frame.get("variant", "")).fillna({"variant": ""})
     registered = frame[frame["impl"] == "registered"].set_index(KEYS)
     reference = frame[frame["impl"] == "reference"].set_index(KEYS)["clips_per_s"]
     table = registered.assign(reference=reference.reindex(registered.index)).reset_index()
+    table["pooling"] = (table["pooling"] + " " + table["variant"]).str.strip()
     table["speedup"] = table["clips_per_s"] / table["reference"]
     bandwidth = table["device"].map(machine.get("bandwidth_gb_s", {})).astype(float) * 1e9
     bound = bandwidth * table["batch"] / table["min_bytes"]

@@ -54,7 +54,8 @@ WARMUP_FRACTION = 8
 
 @dataclass(frozen=True)
 class Case:
-    """One measurement: a pooling implementation on one shape, mode, dtype and device."""
+    """One measurement: a pooling implementation on one shape, mode, dtype and device.
+    ``variant`` (``"kernel=triton"``) sets one execution-only option away from its default."""
 
     pooling: str
     impl: str
@@ -62,11 +63,11 @@ class Case:
     mode: str
     dtype: str
     device: str
+    variant: str = ""
 
     def __str__(self) -> str:
-        return "-".join(
-            (self.pooling, self.impl, self.shape.name, self.mode, self.dtype, self.device)
-        )
+        parts = (self.pooling, self.variant, self.impl, self.shape.name, self.mode, self.dtype)
+        return "-".join(part for part in (*parts, self.device) if part)
 
     def info(self) -> dict[str, Any]:
         """The fields a report needs, flat (stored in the benchmark's ``extra_info``)."""
@@ -94,9 +95,12 @@ def cases(
         known = ", ".join(s.name for s in SHAPES)
         raise AtrBenchError(f"unknown shape {unknown[0]!r}; known: {known}")
     return [
-        Case(name, impl, shape, mode, dtype, device)
+        Case(name, impl, shape, mode, dtype, device, variant)
         for name in names
         for impl in IMPLS
+        for variant in (
+            ("", *variants(registry.get("pooling", name))) if impl == "registered" else ("",)
+        )
         for shape in SHAPES
         if shape.name in wanted
         for mode in MODES
@@ -106,10 +110,23 @@ def cases(
     ]
 
 
+def variants(spec: PoolingSpec) -> list[str]:
+    """``option=choice`` for every other choice of the options that change how a pooling runs
+    but not its numbers (a VLAD's ``kernel``), each timed beside the defaults."""
+    return [
+        f"{option.name}={choice}"
+        for option in spec.options
+        if not option.affects_results and option.choices
+        for choice in option.choices
+        if choice != option.default
+    ]
+
+
 def build_pooling(spec: PoolingSpec, case: Case) -> nn.Module:
     """The pooling with its default options for the case's side, on its device and dtype."""
     base = spec.text_defaults if case.shape.side == "text" else None
-    module = spec.build(case.shape.dim, **spec.resolve_options(base=base))
+    given = dict([case.variant.split("=", 1)]) if case.variant else None
+    module = spec.build(case.shape.dim, **spec.resolve_options(given, base))
     return module.to(device=case.device, dtype=DTYPES[case.dtype])
 
 

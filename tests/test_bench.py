@@ -45,7 +45,12 @@ def test_cases_cover_every_registered_pooling_with_references_beside_built_ins()
     assert {c.pooling for c in cases} == names and "mine" in names
     per_pooling = len(throughput.SHAPES) * len(throughput.MODES) * len(throughput.DTYPES)
     references = [c for c in cases if c.impl == "reference"]
-    assert len(cases) - len(references) == len(names) * per_pooling
+    variants = {n: throughput.variants(reg.get("pooling", n)) for n in names}
+    assert variants["netvlad"] == ["kernel=torch", "kernel=triton"]  # defaults: auto
+    assert variants["mean"] == variants["mine"] == []
+    assert len(cases) - len(references) == sum(1 + len(v) for v in variants.values()) * per_pooling
+    assert {c.variant for c in cases if c.pooling == "netvlad"} == {"", *variants["netvlad"]}
+    assert {c.variant for c in references} == {""}
     assert {c.pooling for c in references} == {"mean", "netvlad"}
     paper = [s for s in throughput.SHAPES if s.paper]
     assert {(c.shape, c.dtype) for c in references} == {(s, "fp32") for s in paper}
@@ -83,6 +88,15 @@ def test_inputs_are_prefix_masked_with_zero_padding():
     assert throughput.make_inputs(case(dtype="bf16"))[0].dtype == torch.bfloat16
 
 
+def test_a_variant_case_builds_its_option():
+    variant = throughput.Case(
+        "netvlad", "registered", SHAPES["text"], "forward", "fp32", "cpu", "kernel=torch"
+    )
+    assert throughput.build_pooling(SPECS["netvlad"], variant).kernel == "torch"
+    assert throughput.build_pooling(SPECS["netvlad"], case("netvlad")).kernel == "auto"
+    assert str(variant) == "netvlad-kernel=torch-registered-text-forward-fp32-cpu"
+
+
 @pytest.mark.parametrize("mode", throughput.MODES)
 def test_steps_run_the_mode(mode):
     module = throughput.build_pooling(SPECS["netrvlad"], case("netrvlad", mode=mode))
@@ -111,9 +125,9 @@ def test_min_bytes_counts_input_output_parameters_and_gradients():
     assert throughput.min_bytes(mean, case(dtype="bf16")) < throughput.min_bytes(mean, case())
 
 
-def result(pooling, impl, shape, clips, mode="forward+backward", min_bytes=1_000_000) -> dict:
-    info = throughput.Case(pooling, impl, SHAPES[shape], mode, "fp32", "cpu").info()
-    return {"extra_info": {**info, "clips_per_s": clips, "min_bytes": min_bytes}}
+def result(pooling, impl, shape, clips, mode="forward+backward", variant="") -> dict:
+    info = throughput.Case(pooling, impl, SHAPES[shape], mode, "fp32", "cpu", variant).info()
+    return {"extra_info": {**info, "clips_per_s": clips, "min_bytes": 1_000_000}}
 
 
 def report_json(tmp_path, *results) -> object:
@@ -136,6 +150,7 @@ def test_report_pairs_references_and_states_the_target(tmp_path, reference, verd
         result("netrvlad", "reference", "audiocaps", reference),
         result("netrvlad", "registered", "large", 900.0),
         result("mine", "registered", "text", 50.0),
+        result("netrvlad", "registered", "audiocaps", 3000.0, variant="kernel=triton"),
     )
     text = render(summarise(*load(path)), load(path)[1], "atr-bench bench --device cpu")
     assert "`atr-bench bench --device cpu`" in text and "measured 2026-01-02T03:04:05 UTC" in text
@@ -156,6 +171,9 @@ def test_report_pairs_references_and_states_the_target(tmp_path, reference, verd
     ]
     assert rows["netrvlad", "large 512x31x2048"] == ["900", "-", "-", "-", "-"]
     assert rows["mine", "text 128x20x300"][:2] == ["50", "-"]
+    # a variant is its own row, against the same reference
+    variant = rows["netrvlad kernel=triton", "audiocaps 128x31x2048"]
+    assert variant[:3] == ["3,000", f"{reference:,.0f}", f"{3000.0 / reference:.3g}x"]
 
 
 def table_rows(text: str) -> list[list[str]]:
