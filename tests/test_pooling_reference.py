@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from atr_bench.builtin import poolings
+from atr_bench.pooling import simple
 
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "pooling_reference.py"
 
@@ -136,3 +137,16 @@ def test_compiled_vlad_equals_reference(name):
     want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, **TOLERANCES[torch.float32])
+
+
+@pytest.mark.parametrize("budget", [1, 2 * FRAMES * D * 8])
+def test_max_masked_a_few_clips_at_a_time_equals_reference(monkeypatch, budget):
+    """On CPU the batch is masked in chunks (of 1 and 2 clips here) to keep temporaries small."""
+    monkeypatch.setattr(simple, "CPU_CHUNK_BYTES", budget)
+    module = built("max", torch.float64)
+    x, mask = batch(torch.float64)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
+    got = outputs_and_gradients(module, x, mask, grad)
+    want = outputs_and_gradients(REFERENCES["max"](module), x, mask, grad)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOLERANCES[torch.float64])

@@ -45,6 +45,16 @@ class MeanPooling(nn.Module):
         return masked_mean(x, mask)
 
 
+CPU_CHUNK_BYTES = 4 << 20
+"""On CPU, max pooling masks a few clips at a time: glibc serves each temporary over 32 MB with
+fresh pages from the kernel, and faulting them in cost 7x the copy itself on a 94 MB batch
+(measured), while small temporaries are reused from its heap."""
+
+
+def _masked_max(x: Tensor, mask: Tensor) -> Tensor:
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+
+
 class MaxPooling(nn.Module):
     """Per-dimension maximum over the real frames (padding set to -inf first)."""
 
@@ -53,4 +63,9 @@ class MaxPooling(nn.Module):
         self.out_dim = in_dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+        clip_bytes = max(1, x[0].numel() * x.element_size()) if len(x) else 1
+        clips = max(1, CPU_CHUNK_BYTES // clip_bytes)
+        if x.device.type != "cpu" or clips >= len(x):
+            return _masked_max(x, mask)
+        chunks = zip(x.split(clips), mask.split(clips), strict=True)
+        return torch.cat([_masked_max(part, keep) for part, keep in chunks])
