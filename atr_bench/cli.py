@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from atr_bench import __version__
 from atr_bench.config import RunConfig
+from atr_bench.data.streamed import STREAM_MODES
 from atr_bench.errors import AtrBenchError
 from atr_bench.losses import LOSSES
 from atr_bench.plugins import registry
@@ -76,6 +77,13 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--text-tokens", type=int, default=defaults.text_tokens)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    p.add_argument(
+        "--stream-features",
+        choices=STREAM_MODES,
+        default="auto",
+        help="read audio features from disk a batch at a time instead of loading them whole "
+        "(default auto: when they would take over half of this machine's memory); same numbers",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -145,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = protocol.resolve_device(args.device)
     the_plan = protocol.plan(config, registry(), data_root(args.data_root))
     started = time.perf_counter()
-    splits = protocol.load_data(the_plan, device, not args.no_progress)
+    splits = protocol.load_data(the_plan, device, not args.no_progress, args.stream_features)
     load_seconds = time.perf_counter() - started
     records = []
     for seed in args.seeds:
@@ -192,6 +200,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         threads=args.threads,
         progress=not args.no_progress,
+        stream=args.stream_features,
     )
     print(report.summary())
     return 1 if report.failures else 0

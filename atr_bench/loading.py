@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
+from atr_bench.data.streamed import open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.specs import ExtractorSpec, TextEncoderSpec
@@ -97,8 +99,11 @@ def load_splits(
     audio_frames: int,
     text_tokens: int,
     progress: bool = True,
+    stream: str = "auto",
 ) -> Splits:
-    """Features for every split, ready to train on (extracting or encoding what is missing)."""
+    """Features for every split, ready to train on (extracting or encoding what is missing).
+    The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
+    when it would not fit comfortably in memory; see ``should_stream``)."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
     clips = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
@@ -109,10 +114,23 @@ def load_splits(
         clips[ORDER] = order
         features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
     text = text_features(dataset, text_spec, text_options, clips)
+    padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
+    streamed = should_stream(stream, padded)
+    if streamed and stream == "auto":
+        print(
+            f"audio features: {padded / 1e9:.1f} GB padded, over half of this machine's memory; "
+            "reading them from disk a batch at a time (--stream-features never loads them whole)",
+            file=sys.stderr,
+        )
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
-        audio, audio_len = read_features(features[split], ids, audio_frames, extractor.dim)
+        if streamed:
+            audio, audio_len = open_streamed(
+                features[split], ids, audio_frames, extractor.dim, progress
+            )
+        else:
+            audio, audio_len = read_features(features[split], ids, audio_frames, extractor.dim)
         loaded[split] = build_split(
             split_clips,
             audio,

@@ -114,8 +114,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_data(the_plan: Plan, device: torch.device, progress: bool = True) -> Splits:
-    """Every split of the plan's dataset, on ``device`` (progress bars for any extraction)."""
+def load_data(
+    the_plan: Plan, device: torch.device, progress: bool = True, stream: str = "auto"
+) -> Splits:
+    """Every split of the plan's dataset, on ``device`` (progress bars for any extraction);
+    ``stream`` says whether the audio is read from disk a batch at a time (``load_splits``)."""
     c = the_plan.config
     extractor = the_plan.components["extractor"].spec
     build = {"weights": c.weights, "device": str(device), **dict(c.extractor_options)}
@@ -128,6 +131,7 @@ def load_data(the_plan: Plan, device: torch.device, progress: bool = True) -> Sp
         c.audio_frames,
         c.text_tokens,
         progress,
+        stream,
     )
     return splits.to(device)
 

@@ -72,7 +72,7 @@ class _Job:
 
 
 def _run_in_worker(
-    job: _Job, device: str, runs_dir: Path, data_root: Path, threads: int
+    job: _Job, device: str, runs_dir: Path, data_root: Path, threads: int, stream: str
 ) -> tuple[_Job, Path | None, str | None]:
     """One (configuration, seed) in a worker process; errors come back as text."""
     torch.set_num_threads(threads)
@@ -80,7 +80,7 @@ def _run_in_worker(
         the_plan = protocol.plan(job.config, registry(), data_root)
         dev = protocol.resolve_device(device)
         started = time.perf_counter()
-        splits = protocol.load_data(the_plan, dev, progress=False)
+        splits = protocol.load_data(the_plan, dev, progress=False, stream=stream)
         load_seconds = time.perf_counter() - started
         record = protocol.run_seed(
             the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
@@ -100,6 +100,7 @@ def sweep(
     threads: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    stream: str = "auto",
 ) -> SweepReport:
     """Run every configuration for every seed, skipping runs whose record already exists."""
     written: list[Path] = []
@@ -127,9 +128,11 @@ def sweep(
     dev = protocol.resolve_device(device)
     if jobs <= 1:
         for the_plan, todo in pending:
-            _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress)
+            _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream)
     else:
-        _run_in_pool(pending, device, runs_dir, data_root, jobs, threads, bar, written, failures)
+        _run_in_pool(
+            pending, device, runs_dir, data_root, jobs, threads, bar, written, failures, stream
+        )
     bar.close()
     return SweepReport(tuple(written), tuple(skipped), tuple(failures))
 
@@ -143,11 +146,12 @@ def _run_plan_here(
     written: list[Path],
     failures: list[Failure],
     progress: bool,
+    stream: str,
 ) -> None:
     """All seeds of one configuration in this process, loading its data once."""
     try:
         started = time.perf_counter()
-        splits = protocol.load_data(the_plan, device, progress)
+        splits = protocol.load_data(the_plan, device, progress, stream)
         load_seconds = time.perf_counter() - started
     except Exception as exc:  # reported, the sweep goes on
         failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
@@ -174,13 +178,14 @@ def _run_in_pool(
     bar: tqdm,
     written: list[Path],
     failures: list[Failure],
+    stream: str,
 ) -> None:
     """Prepare each configuration's data here, then one worker task per (config, seed)."""
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ready: list[_Job] = []
     for the_plan, todo in pending:
         try:
-            protocol.load_data(the_plan, torch.device("cpu"), progress=not bar.disable)
+            protocol.load_data(the_plan, torch.device("cpu"), not bar.disable, stream)
         except Exception as exc:  # reported, the sweep goes on
             failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
             bar.update(len(todo))
@@ -188,7 +193,7 @@ def _run_in_pool(
         ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         futures = {
-            pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads)
+            pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads, stream)
             for job in ready
         }
         try:

@@ -122,7 +122,8 @@ class FeatureWriter:
         self._dim = data.shape[1]
 
 
-def _open_for_reading(path: Path) -> h5py.File:
+def open_for_reading(path: Path) -> h5py.File:
+    """A feature file opened read-only; a missing one is an error that says how to make it."""
     path = Path(path)
     if not path.exists():
         raise AtrBenchError(
@@ -145,7 +146,7 @@ def _first_dim(path: Path, handle: h5py.File) -> int:
 
 def read_provenance(path: Path) -> dict[str, str]:
     """The attributes saying what made a feature file (empty for dumps made elsewhere)."""
-    with _open_for_reading(path) as handle:
+    with open_for_reading(path) as handle:
         return {str(k): str(v) for k, v in handle.attrs.items()}
 
 
@@ -160,7 +161,7 @@ def stored_clips(path: Path) -> set[str]:
 
 def feature_dim(path: Path) -> int:
     """The feature dimension D of a feature file (from its first clip)."""
-    with _open_for_reading(path) as handle:
+    with open_for_reading(path) as handle:
         return _first_dim(path, handle)
 
 
@@ -172,20 +173,34 @@ def read_features(
     converts other float types on the way)."""
     if frames < 1:
         raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
-    with _open_for_reading(path) as handle:
-        names = _clip_names(handle)
-        missing = [c for c in clip_ids if c not in names]
-        if missing:
-            raise AtrBenchError(
-                f"{path}: {len(missing)} of {len(clip_ids)} clips missing ({preview(missing)}); "
-                "run `atr-bench extract` again to add them"
-            )
+    with open_for_reading(path) as handle:
+        check_clips(path, handle, clip_ids)
         if dim is None and clip_ids:
             dim = _first_dim(path, handle)
-        out = np.zeros((len(clip_ids), frames, dim or 0), dtype=np.float32)
-        lengths = np.empty(len(clip_ids), dtype=np.int64)
-        for row, clip_id in enumerate(clip_ids):
-            lengths[row] = _read_clip(path, handle[clip_id], clip_id, out, row, dim or 0)
+        out, lengths = read_rows(path, handle, clip_ids, frames, dim or 0)
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def check_clips(path: Path, handle: h5py.File, clip_ids: Sequence[str]) -> None:
+    """Every clip id must be stored completely in the file."""
+    names = _clip_names(handle)
+    missing = [c for c in clip_ids if c not in names]
+    if missing:
+        raise AtrBenchError(
+            f"{path}: {len(missing)} of {len(clip_ids)} clips missing ({preview(missing)}); "
+            "run `atr-bench extract` again to add them"
+        )
+
+
+def read_rows(
+    path: Path, handle: h5py.File, clip_ids: Sequence[str], frames: int, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``clip_ids`` of an open file as float32 [n, frames, dim] (cropped or zero-padded) and
+    their lengths; NaN or inf in any of them is an error naming the clip."""
+    out = np.zeros((len(clip_ids), frames, dim), dtype=np.float32)
+    lengths = np.empty(len(clip_ids), dtype=np.int64)
+    for row, clip_id in enumerate(clip_ids):
+        lengths[row] = _read_clip(path, handle[clip_id], clip_id, out, row, dim)
     bad = ~np.isfinite(out).all(axis=(1, 2))
     if bad.any():
         clip_id = clip_ids[int(np.flatnonzero(bad)[0])]
@@ -193,7 +208,7 @@ def read_features(
             f"{path}: clip {clip_id!r} features contain NaN or inf; delete the file and extract "
             "again"
         )
-    return torch.from_numpy(out), torch.from_numpy(lengths)
+    return out, lengths
 
 
 def _read_clip(

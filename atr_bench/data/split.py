@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from atr_bench.data.index import ClipCaptions
+from atr_bench.data.streamed import StreamedFeatures
 from atr_bench.errors import AtrBenchError, preview
 
 
@@ -40,10 +41,11 @@ def pad_tokens(
 @dataclass(frozen=True)
 class SplitData:
     """A split ready for training or evaluation: caption ``i`` describes clip
-    ``caption_clip[i]`` (an index into ``clip_ids`` / ``audio``)."""
+    ``caption_clip[i]`` (an index into ``clip_ids`` / ``audio``). ``audio`` is a tensor, or
+    for datasets too large for memory its stand-in that reads indexed rows from disk."""
 
     clip_ids: tuple[str, ...]
-    audio: torch.Tensor
+    audio: torch.Tensor | StreamedFeatures
     audio_len: torch.Tensor
     text: torch.Tensor
     text_len: torch.Tensor
@@ -80,7 +82,7 @@ def _token_dim(text_source: str, features: Sequence[np.ndarray]) -> int:
 
 def build_split(
     clips: Sequence[ClipCaptions],
-    audio: torch.Tensor,
+    audio: torch.Tensor | StreamedFeatures,
     audio_len: torch.Tensor,
     text_features: Mapping[str, Sequence[np.ndarray]],
     max_tokens: int,

@@ -1,0 +1,91 @@
+"""A split's audio features read from their HDF5 file a batch at a time, for datasets too
+large to load whole: rows equal to ``read_features``' rows, so a run gives the same numbers
+either way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from atr_bench.data.feature_store import check_clips, open_for_reading, read_rows
+from atr_bench.errors import AtrBenchError
+
+SCAN_BYTES = 64 << 20
+"""Opening a streamed split reads it once, this many bytes of padded rows at a time, to check
+every clip (shape, NaN, inf) before training starts rather than in the middle of it."""
+STREAM_MODES = ("auto", "always", "never")
+
+
+class StreamedFeatures:
+    """Stands in for the ``[N, frames, dim]`` audio tensor of a split: indexing it with a slice
+    or a tensor of row numbers reads those clips from the file onto ``device``."""
+
+    def __init__(
+        self, path: Path, clip_ids: Sequence[str], frames: int, dim: int, device: str = "cpu"
+    ):
+        self.path, self.clip_ids = Path(path), tuple(clip_ids)
+        self.frames, self.dim, self.device = frames, dim, torch.device(device)
+        self.shape = torch.Size((len(self.clip_ids), frames, dim))
+        self._handle: h5py.File | None = None
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def to(self, device: torch.device | str) -> StreamedFeatures:
+        return StreamedFeatures(self.path, self.clip_ids, self.frames, self.dim, str(device))
+
+    def __getitem__(self, index: slice | torch.Tensor) -> torch.Tensor:
+        rows = range(len(self))[index] if isinstance(index, slice) else index.tolist()
+        unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+        if self._handle is None:  # opened on first use, read-only: parallel runs may share it
+            self._handle = open_for_reading(self.path)
+        ids = [self.clip_ids[i] for i in unique]
+        out, _ = read_rows(self.path, self._handle, ids, self.frames, self.dim)
+        return torch.from_numpy(out[inverse]).to(self.device)
+
+
+def open_streamed(
+    path: Path, clip_ids: Sequence[str], frames: int, dim: int, progress: bool = True
+) -> tuple[StreamedFeatures, torch.Tensor]:
+    """The split's streamed features and their lengths, after one checking pass over the file
+    (bounded memory: ``SCAN_BYTES`` at a time)."""
+    if frames < 1:
+        raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
+    ids = tuple(clip_ids)
+    lengths = np.empty(len(ids), dtype=np.int64)
+    step = max(1, SCAN_BYTES // (frames * dim * 4))
+    with open_for_reading(path) as handle:
+        check_clips(path, handle, ids)
+        starts = range(0, len(ids), step)
+        for start in tqdm(starts, desc=f"checking {path.name}", disable=not progress):
+            _, lengths[start : start + step] = read_rows(
+                path, handle, ids[start : start + step], frames, dim
+            )
+    return StreamedFeatures(Path(path), ids, frames, dim), torch.from_numpy(lengths)
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory, where the platform says."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def should_stream(mode: str, padded_bytes: int) -> bool:
+    """``always``/``never``, or ``auto``: stream when the padded audio of all splits would take
+    more than half of the machine's memory."""
+    if mode not in STREAM_MODES:
+        raise AtrBenchError(
+            f"--stream-features {mode!r}: expected one of {', '.join(STREAM_MODES)}"
+        )
+    if mode != "auto":
+        return mode == "always"
+    memory = memory_bytes()
+    return memory is not None and padded_bytes > memory // 2

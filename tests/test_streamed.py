@@ -1,0 +1,79 @@
+"""Streamed audio features: the rows ``read_features`` gives, read a batch at a time; bad
+files are caught when the split is opened; a streamed run gives the same numbers."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from atr_bench.cli import main
+from atr_bench.data import streamed
+from atr_bench.data.feature_store import FeatureWriter, read_features
+from atr_bench.errors import AtrBenchError
+
+IDS = ["c0", "c1", "c2", "c3", "c4"]
+
+
+@pytest.fixture
+def store(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "f.h5"
+    with FeatureWriter(path) as writer:
+        for i, clip_id in enumerate(IDS):
+            writer.write(clip_id, rng.standard_normal((2 + 2 * i, 3)).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 20])  # scan one clip at a time, or all at once
+def test_rows_equal_the_loaded_rows_for_slices_and_index_tensors(store, monkeypatch, budget):
+    monkeypatch.setattr(streamed, "SCAN_BYTES", budget)
+    order = ["c3", "c0", "c4", "c1"]
+    whole, lengths = read_features(store, order, frames=5)
+    features, got_lengths = streamed.open_streamed(store, order, frames=5, dim=3, progress=False)
+    assert torch.equal(got_lengths, lengths) and features.shape == whole.shape
+    assert torch.equal(features[1:3], whole[1:3]) and torch.equal(features[:], whole)
+    index = torch.tensor([2, 0, 2, 3])  # repeats, as captions of one clip in a batch
+    assert torch.equal(features[index], whole[index])
+    assert features.to("cpu")[index].device.type == "cpu"
+
+
+def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
+    with h5py.File(store, "a") as handle:
+        handle["bad"] = np.array([[1.0, np.nan, 0.0]], dtype=np.float32)
+    with pytest.raises(AtrBenchError, match=r"clip 'bad' features contain NaN"):
+        streamed.open_streamed(store, [*IDS, "bad"], frames=4, dim=3, progress=False)
+    with pytest.raises(AtrBenchError, match=r"1 of 2 clips missing \('nope'\)"):
+        streamed.open_streamed(store, ["c0", "nope"], frames=4, dim=3, progress=False)
+
+
+def test_auto_streams_only_what_would_crowd_memory(monkeypatch):
+    monkeypatch.setattr(streamed, "memory_bytes", lambda: 1000)
+    assert streamed.should_stream("auto", 501) and not streamed.should_stream("auto", 500)
+    assert streamed.should_stream("always", 0) and not streamed.should_stream("never", 10**15)
+    monkeypatch.setattr(streamed, "memory_bytes", lambda: None)
+    assert not streamed.should_stream("auto", 10**15)
+    with pytest.raises(AtrBenchError, match="expected one of auto, always, never"):
+        streamed.should_stream("sometimes", 0)
+
+
+def _record(runs):
+    (path,) = runs.glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_a_streamed_run_gives_the_numbers_of_a_loaded_run(
+    tiny_data, tmp_path, tiny_args, monkeypatch, capsys
+):
+    loaded, streamed_runs = tmp_path / "loaded", tmp_path / "streamed"
+    assert main(tiny_args(tiny_data, loaded, "--stream-features", "never")) == 0
+    monkeypatch.setattr(streamed, "memory_bytes", lambda: 1000)  # auto: everything is too big
+    capsys.readouterr()
+    assert main(tiny_args(tiny_data, streamed_runs)) == 0
+    assert "reading them from disk a batch at a time" in capsys.readouterr().err
+    a, b = _record(loaded), _record(streamed_runs)
+    assert a["run_id"] == b["run_id"]  # streaming is not part of the protocol
+    assert a["test"] == b["test"] and a["val_curve"] == b["val_curve"]
