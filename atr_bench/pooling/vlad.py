@@ -215,12 +215,12 @@ def vlad_pool(
         with torch.autocast(device, enabled=False):
             return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel)
     kernel = resolve_kernel(kernel, x)
-    if kernel == "torch":
-        return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel)
     try:
         return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel)
-    except Exception as exc:  # a kernel that does not build or launch on this machine
-        raise AtrBenchError(
+    except Exception as exc:
+        if kernel == "torch":
+            raise
+        raise AtrBenchError(  # a kernel that does not build or launch on this machine
             f"the Triton VLAD kernel failed on {x.device}: {type(exc).__name__}: {exc}; "
             "--pooling-opt kernel=torch runs the same pooling without it"
         ) from exc
