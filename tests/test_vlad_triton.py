@@ -117,3 +117,13 @@ def test_kernel_option_is_checked():
         SPECS["netvlad"].build(DIM, kernel="cuda")
     with pytest.raises(AtrBenchError, match="torch_compile"):
         SPECS["netvlad"].build(DIM, kernel="triton", torch_compile=True)
+
+
+def test_a_kernel_that_fails_to_build_says_how_to_avoid_it(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("PTX assembly failed")
+
+    monkeypatch.setattr(vlad_triton.TritonFrames, "probs", broken)
+    x, mask = padded_batch(torch.float32)
+    with pytest.raises(AtrBenchError, match=r"Triton VLAD kernel failed.*PTX.*kernel=torch"):
+        built("netrvlad", "triton")(x, mask)
