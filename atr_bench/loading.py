@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
-from atr_bench.data.streamed import open_streamed, should_stream
+from atr_bench.data.streamed import HostRows, open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.specs import ExtractorSpec, TextEncoderSpec
@@ -48,6 +49,25 @@ class Splits:
 
     def to(self, device: Any) -> Splits:
         return dataclasses.replace(self, **{name: s.to(device) for name, s in self.items()})
+
+    def audio_bytes(self) -> int:
+        """Bytes of audio that ``to(device)`` would move (streamed or host-kept audio: none)."""
+        return sum(
+            s.audio.numel() * s.audio.element_size()
+            for _, s in self.items()
+            if isinstance(s.audio, torch.Tensor)
+        )
+
+    def audio_on_host(self) -> Splits:
+        """The same splits with in-memory audio kept on the host whatever ``to`` is given."""
+        return dataclasses.replace(
+            self,
+            **{
+                name: dataclasses.replace(s, audio=HostRows(s.audio))
+                for name, s in self.items()
+                if isinstance(s.audio, torch.Tensor)
+            },
+        )
 
 
 def _cache_tag(name: str, options: Mapping[str, Any], encoder: Any) -> str:

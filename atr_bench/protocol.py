@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import random
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import torch
 from atr_bench import __version__
 from atr_bench.atomic import save_torch
 from atr_bench.config import RunConfig, freeze
+from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.loading import Splits, load_splits
 from atr_bench.losses import LOSSES
@@ -133,6 +135,13 @@ def load_data(
         progress,
         stream,
     )
+    if not room_on_device(device, splits.audio_bytes()):
+        print(
+            f"audio features: {splits.audio_bytes() / 1e9:.1f} GB, over half of {device}'s free "
+            "memory; kept in host memory and copied to it a batch at a time",
+            file=sys.stderr,
+        )
+        splits = splits.audio_on_host()
     return splits.to(device)
 
 

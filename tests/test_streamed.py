@@ -77,3 +77,49 @@ def test_a_streamed_run_gives_the_numbers_of_a_loaded_run(
     a, b = _record(loaded), _record(streamed_runs)
     assert a["run_id"] == b["run_id"]  # streaming is not part of the protocol
     assert a["test"] == b["test"] and a["val_curve"] == b["val_curve"]
+
+
+def test_host_rows_copy_indexed_rows_to_the_device():
+    data = torch.arange(24.0).view(4, 3, 2)
+    rows = streamed.HostRows(data).to("cpu")
+    index = torch.tensor([3, 1, 3])
+    assert torch.equal(rows[index], data[index]) and torch.equal(rows[1:3], data[1:3])
+    assert rows.shape == data.shape and len(rows) == 4
+
+
+def test_room_on_a_gpu_is_half_its_free_memory(monkeypatch):
+    assert streamed.room_on_device(torch.device("cpu"), 10**15)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (1000, 4000))
+    assert streamed.room_on_device(torch.device("cuda"), 500)
+    assert not streamed.room_on_device(torch.device("cuda"), 501)
+
+
+def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
+    tiny_data, tmp_path, tiny_args, monkeypatch, capsys
+):
+    from atr_bench import protocol
+
+    on_device, on_host = tmp_path / "device", tmp_path / "host"
+    assert main(tiny_args(tiny_data, on_device)) == 0
+    monkeypatch.setattr(protocol, "room_on_device", lambda device, nbytes: False)
+    capsys.readouterr()
+    assert main(tiny_args(tiny_data, on_host)) == 0
+    assert "kept in host memory" in capsys.readouterr().err
+    a, b = _record(on_device), _record(on_host)
+    assert a["test"] == b["test"] and a["val_curve"] == b["val_curve"]
+
+
+def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options):
+    from atr_bench import protocol
+    from atr_bench.config import RunConfig
+    from atr_bench.plugins import registry
+
+    config = RunConfig(dataset_options=tuple(tiny_options.items()))
+    the_plan = protocol.plan(config, registry(), tiny_data)
+    splits = protocol.load_data(the_plan, torch.device("cpu"), progress=False, stream="never")
+    kept = splits.audio_on_host().to("cpu")
+    assert all(isinstance(s.audio, streamed.HostRows) for _, s in kept.items())
+    assert kept.audio_bytes() == 0 < splits.audio_bytes()
+    assert torch.equal(kept.train.audio[torch.tensor([2, 0])], splits.train.audio[[2, 0]])
+    on_disk = protocol.load_data(the_plan, torch.device("cpu"), progress=False, stream="always")
+    assert isinstance(on_disk.test.audio, streamed.StreamedFeatures) and on_disk.audio_bytes() == 0

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from atr_bench.data.index import ClipCaptions
-from atr_bench.data.streamed import StreamedFeatures
+from atr_bench.data.streamed import HostRows, StreamedFeatures
 from atr_bench.errors import AtrBenchError, preview
 
 
@@ -42,10 +42,10 @@ def pad_tokens(
 class SplitData:
     """A split ready for training or evaluation: caption ``i`` describes clip
     ``caption_clip[i]`` (an index into ``clip_ids`` / ``audio``). ``audio`` is a tensor, or
-    for datasets too large for memory its stand-in that reads indexed rows from disk."""
+    where it does not fit a stand-in that gives indexed rows (``data.streamed``)."""
 
     clip_ids: tuple[str, ...]
-    audio: torch.Tensor | StreamedFeatures
+    audio: torch.Tensor | StreamedFeatures | HostRows
     audio_len: torch.Tensor
     text: torch.Tensor
     text_len: torch.Tensor

@@ -1,6 +1,7 @@
-"""A split's audio features read from their HDF5 file a batch at a time, for datasets too
-large to load whole: rows equal to ``read_features``' rows, so a run gives the same numbers
-either way."""
+"""Stand-ins for a split's audio tensor when it does not fit where the model runs: rows read
+from the HDF5 file a batch at a time (too large for host memory), or kept in host memory and
+copied to the GPU a batch at a time (too large for the GPU's). Indexed rows equal the loaded
+tensor's rows, so a run gives the same numbers either way."""
 
 from __future__ import annotations
 
@@ -48,6 +49,33 @@ class StreamedFeatures:
         ids = [self.clip_ids[i] for i in unique]
         out, _ = read_rows(self.path, self._handle, ids, self.frames, self.dim)
         return torch.from_numpy(out[inverse]).to(self.device)
+
+
+class HostRows:
+    """A split's audio tensor kept in host memory: indexed rows are copied to ``device``."""
+
+    def __init__(self, data: torch.Tensor, device: str = "cpu"):
+        self.data, self.device, self.shape = data, torch.device(device), data.shape
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def to(self, device: torch.device | str) -> HostRows:
+        return HostRows(self.data, str(device))
+
+    def __getitem__(self, index: slice | torch.Tensor) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu()
+        return self.data[index].to(self.device)
+
+
+def room_on_device(device: torch.device, nbytes: int) -> bool:
+    """Whether ``nbytes`` of audio fit in half of the free memory of a CUDA device (host
+    memory is where the audio already is, so it always has room)."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 2
 
 
 def open_streamed(
