@@ -108,7 +108,6 @@ class _VLAD(torch.autograd.Function):
             # the culprit this gives the right numbers; when a real frame was, the same NaNs.
             frames = DenseFrames(zero_padding(x, mask), mask)
             agg = _aggregate(frames, weight, bias, centroids, clusters)
-        batch, _, _ = agg.vlad.shape
         vlad = agg.vlad
         norms = torch.linalg.vector_norm(vlad, dim=2, keepdim=True)  # [B, K, 1]
         intra = norms.clamp_min(EPS)
@@ -118,7 +117,7 @@ class _VLAD(torch.autograd.Function):
         ctx.save_for_backward(
             frames.x, mask, weight, centroids, agg.probs, agg.assign, agg.mass, vlad, norms, total
         )
-        return vlad.view(batch, -1)
+        return vlad.view(vlad.shape[0], -1)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
