@@ -139,14 +139,34 @@ def test_compiled_vlad_equals_reference(name):
         torch.testing.assert_close(a, b, **TOLERANCES[torch.float32])
 
 
-@pytest.mark.parametrize("budget", [1, 2 * FRAMES * D * 8])
-def test_max_masked_a_few_clips_at_a_time_equals_reference(monkeypatch, budget):
-    """On CPU the batch is masked in chunks (of 1 and 2 clips here) to keep temporaries small."""
-    monkeypatch.setattr(simple, "CPU_CHUNK_BYTES", budget)
+MAX_PATHS = {
+    "per-clip": {"PER_CLIP_MIN_ELEMENTS": 0},
+    "chunks-of-1": {"PER_CLIP_MIN_ELEMENTS": 10**9, "CPU_CHUNK_BYTES": 1},
+    "chunks-of-2": {"PER_CLIP_MIN_ELEMENTS": 10**9, "CPU_CHUNK_BYTES": 2 * FRAMES * D * 8},
+}
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["prefix-mask", "scattered-mask"])
+@pytest.mark.parametrize("path", list(MAX_PATHS))
+def test_max_on_every_cpu_path_equals_reference(monkeypatch, path, shuffled):
+    """CPU max pools large clips one by one under a prefix mask (other masks: masked chunks),
+    or masks a few clips at a time; every path must give the reference's numbers."""
+    for name, value in MAX_PATHS[path].items():
+        monkeypatch.setattr(simple, name, value)
     module = built("max", torch.float64)
     x, mask = batch(torch.float64)
+    if shuffled:  # the same real frames per clip, no longer a prefix
+        order = torch.randperm(FRAMES, generator=torch.Generator().manual_seed(1))
+        x, mask = x[:, order], mask[:, order]
+    assert (simple.prefix_lengths(mask) is None) == shuffled
     grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
     got = outputs_and_gradients(module, x, mask, grad)
     want = outputs_and_gradients(REFERENCES["max"](module), x, mask, grad)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, **TOLERANCES[torch.float64])
+
+
+def test_prefix_lengths_only_for_non_empty_prefixes():
+    assert simple.prefix_lengths(torch.tensor([[1, 1, 0], [1, 0, 0]]).bool()) == [2, 1]
+    assert simple.prefix_lengths(torch.tensor([[1, 1, 0], [0, 0, 0]]).bool()) is None
+    assert simple.prefix_lengths(torch.tensor([[1, 0, 1]]).bool()) is None

@@ -49,10 +49,23 @@ CPU_CHUNK_BYTES = 4 << 20
 """On CPU, max pooling masks a few clips at a time: glibc serves each temporary over 32 MB with
 fresh pages from the kernel, and faulting them in cost 7x the copy itself on a 94 MB batch
 (measured), while small temporaries are reused from its heap."""
+PER_CLIP_MIN_ELEMENTS = 1 << 14
+"""On CPU, clips of at least this many values (frames x dim) under a prefix mask are max-pooled
+one by one over their real frames, with no masked copy at all: 3-4x faster than the masked
+batch at 31-90 x 2048 (measured); below it, the per-clip Python work costs more than it saves."""
 
 
 def _masked_max(x: Tensor, mask: Tensor) -> Tensor:
     return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+
+
+def prefix_lengths(mask: Tensor) -> list[int] | None:
+    """Each row's length when every row of ``mask`` is a non-empty prefix, else None."""
+    lengths = mask.sum(1)
+    prefix = torch.arange(mask.shape[1], device=mask.device) < lengths.unsqueeze(1)
+    if len(lengths) == 0 or lengths.min() < 1 or not torch.equal(mask, prefix):
+        return None
+    return lengths.tolist()
 
 
 class MaxPooling(nn.Module):
@@ -63,9 +76,15 @@ class MaxPooling(nn.Module):
         self.out_dim = in_dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        clip_bytes = max(1, x[0].numel() * x.element_size()) if len(x) else 1
-        clips = max(1, CPU_CHUNK_BYTES // clip_bytes)
-        if x.device.type != "cpu" or clips >= len(x):
+        if x.device.type != "cpu" or len(x) == 0:
             return _masked_max(x, mask)
-        chunks = zip(x.split(clips), mask.split(clips), strict=True)
+        per_clip = max(1, x[0].numel())
+        lengths = prefix_lengths(mask) if per_clip >= PER_CLIP_MIN_ELEMENTS else None
+        if lengths is not None:
+            clips = zip(x.unbind(0), lengths, strict=True)
+            return torch.stack([clip[:n].amax(0) for clip, n in clips])
+        step = max(1, CPU_CHUNK_BYTES // (per_clip * x.element_size()))
+        if step >= len(x):
+            return _masked_max(x, mask)
+        chunks = zip(x.split(step), mask.split(step), strict=True)
         return torch.cat([_masked_max(part, keep) for part, keep in chunks])
