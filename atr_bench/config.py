@@ -47,6 +47,8 @@ class RunConfig:
     batch_size: int = 128
     epochs: int = 20
     amp: bool = True
+    gate_batch_norm: bool = False
+    """BatchNorm inside the gated embedding units' context gating, as the paper's code has."""
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -56,6 +58,17 @@ class RunConfig:
         return out
 
     def protocol_hash(self) -> str:
-        """12 hex digits over every field: equal hashes mean the same protocol and plugins."""
-        blob = json.dumps(self.as_dict(), sort_keys=True, default=str).encode()
+        """12 hex digits over every field: equal hashes mean the same protocol and plugins.
+        Fields added after runs were recorded are left out at their old default
+        (``LATER_FIELDS``), so those runs keep their hashes."""
+        fields = self.as_dict()
+        for name, default in LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        blob = json.dumps(fields, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+LATER_FIELDS = {"gate_batch_norm": False}
+"""Fields added to ``RunConfig`` after runs were recorded, with the value that is the old
+behaviour (never to be changed: runs at the old and a new default would share a hash)."""

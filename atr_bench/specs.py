@@ -24,6 +24,10 @@ class Option:
     affects_results: bool = True
     """False for options that change how a run executes but not its numbers (compilation,
     caching): they are left out of the protocol hash, so such runs share a leaderboard row."""
+    hashed_at_default: bool = True
+    """False for an option added after runs were recorded, whose default is the old behaviour:
+    at its default it is left out of the protocol hash, so those runs keep their hashes and
+    rows. Such a default must never change (runs at the old and new one would share a hash)."""
 
     def convert(self, raw: Any, owner: str) -> Any:
         """Turn a string (from the command line) or a value into this option's type."""
@@ -93,9 +97,18 @@ class Spec:
         return values
 
     def result_options(self, values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-        """``values`` without the options that do not affect results."""
-        skip = {o.name for o in self.options if not o.affects_results}
-        return {name: value for name, value in values if name not in skip}
+        """``values`` that go into the protocol hash: not those that do not affect results,
+        nor those at a default that is left out of it (``Option.hashed_at_default``)."""
+        known = {o.name: o for o in self.options}
+
+        def hashed(name: str, value: Any) -> bool:
+            option = known.get(name)
+            if option is None:
+                return True
+            at_default = not option.hashed_at_default and value == option.default
+            return option.affects_results and not at_default
+
+        return {name: value for name, value in values if hashed(name, value)}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from types import ModuleType
 
 from atr_bench import hookimpl, plugins
@@ -21,6 +23,7 @@ def _registry() -> plugins.Registry:
         options = (
             Option("compiled", bool, False, "execution only", affects_results=False),
             Option("scale", float, 1.0, "changes the numbers"),
+            Option("later", str, "old", "added later", hashed_at_default=False),
         )
         return [PoolingSpec("fastmean", "mean", lambda d, **o: MeanPooling(d), options)]
 
@@ -49,3 +52,25 @@ def test_result_options_and_protocol_settings_change_the_hash(tmp_path):
     assert plan(RunConfig(pooling="fastmean", lr=0.001), reg, tmp_path).protocol_hash != base
     text_side = RunConfig(pooling="fastmean", text_pooling="mean")
     assert plan(text_side, reg, tmp_path).protocol_hash != base
+
+
+def test_an_option_added_later_keeps_old_hashes_at_its_default(tmp_path):
+    reg = _registry()
+    base = RunConfig(pooling="fastmean", pooling_options=(("scale", "2"),))
+    old = plan(base, reg, tmp_path)
+    assert "later" not in old.components["pooling"].spec.result_options(old.config.pooling_options)
+    explicit = dataclasses.replace(base, pooling_options=(("scale", "2"), ("later", "old")))
+    assert plan(explicit, reg, tmp_path).protocol_hash == old.protocol_hash
+    new = dataclasses.replace(base, pooling_options=(("scale", "2"), ("later", "new")))
+    assert plan(new, reg, tmp_path).protocol_hash != old.protocol_hash
+
+
+def test_a_field_added_later_keeps_old_hashes_at_its_default():
+    """``gate_batch_norm`` came after the first records: at False the hash is the one the
+    config had without the field."""
+    config = RunConfig()
+    fields = config.as_dict()
+    assert fields.pop("gate_batch_norm") is False
+    before = json.dumps(fields, sort_keys=True, default=str).encode()
+    assert config.protocol_hash() == hashlib.sha256(before).hexdigest()[:12]
+    assert RunConfig(gate_batch_norm=True).protocol_hash() != config.protocol_hash()
