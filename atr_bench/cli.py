@@ -78,6 +78,11 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     p.add_argument(
+        "--gate-batch-norm",
+        action="store_true",
+        help="BatchNorm in the gated embedding units' context gating, as the paper's code",
+    )
+    p.add_argument(
         "--stream-features",
         choices=STREAM_MODES,
         default="auto",

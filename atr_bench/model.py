@@ -16,23 +16,26 @@ def lengths_to_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 class ContextGating(nn.Module):
-    """``x * sigmoid(W x + b)``: lets each dimension be switched by the others (Miech et al.)."""
+    """``x * sigmoid(W x + b)``: lets each dimension be switched by the others (Miech et al.);
+    with ``batch_norm`` the gate's pre-activations are batch-normalised first, as in the
+    paper's released code."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, batch_norm: bool = False):
         super().__init__()
         self.fc = nn.Linear(dim, dim)
+        self.norm = nn.BatchNorm1d(dim) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.fc(x))
+        return x * torch.sigmoid(self.norm(self.fc(x)))
 
 
 class GatedEmbeddingUnit(nn.Module):
     """Linear projection, context gating, L2 normalisation."""
 
-    def __init__(self, in_dim: int, out_dim: int):
+    def __init__(self, in_dim: int, out_dim: int, batch_norm: bool = False):
         super().__init__()
         self.fc = nn.Linear(in_dim, out_dim)
-        self.gate = ContextGating(out_dim)
+        self.gate = ContextGating(out_dim, batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.gate(self.fc(x)), dim=-1)
@@ -41,12 +44,18 @@ class GatedEmbeddingUnit(nn.Module):
 class DualEncoder(nn.Module):
     """Audio pooling + GEU and text pooling + GEU into ``embed_dim``; similarity is cosine."""
 
-    def __init__(self, audio_pooling: nn.Module, text_pooling: nn.Module, embed_dim: int = 768):
+    def __init__(
+        self,
+        audio_pooling: nn.Module,
+        text_pooling: nn.Module,
+        embed_dim: int = 768,
+        gate_batch_norm: bool = False,
+    ):
         super().__init__()
         self.audio_pooling = audio_pooling
         self.text_pooling = text_pooling
-        self.audio_head = GatedEmbeddingUnit(audio_pooling.out_dim, embed_dim)
-        self.text_head = GatedEmbeddingUnit(text_pooling.out_dim, embed_dim)
+        self.audio_head = GatedEmbeddingUnit(audio_pooling.out_dim, embed_dim, gate_batch_norm)
+        self.text_head = GatedEmbeddingUnit(text_pooling.out_dim, embed_dim, gate_batch_norm)
 
     def embed_audio(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, T, D]`` features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""

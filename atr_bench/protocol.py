@@ -153,7 +153,7 @@ def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
     text_pool = the_plan.components["text_pooling"].spec.build(
         splits.train.text.shape[-1], **dict(c.text_pooling_options)
     )
-    return DualEncoder(audio_pool, text_pool, c.embed_dim)
+    return DualEncoder(audio_pool, text_pool, c.embed_dim, c.gate_batch_norm)
 
 
 def run_seed(

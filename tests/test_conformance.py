@@ -133,3 +133,16 @@ def test_kit_checks_the_spec_metadata():
     spec = PoolingSpec(name="ok", description="two\nlines", build=MeanPooling)
     with pytest.raises(ConformanceError, match="description must be one non-empty line"):
         check_spec(spec)
+
+
+READOUT_VARIANTS = {
+    "mean": {"readout": "normalised_mean"},
+    "lstm": {"readout": "normalised_mean"},
+    "transformer": {"readout": "normalised_mean"},
+}
+
+
+@pytest.mark.parametrize("check", POOLING_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(READOUT_VARIANTS))
+def test_paper_readouts_conform(name, check):
+    check(POOLINGS[name], READOUT_VARIANTS[name])

@@ -170,3 +170,28 @@ def test_prefix_lengths_only_for_non_empty_prefixes():
     assert simple.prefix_lengths(torch.tensor([[1, 1, 0], [1, 0, 0]]).bool()) == [2, 1]
     assert simple.prefix_lengths(torch.tensor([[1, 1, 0], [0, 0, 0]]).bool()) is None
     assert simple.prefix_lengths(torch.tensor([[1, 0, 1]]).bool()) is None
+
+
+def _unit_mean(frames: torch.Tensor) -> torch.Tensor:
+    """The paper's code's readout of one clip's real frames, literally."""
+    frames = frames / frames.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    mean = frames.mean(0)
+    return mean / mean.norm().clamp_min(1e-12)
+
+
+@pytest.mark.parametrize("name", ["mean", "lstm"])
+def test_normalised_mean_readout_equals_the_formula(name):
+    """Per clip: its real frames' outputs (the features; the LSTM run on the clip alone),
+    each L2-normalised, averaged, L2-normalised; gradients finite and none into padding."""
+    torch.manual_seed(0)
+    module = SPECS[name].build(D, **OPTIONS.get(name, {}), readout="normalised_mean").double()
+    x, mask = batch(torch.float64)
+    clips = [clip[keep] for clip, keep in zip(x, mask, strict=True)]
+    if name == "lstm":
+        clips = [module.lstm(clip[None])[0][0] for clip in clips]
+    want = torch.stack([_unit_mean(clip) for clip in clips])
+    x = x.clone().requires_grad_(True)
+    got = module(x, mask)
+    torch.testing.assert_close(got, want, **TOLERANCES[torch.float64])
+    got.backward(torch.randn_like(got))
+    assert torch.isfinite(x.grad).all() and (x.grad[~mask] == 0).all()

@@ -172,6 +172,8 @@ def test_unknown_option_lists_the_valid_ones():
     with pytest.raises(AtrBenchError, match=r"no option 'cluster'; valid options: clusters, ghost"):
         SPECS["netvlad"].build(D, cluster=3)
     with pytest.raises(AtrBenchError, match=r"valid options: none"):
+        SPECS["max"].build(D, hidden=3)
+    with pytest.raises(AtrBenchError, match=r"no option 'hidden'; valid options: readout"):
         SPECS["mean"].build(D, hidden=3)
 
 

@@ -270,3 +270,24 @@ def test_threads_option_sets_the_cpu_threads_of_the_run(tiny_data, tmp_path, tin
         torch.set_num_threads(before)
     (record,) = _records(runs)
     assert record["device"].endswith(", 1 threads)")
+
+
+def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_args):
+    """The paper's code's context-gating BatchNorm and normalised-mean readout: recorded,
+    part of the hash (so another leaderboard row), and the BatchNorm is in the saved model."""
+    plain, paper = tmp_path / "plain", tmp_path / "paper"
+    assert main(tiny_args(tiny_data, plain, "--pooling", "mean")) == 0
+    extra = ["--pooling", "mean", "--gate-batch-norm", "--pooling-opt", "readout=normalised_mean"]
+    assert main(tiny_args(tiny_data, paper, *extra)) == 0
+    (a,), (b,) = _records(plain), _records(paper)
+    assert b["config"]["gate_batch_norm"] is True
+    assert b["config"]["pooling_options"] == {"readout": "normalised_mean"}
+    assert a["protocol_hash"] != b["protocol_hash"]
+    saved = torch.load(paper / "checkpoints" / f"{b['run_id']}.pt", weights_only=True)
+    assert "audio_head.gate.norm.running_mean" in saved["model"]
+    assert not any(
+        "norm" in key
+        for key in torch.load(plain / "checkpoints" / f"{a['run_id']}.pt", weights_only=True)[
+            "model"
+        ]
+    )

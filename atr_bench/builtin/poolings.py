@@ -14,10 +14,26 @@ from atr_bench.pooling.simple import MaxPooling, MeanPooling
 from atr_bench.pooling.vlad import KERNELS, NetRVLAD, NetVLAD
 from atr_bench.specs import Option, PoolingSpec
 
+
+def _readout(default: str, other: str) -> Option:
+    """The sequence readout option, added after runs were recorded (so hashed only when set)."""
+    return Option(
+        "readout",
+        str,
+        default,
+        f"{default}, or {other}: the mean of the unit-length frame outputs, L2-normalised "
+        "(the paper's code)",
+        choices=(default, other),
+        hashed_at_default=False,
+    )
+
+
+MEAN_OPTIONS = (_readout("mean", "normalised_mean"),)
 LSTM_OPTIONS = (
     Option("hidden", int, 512, "hidden units per direction"),
     Option("layers", int, 1, "stacked LSTM layers"),
     Option("bidirectional", bool, False, "also run backwards and concatenate both states"),
+    _readout("last", "normalised_mean"),
 )
 TRANSFORMER_OPTIONS = (
     Option("d_model", int, 256, "model width (the output size)"),
@@ -25,6 +41,7 @@ TRANSFORMER_OPTIONS = (
     Option("layers", int, 2, "encoder layers"),
     Option("dropout", float, 0.1, "dropout inside the encoder layers"),
     Option("max_len", int, 512, "longest input, in frames (positional embedding size)"),
+    _readout("mean", "normalised_mean"),
 )
 VLAD_OPTIONS = (
     Option("clusters", int, 12, "clusters (the protocol uses 12 on audio, 20 on text)"),
@@ -74,7 +91,9 @@ def _spec(
 @hookimpl
 def atr_bench_poolings() -> list[PoolingSpec]:
     return [
-        _spec("mean", "masked mean over time (order-free, no parameters)", MeanPooling),
+        _spec(
+            "mean", "masked mean over time (order-free, no parameters)", MeanPooling, MEAN_OPTIONS
+        ),
         _spec("max", "masked max over time (order-free, no parameters)", MaxPooling),
         _spec(
             "lstm",

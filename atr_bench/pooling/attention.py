@@ -6,12 +6,13 @@ import torch
 from torch import Tensor, nn
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.pooling.simple import check_option, masked_mean, zero_padding
+from atr_bench.pooling.simple import READOUTS, check_option, zero_padding
 
 
 class TransformerPooling(nn.Module):
     """Input projection to ``d_model``, learned positional embedding (up to ``max_len``
-    frames), a transformer encoder with a key padding mask, and the masked mean of its outputs.
+    frames), a transformer encoder with a key padding mask, and the masked mean of its outputs
+    (``readout="normalised_mean"``: of its unit-length outputs, as in the paper's code).
     Positions count from the first frame, so the mask must be a prefix (padding at the end)."""
 
     def __init__(
@@ -22,6 +23,7 @@ class TransformerPooling(nn.Module):
         layers: int = 2,
         dropout: float = 0.1,
         max_len: int = 512,
+        readout: str = "mean",
     ):
         super().__init__()
         check_option("transformer", "d_model", d_model, d_model >= 1, ">= 1")
@@ -32,6 +34,8 @@ class TransformerPooling(nn.Module):
         check_option("transformer", "layers", layers, layers >= 1, ">= 1")
         check_option("transformer", "dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
         check_option("transformer", "max_len", max_len, max_len >= 1, ">= 1")
+        check_option("transformer", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
+        self.readout = READOUTS[readout]
         self.max_len = max_len
         self.project = nn.Linear(in_dim, d_model)
         self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
@@ -51,4 +55,4 @@ class TransformerPooling(nn.Module):
             )
         h = self.project(zero_padding(x, mask)) + self.position[:frames]
         h = self.encoder(h, src_key_padding_mask=~mask)
-        return masked_mean(h, mask)
+        return self.readout(h, mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atr_bench.errors import AtrBenchError
@@ -34,15 +35,29 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     return total / count
 
 
-class MeanPooling(nn.Module):
-    """Average of the real frames."""
+def normalised_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """The paper's code's readout of a sequence: every real frame L2-normalised, their mean,
+    L2-normalised again (padding is zeroed first, so it adds nothing, gradients included)."""
+    return F.normalize(masked_mean(F.normalize(zero_padding(x, mask), dim=-1), mask), dim=-1)
 
-    def __init__(self, in_dim: int):
+
+READOUTS = {"mean": masked_mean, "normalised_mean": normalised_mean}
+"""How a sequence of frame outputs becomes one vector: the plain masked mean, or the paper's
+code's mean of unit frames (see ``normalised_mean``)."""
+
+
+class MeanPooling(nn.Module):
+    """Average of the real frames (``readout="normalised_mean"``: of the unit frames, as in
+    the paper's code)."""
+
+    def __init__(self, in_dim: int, readout: str = "mean"):
         super().__init__()
+        check_option("mean", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
+        self.readout = READOUTS[readout]
         self.out_dim = in_dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        return masked_mean(x, mask)
+        return self.readout(x, mask)
 
 
 CPU_CHUNK_BYTES = 4 << 20
