@@ -16,7 +16,7 @@ from atr_bench.specs import Option, PoolingSpec
 
 
 def _readout(default: str, other: str) -> Option:
-    """The sequence readout option, added after runs were recorded (so hashed only when set)."""
+    """The sequence readout option; added after runs were recorded: hashed off its default."""
     return Option(
         "readout",
         str,
