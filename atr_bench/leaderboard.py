@@ -36,6 +36,7 @@ KEY_LABELS = {
     "text_pooling": "text pooling",
     "text_encoder": "text encoder",
     "protocol_hash": "hash",
+    "settings": "settings",
     "seeds": "seeds",
 }
 UNSET = {"text_pooling": "(as audio)", "text_encoder": "(default)"}
@@ -74,6 +75,8 @@ class BoardRow:
     stats: dict[str, Stat]
     devices: set[str]
     best: set[str] = field(default_factory=set)
+    settings: str = ""
+    """What the runs set away from the protocol's defaults (``pooling.readout=...``)."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> list[BoardRow]:
         )
         keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
         devices = {str(r["device"]) for r in runs if r.get("device")}
-        rows.append(BoardRow(keys, sorted(by_seed), stats, devices))
+        rows.append(BoardRow(keys, sorted(by_seed), stats, devices, settings=_settings(runs)))
     rows.sort(
         key=lambda row: (
             -row.stats["t2a_R1"].mean,
@@ -212,6 +215,14 @@ def aggregate(records: Sequence[dict[str, Any]]) -> list[BoardRow]:
     )
     _mark_best(rows)
     return rows
+
+
+def _settings(runs: Sequence[dict[str, Any]]) -> str:
+    """``key=value, ...`` of a group's settings (one hash, so one set; older records: none)."""
+    settings = runs[-1].get("settings")
+    if not isinstance(settings, dict):
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in sorted(settings.items()))
 
 
 def _mark_best(rows: Sequence[BoardRow]) -> None:
@@ -240,11 +251,12 @@ def _columns(rows: Sequence[BoardRow]) -> list[tuple[str, str]]:
 def _measured_table(rows: Sequence[BoardRow], style: str) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of the measured rows; ``style`` is "md" or "tex"."""
     columns = _columns(rows)
-    headers = [KEY_LABELS[k] for k in (*GROUP_KEYS, "seeds")] + [label for _, label in columns]
+    labels = [KEY_LABELS[k] for k in (*GROUP_KEYS, "settings", "seeds")]
+    headers = labels + [label for _, label in columns]
     body = []
     for row in rows:
         keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
-        cells = [keys[k] for k in GROUP_KEYS] + [str(len(row.seeds))]
+        cells = [keys[k] for k in GROUP_KEYS] + [row.settings or "–", str(len(row.seeds))]
         for column, _ in columns:
             text = row.stats[column].text(" ± " if style == "md" else r" $\pm$ ")
             if column in row.best:
@@ -253,9 +265,9 @@ def _measured_table(rows: Sequence[BoardRow], style: str) -> tuple[list[str], li
         body.append(cells)
     if style == "tex":
         headers = [_tex_escape(h) for h in headers]
+        named = len(GROUP_KEYS) + 1  # the components, the hash and the settings
         body = [
-            [_tex_escape(c) for c in r[: len(GROUP_KEYS)]]
-            + [c.replace("–", "--") for c in r[len(GROUP_KEYS) :]]
+            [_tex_escape(c) for c in r[:named]] + [c.replace("–", "--") for c in r[named:]]
             for r in body
         ]
     return headers, body
@@ -298,7 +310,8 @@ _NOTES = (
     "Mean ± sample std over seeds (test split). R@k and mAP@10 in percent, higher is better; "
     "MedR lower is better; order acc. = percent of captions preferring their own clip over its "
     "order-swapped twin. Bold: best measured value per column. Rows sorted by t2a R@1. "
-    "Rows differ when any protocol setting differs (hash = protocol hash)."
+    "Rows differ when any protocol setting differs (hash = protocol hash); settings = what a "
+    "row's runs set away from the protocol's defaults."
 )
 
 
@@ -371,7 +384,7 @@ def measured_frame(dataset: str, rows: Sequence[BoardRow]) -> pd.DataFrame:
     """Plain numeric table of the measured rows: mean and std in separate columns."""
     records = []
     for row in rows:
-        out: dict[str, Any] = {"dataset": dataset, **row.keys}
+        out: dict[str, Any] = {"dataset": dataset, **row.keys, "settings": row.settings}
         out["seeds"] = len(row.seeds)
         out["seed_list"] = " ".join(map(str, row.seeds))
         for column, stat in row.stats.items():
@@ -382,7 +395,7 @@ def measured_frame(dataset: str, rows: Sequence[BoardRow]) -> pd.DataFrame:
     if not records:
         stats = [f"{d}_{m}" for d in DIRECTIONS for m in BOARD_METRICS] + [ORDER]
         return pd.DataFrame(
-            columns=["dataset", *GROUP_KEYS, "seeds", "seed_list"]
+            columns=["dataset", *GROUP_KEYS, "settings", "seeds", "seed_list"]
             + [f"{c}_{s}" for c in stats for s in ("mean", "std")]
             + ["machines"]
         )

@@ -48,6 +48,28 @@ class Plan:
         return dataclasses.replace(self.config, **kept).protocol_hash()
 
     @property
+    def settings(self) -> dict[str, Any]:
+        """What this run sets away from the protocol's defaults for its components, results
+        only (``pooling.readout``, ``lr``, ...): how a leaderboard tells rows of one pooling
+        apart."""
+        c, protocol = self.config, RunConfig()
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(RunConfig):
+            if f.name in COMPONENTS or f.name.endswith("_options"):
+                continue
+            default = getattr(protocol, f.name)
+            if f.name == "audio_frames":
+                default = self.dataset.defaults.frames_for(self.components["extractor"].spec)
+            if getattr(c, f.name) != default:
+                out[f.name] = getattr(c, f.name)
+        for component, found in self.components.items():
+            base = found.spec.text_defaults if component == "text_pooling" else None
+            defaults = found.spec.resolve_options(base=base)
+            given = found.spec.result_options(getattr(c, f"{component}_options"))
+            out.update({f"{component}.{k}": v for k, v in given.items() if v != defaults.get(k)})
+        return out
+
+    @property
     def label(self) -> str:
         c = self.config
         return f"{c.dataset}/{c.extractor}/{c.pooling}/{c.text_encoder}"
@@ -56,6 +78,10 @@ class Plan:
         c = self.config
         parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.protocol_hash)
         return "-".join(parts) + f"-s{seed}"
+
+
+COMPONENTS = ("dataset", "extractor", "pooling", "text_pooling", "text_encoder")
+"""RunConfig fields naming a plugin: leaderboard columns of their own, not settings."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -208,6 +234,7 @@ def run_seed(
         "text_encoder": c.text_encoder,
         "seed": seed,
         "protocol_hash": the_plan.protocol_hash,
+        "settings": the_plan.settings,
         "config": c.as_dict(),
         "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
         "untrained": c.weights == "random" or splits.untrained_features,

@@ -85,7 +85,10 @@ def built(tmp_path_factory: pytest.TempPathFactory):
             # max: a single seed, worst
             record("max", 0, 3.0, 2.0, medr=9.0),
             # same names as lstm but another protocol hash: a separate row
-            record("lstm", 0, 15.0, 1.0, medr=8.0, protocol_hash="abcdef123456"),
+            {
+                **record("lstm", 0, 15.0, 1.0, medr=8.0, protocol_hash="abcdef123456"),
+                "settings": {"pooling.hidden": 64},
+            },
             # excluded or elsewhere
             record("mean", 0, 99.0, 99.0, untrained=True),
             record("netvlad", 0, 40.0, 30.0, dataset="audiocaps", extractor="vggish"),
@@ -133,18 +136,19 @@ def test_mean_std_sorting_and_best(built) -> None:
     _, out = built
     md = (out / "synthcaps.md").read_text(encoding="utf-8")
     rows = table_rows(md)
-    # columns: extractor pooling text-pooling text-encoder hash seeds t2a R1 R5 R10 mAP MedR ...
+    # columns: extractor pooling text-pooling text-encoder hash settings seeds t2a R1 R5 ...
     assert [r[1] for r in rows] == ["mean", "lstm", "lstm", "max"]  # t2a R@1 25 > 20 > 15 > 3
     mean_row, lstm_row, lstm_other, max_row = rows
-    assert lstm_row[5] == "3" and mean_row[5] == "2" and max_row[5] == "1"
-    assert lstm_row[6] == "20.0 ± 10.0"  # (10+20+30)/3; sqrt(((-10)^2+0+10^2)/2) = 10
-    assert mean_row[6] == "**25.0 ± 1.4**"  # best t2a R@1; std sqrt((1+1)/1) = 1.41
-    assert max_row[6] == "3.0"  # one seed: no ± part
-    assert lstm_row[10] == "**4.0 ± 0.0**"  # MedR: lower is better
-    assert "**" not in max_row[10]
-    assert mean_row[11] == "**8.5 ± 0.7**"  # best a2t R@1
+    assert lstm_row[6] == "3" and mean_row[6] == "2" and max_row[6] == "1"
+    assert lstm_row[7] == "20.0 ± 10.0"  # (10+20+30)/3; sqrt(((-10)^2+0+10^2)/2) = 10
+    assert mean_row[7] == "**25.0 ± 1.4**"  # best t2a R@1; std sqrt((1+1)/1) = 1.41
+    assert max_row[7] == "3.0"  # one seed: no ± part
+    assert lstm_row[11] == "**4.0 ± 0.0**"  # MedR: lower is better
+    assert "**" not in max_row[11]
+    assert mean_row[12] == "**8.5 ± 0.7**"  # best a2t R@1
     assert lstm_row[-1] == "**80.0 ± 10.0**" and mean_row[-1] == "–"  # order acc.
     assert lstm_other[4] == "abcdef12" and lstm_row[4] != lstm_other[4]
+    assert lstm_other[5] == "pooling.hidden=64" and lstm_row[5] == "–"  # what tells them apart
     assert "99.0" not in md  # the untrained record is excluded
 
 

@@ -74,3 +74,15 @@ def test_a_field_added_later_keeps_old_hashes_at_its_default():
     before = json.dumps(fields, sort_keys=True, default=str).encode()
     assert config.protocol_hash() == hashlib.sha256(before).hexdigest()[:12]
     assert RunConfig(gate_batch_norm=True).protocol_hash() != config.protocol_hash()
+
+
+def test_settings_name_what_differs_from_the_protocol(tmp_path):
+    reg = _registry()
+    assert plan(RunConfig(pooling="fastmean"), reg, tmp_path).settings == {}
+    options = (("scale", "2"), ("compiled", "yes"), ("later", "old"))
+    changed = RunConfig(pooling="fastmean", pooling_options=options, lr=0.001)
+    assert plan(changed, reg, tmp_path).settings == {"lr": 0.001, "pooling.scale": 2.0}
+    netvlad = plan(RunConfig(pooling="netvlad"), reg, tmp_path)
+    assert netvlad.settings == {}  # 20 text clusters are the text side's default
+    frames = plan(RunConfig(audio_frames=7, text_pooling="mean"), reg, tmp_path)
+    assert frames.settings == {"audio_frames": 7}  # text pooling has a column of its own
