@@ -56,7 +56,8 @@ class MaxReference(_Reference):
 class VLADReference(_Reference):
     """NetVLAD/NetRVLAD literally: ``V[b,k,:] = sum_t a[b,t,k] (x[b,t,:] - c_k)`` built from the
     broadcast ``[B, T, K, D]`` tensor of weighted residuals, summed over ``T``; then
-    intra-normalisation per cluster and a global L2 normalisation."""
+    intra-normalisation per cluster and a global L2 normalisation. With ``assign_norm``, the
+    real frames' logits go through ``F.batch_norm`` first."""
 
     pooling: NetVLAD
 
@@ -64,6 +65,11 @@ class VLADReference(_Reference):
         p = self.pooling
         x = _zero_padding(x, mask)
         logits = x @ p.assign.weight.T + p.assign.bias
+        if p.assign_norm is not None:  # BatchNorm over the real frames' logits only
+            bn, rows = p.assign_norm, logits[mask]
+            stats = (bn.running_mean.clone(), bn.running_var.clone())
+            normed = F.batch_norm(rows, *stats, bn.weight, bn.bias, self.training, 0.0, bn.eps)
+            logits = torch.zeros_like(logits).index_put((mask,), normed)
         a = torch.softmax(logits, dim=-1)[..., : p.clusters] * mask.unsqueeze(-1)  # [B, T, K]
         frames = x.unsqueeze(2)  # [B, T, 1, D]
         residuals = frames - p.centroids if p.centroids is not None else frames

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from atr_bench.builtin import poolings
 from atr_bench.pooling import simple
@@ -195,3 +196,46 @@ def test_normalised_mean_readout_equals_the_formula(name):
     torch.testing.assert_close(got, want, **TOLERANCES[torch.float64])
     got.backward(torch.randn_like(got))
     assert torch.isfinite(x.grad).all() and (x.grad[~mask] == 0).all()
+
+
+@pytest.mark.parametrize("padding", list(PADDING))
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("dtype", list(TOLERANCES), ids=str)
+@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
+def test_vlad_with_assignment_batch_norm_equals_reference(name, dtype, training, padding):
+    torch.manual_seed(0)
+    module = SPECS[name].build(D, **OPTIONS[name], assign_norm="batch").to(dtype)
+    bn = module.assign_norm
+    with torch.no_grad():  # running statistics and an affine map away from the identity
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
+    module.train(training)
+    x, mask = batch(dtype, padding=padding)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=dtype)
+    before = (bn.running_mean.clone(), bn.running_var.clone())
+    got = outputs_and_gradients(module, x, mask, grad)
+    after = (bn.running_mean.clone(), bn.running_var.clone())
+    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    assert len(got) == len(want) == 2 + len(list(module.parameters()))
+    for index, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert torch.isfinite(a).all(), index
+        torch.testing.assert_close(a, b, **TOLERANCES[dtype], msg=lambda m, i=index: f"#{i}: {m}")
+    assert (got[1][~mask] == 0).all()
+    if training:  # updated once, as nn.BatchNorm1d would from the real frames' logits
+        a = module.assign
+        rows = (torch.where(mask[..., None], x, 0.0) @ a.weight.T + a.bias)[mask].detach()
+        stats = [s.clone() for s in before]
+        F.batch_norm(rows, *stats, training=True, momentum=bn.momentum, eps=bn.eps)
+        torch.testing.assert_close(after, tuple(stats), **TOLERANCES[dtype])
+    else:
+        assert all(torch.equal(b, a) for a, b in zip(after, before, strict=True))
+
+
+def test_vlad_batch_norm_under_autocast_trains_fp32_parameters():
+    module = SPECS["netrvlad"].build(D, **OPTIONS["netrvlad"], assign_norm="batch").train()
+    x, mask = batch(torch.float32, padding="finite")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = outputs_and_gradients(module, x, mask, torch.randn(len(LENGTHS), module.out_dim))
+    assert got[0].dtype == torch.bfloat16 and all(torch.isfinite(g).all() for g in got)
+    assert all(g.dtype == torch.float32 for g in got[1:])
+    assert module.assign_norm.weight.grad.abs().sum() > 0

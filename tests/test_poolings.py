@@ -169,7 +169,8 @@ def test_lstm_order_matters():
 
 
 def test_unknown_option_lists_the_valid_ones():
-    with pytest.raises(AtrBenchError, match=r"no option 'cluster'; valid options: clusters, ghost"):
+    valid = r"no option 'cluster'; valid options: assign_norm, clusters, ghost"
+    with pytest.raises(AtrBenchError, match=valid):
         SPECS["netvlad"].build(D, cluster=3)
     with pytest.raises(AtrBenchError, match=r"valid options: none"):
         SPECS["max"].build(D, hidden=3)

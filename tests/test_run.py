@@ -38,6 +38,7 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
         "ghost_clusters": 0,
         "kernel": "auto",
         "torch_compile": False,
+        "assign_norm": "none",
     }
     assert record["config"]["text_pooling_options"]["clusters"] == 20
     assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s

@@ -127,3 +127,13 @@ def test_a_kernel_that_fails_to_build_says_how_to_avoid_it(monkeypatch):
     x, mask = padded_batch(torch.float32)
     with pytest.raises(AtrBenchError, match=r"Triton VLAD kernel failed.*PTX.*kernel=torch"):
         built("netrvlad", "triton")(x, mask)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_triton_with_assignment_batch_norm_equals_the_torch_kernel(training):
+    x, mask = padded_batch(torch.float32)
+    module = built("netvlad", "triton", assign_norm="batch").train(training)
+    grad = torch.randn(len(LENGTHS), module.out_dim, device=DEVICE)
+    got = outputs_and_gradients(module, x, mask, grad)
+    module.kernel = "torch"
+    compare(got, outputs_and_gradients(module, x, mask, grad), atol=1e-5, rtol=1e-4)

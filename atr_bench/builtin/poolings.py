@@ -11,7 +11,7 @@ from atr_bench import hookimpl
 from atr_bench.pooling.attention import TransformerPooling
 from atr_bench.pooling.recurrent import LSTMPooling
 from atr_bench.pooling.simple import MaxPooling, MeanPooling
-from atr_bench.pooling.vlad import KERNELS, NetRVLAD, NetVLAD
+from atr_bench.pooling.vlad import ASSIGN_NORMS, KERNELS, NetRVLAD, NetVLAD
 from atr_bench.specs import Option, PoolingSpec
 
 
@@ -60,6 +60,15 @@ VLAD_OPTIONS = (
         False,
         "run through torch.compile (the first call compiles)",
         affects_results=False,
+    ),
+    Option(
+        "assign_norm",
+        str,
+        "none",
+        "none, or batch: BatchNorm of the assignment logits over the real frames (the paper's "
+        "code has it, over padding too)",
+        choices=ASSIGN_NORMS,
+        hashed_at_default=False,
     ),
 )
 

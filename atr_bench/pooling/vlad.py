@@ -28,6 +28,7 @@ from atr_bench.pooling.simple import check_option, zero_padding
 EPS = 1e-12
 """The norm floor of ``F.normalize``, which the output matches."""
 KERNELS = ("auto", "torch", "triton")
+ASSIGN_NORMS = ("none", "batch")
 """``auto``: Triton for CUDA tensors when it is installed, else torch."""
 
 
@@ -37,6 +38,11 @@ class DenseFrames:
 
     def __init__(self, x: Tensor, mask: Tensor):
         self.x, self.mask = x, mask
+
+    def logits(self, weight: Tensor, bias: Tensor) -> Tensor:
+        """``x W^T + b``, ``[B, T, N]``."""
+        batch, frames, dim = self.x.shape
+        return torch.addmm(bias, self.x.view(batch * frames, dim), weight.T).view(batch, frames, -1)
 
     def probs(self, weight: Tensor, bias: Tensor) -> Tensor:
         """``softmax(x W^T + b)`` over clusters, ``[B, T, N]``."""
@@ -62,20 +68,96 @@ class DenseFrames:
         return a.reshape(-1, a.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1])
 
 
+class AssignNorm(NamedTuple):
+    """BatchNorm of the assignment logits over the real frames of the batch (the paper's code
+    normalises them, padding included; here padding takes no part). ``mean``/``var`` are the
+    running statistics, used as they are in eval and updated once per training call."""
+
+    weight: Tensor
+    bias: Tensor
+    mean: Tensor
+    var: Tensor
+    momentum: float
+    eps: float
+    training: bool
+
+
+class _Normed(NamedTuple):
+    logits: Tensor  # the normalised logits, [B, T, N]
+    unit: Tensor  # (z - mean) / std, zero on padded frames in training, [B, T, N]
+    rstd: Tensor  # [N]
+    batch_mean: Tensor | None  # [N], training only
+    batch_var: Tensor | None  # [N], biased, training only
+
+
+def _wide(t: Tensor) -> torch.dtype:
+    """float32, or the tensor's own type when wider (float64 stays float64)."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
+def _assign_norm(z: Tensor, mask: Tensor, norm: AssignNorm) -> _Normed:
+    """Statistics and the affine map in at least float32 (bf16 batch statistics are too
+    coarse); the normalised logits come back in the logits' own type."""
+    keep, wide = mask.unsqueeze(-1), _wide(z)
+    zw = z.to(wide)
+    if not norm.training:
+        rstd = torch.rsqrt(norm.var.to(wide) + norm.eps)
+        unit = (zw - norm.mean.to(wide)) * rstd
+        batch_mean = batch_var = None
+    else:
+        count = mask.sum().clamp_min(1)
+        batch_mean = torch.where(keep, zw, 0.0).sum((0, 1)) / count
+        centred = torch.where(keep, zw - batch_mean, 0.0)
+        batch_var = centred.square().sum((0, 1)) / count
+        rstd = torch.rsqrt(batch_var + norm.eps)
+        unit = centred * rstd
+    logits = (unit * norm.weight.to(wide) + norm.bias.to(wide)).to(z.dtype)
+    return _Normed(logits, unit, rstd, batch_mean, batch_var)
+
+
+def _assign_norm_backward(
+    grad: Tensor, mask: Tensor, normed: _Normed, norm: AssignNorm
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of the logits, the norm's weight and its bias, from the normalised logits'
+    (zero on padded frames, which took no part in the statistics)."""
+    wide = normed.unit.dtype
+    gw = grad.to(wide)
+    grad_weight = (gw * normed.unit).sum((0, 1)).to(norm.weight.dtype)
+    grad_bias = gw.sum((0, 1)).to(norm.bias.dtype)
+    scaled = gw * norm.weight.to(wide)
+    if not norm.training:
+        return (scaled * normed.rstd).to(grad.dtype), grad_weight, grad_bias
+    count = mask.sum().clamp_min(1)
+    inner = scaled.sum((0, 1)) + normed.unit * (scaled * normed.unit).sum((0, 1))
+    grad_z = torch.where(mask.unsqueeze(-1), (scaled - inner / count) * normed.rstd, 0.0)
+    return grad_z.to(grad.dtype), grad_weight, grad_bias
+
+
 class _Aggregate(NamedTuple):
     probs: Tensor  # [B, T, K + ghosts]
     assign: Tensor  # [B, T, K], zero on padded frames
     mass: Tensor  # [B, K]
     vlad: Tensor  # [B, K, D], before normalisation
+    normed: _Normed | None
 
 
 def _aggregate(
-    frames: DenseFrames, weight: Tensor, bias: Tensor, centroids: Tensor | None, clusters: int
+    frames: DenseFrames,
+    weight: Tensor,
+    bias: Tensor,
+    centroids: Tensor | None,
+    clusters: int,
+    norm: AssignNorm | None,
 ) -> _Aggregate:
-    probs = frames.probs(weight, bias)
+    normed = None
+    if norm is None:
+        probs = frames.probs(weight, bias)
+    else:
+        normed = _assign_norm(frames.logits(weight, bias), frames.mask, norm)
+        probs = torch.softmax(normed.logits, dim=-1)
     assign = probs[..., :clusters] * frames.mask.unsqueeze(-1)
     vlad = frames.weigh(assign, centroids)  # sum_t a_tk (x_td - c_kd)
-    return _Aggregate(probs, assign, assign.sum(1), vlad)
+    return _Aggregate(probs, assign, assign.sum(1), vlad, normed)
 
 
 def _frames(x: Tensor, mask: Tensor, kernel: str) -> DenseFrames:
@@ -100,14 +182,21 @@ class _VLAD(torch.autograd.Function):
         centroids: Tensor | None,
         clusters: int,
         kernel: str,
+        norm_weight: Tensor | None,
+        norm_bias: Tensor | None,
+        norm_state: tuple[Tensor, Tensor, float, float, bool] | None,
     ) -> Tensor:
+        norm = None if norm_state is None else AssignNorm(norm_weight, norm_bias, *norm_state)
         frames = _frames(x, mask, kernel)
-        agg = _aggregate(frames, weight, bias, centroids, clusters)
+        agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
         if kernel == "torch" and not torch.isfinite(agg.vlad).all():
             # inf or NaN somewhere (zero times inf is NaN): mask a copy. When the padding was
             # the culprit this gives the right numbers; when a real frame was, the same NaNs.
             frames = DenseFrames(zero_padding(x, mask), mask)
-            agg = _aggregate(frames, weight, bias, centroids, clusters)
+            agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
+        if norm is not None and norm.training:
+            _update_running(norm, agg.normed, mask)
+        ctx.norm, ctx.normed = norm, agg.normed
         vlad = agg.vlad
         norms = torch.linalg.vector_norm(vlad, dim=2, keepdim=True)  # [B, K, 1]
         intra = norms.clamp_min(EPS)
@@ -134,6 +223,11 @@ class _VLAD(torch.autograd.Function):
         grad_probs = torch.zeros_like(probs)
         grad_probs[..., :clusters] = grad_assign * mask.unsqueeze(-1)
         grad_logits = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True))
+        grad_norm_weight = grad_norm_bias = None
+        if ctx.norm is not None:
+            grad_logits, grad_norm_weight, grad_norm_bias = _assign_norm_backward(
+                grad_logits, mask, ctx.normed, ctx.norm
+            )
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:  # padded rows stay exactly 0: zero assignment and logit grad
             grad_x = (grad_logits @ weight).baddbmm_(assign, grad_vlad)
@@ -141,7 +235,18 @@ class _VLAD(torch.autograd.Function):
             grad_weight = frames.weigh_all(grad_logits)
         if ctx.needs_input_grad[3]:
             grad_bias = grad_logits.sum((0, 1))
-        return grad_x, None, grad_weight, grad_bias, grad_centroids, None, None
+        return (
+            *(grad_x, None, grad_weight, grad_bias, grad_centroids, None, None),
+            *(grad_norm_weight, grad_norm_bias, None),
+        )
+
+
+def _update_running(norm: AssignNorm, normed: _Normed, mask: Tensor) -> None:
+    """Running mean and unbiased variance, as ``nn.BatchNorm1d`` keeps them."""
+    count = int(mask.sum())
+    unbiased = normed.batch_var * (count / max(count - 1, 1))
+    norm.mean.lerp_(normed.batch_mean.to(norm.mean.dtype), norm.momentum)
+    norm.var.lerp_(unbiased.to(norm.var.dtype), norm.momentum)
 
 
 def _normalise_backward(grad: Tensor, out: Tensor, norms: Tensor, total: Tensor) -> Tensor:
@@ -201,9 +306,11 @@ def vlad_pool(
     centroids: Tensor | None,
     clusters: int,
     kernel: str = "auto",
+    norm: AssignNorm | None = None,
 ) -> Tensor:
-    """NetVLAD (with ``centroids``) or NetRVLAD (``None``) of ``x[B, T, D]`` under ``mask``.
-    Under autocast (the trainer's bf16 on CUDA) it runs wholly in the autocast dtype, as
+    """NetVLAD (with ``centroids``) or NetRVLAD (``None``) of ``x[B, T, D]`` under ``mask``,
+    with the assignment logits batch-normalised when ``norm`` is given. Under autocast (the
+    trainer's bf16 on CUDA) it runs wholly in the autocast dtype, as
     ``torch.amp.custom_fwd(cast_inputs=...)`` would: its backward cannot mix dtypes."""
     device = x.device.type
     if torch.is_autocast_enabled(device):
@@ -212,10 +319,11 @@ def vlad_pool(
             None if t is None else t.to(dtype) for t in (x, weight, bias, centroids)
         )
         with torch.autocast(device, enabled=False):
-            return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel)
+            return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel, norm)
     kernel = resolve_kernel(kernel, x)
+    norm_args = (None, None, None) if norm is None else (norm.weight, norm.bias, norm[2:])
     try:
-        return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel)
+        return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel, *norm_args)
     except Exception as exc:
         if kernel == "torch":
             raise
@@ -236,7 +344,8 @@ class NetVLAD(nn.Module):
     ``out_dim = clusters * in_dim``. ``kernel`` picks the implementation (``auto``: the fused
     Triton kernels on CUDA when Triton is installed, plain torch otherwise). With
     ``torch_compile`` the torch implementation runs through ``torch.compile`` (the first call
-    per shape compiles, which takes a while)."""
+    per shape compiles, which takes a while). ``assign_norm="batch"`` batch-normalises the
+    assignment logits, as the paper's code does (over the real frames only, here)."""
 
     name = "netvlad"
     residual = True
@@ -248,6 +357,7 @@ class NetVLAD(nn.Module):
         ghost_clusters: int = 0,
         kernel: str = "auto",
         torch_compile: bool = False,
+        assign_norm: str = "none",
     ):
         super().__init__()
         check_option(self.name, "clusters", clusters, clusters >= 1, ">= 1")
@@ -263,7 +373,12 @@ class NetVLAD(nn.Module):
         self.clusters = clusters
         self.kernel = "torch" if torch_compile else kernel
         self.torch_compile = torch_compile
+        check_option(
+            self.name, "assign_norm", assign_norm, assign_norm in ASSIGN_NORMS, "none or batch"
+        )
         self.assign = nn.Linear(in_dim, clusters + ghost_clusters)
+        batch_norm = assign_norm == "batch"
+        self.assign_norm = nn.BatchNorm1d(clusters + ghost_clusters) if batch_norm else None
         self.centroids = (
             nn.Parameter(torch.randn(clusters, in_dim) / in_dim**0.5) if self.residual else None
         )
@@ -271,15 +386,19 @@ class NetVLAD(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         pool = compiled_vlad_pool() if self.torch_compile else vlad_pool
+        a = self.assign
         return pool(
-            x,
-            mask,
-            self.assign.weight,
-            self.assign.bias,
-            self.centroids,
-            self.clusters,
-            self.kernel,
+            x, mask, a.weight, a.bias, self.centroids, self.clusters, self.kernel, self._norm()
         )
+
+    def _norm(self) -> AssignNorm | None:
+        bn = self.assign_norm
+        if bn is None:
+            return None
+        if self.training:
+            bn.num_batches_tracked += 1
+        state = (bn.running_mean, bn.running_var, bn.momentum, bn.eps, self.training)
+        return AssignNorm(bn.weight, bn.bias, *state)
 
 
 class NetRVLAD(NetVLAD):

@@ -150,8 +150,11 @@ class TritonFrames(DenseFrames):
         )  # fmt: skip
         return out
 
+    def logits(self, weight: Tensor, bias: Tensor) -> Tensor:
+        return self._times(weight, bias, 0)
+
     def probs(self, weight: Tensor, bias: Tensor) -> Tensor:
-        return torch.softmax(self._times(weight, bias, 0), dim=-1)
+        return torch.softmax(self.logits(weight, bias), dim=-1)
 
     def times(self, m: Tensor) -> Tensor:
         return self._times(m, None, m.stride(0))
