@@ -161,9 +161,10 @@ def load_data(
         progress,
         stream,
     )
-    if not room_on_device(device, splits.audio_bytes()):
+    audio_bytes = splits.audio_bytes()
+    if not room_on_device(device, audio_bytes):
         print(
-            f"audio features: {splits.audio_bytes() / 1e9:.1f} GB, over half of {device}'s free "
+            f"audio features: {audio_bytes / 1e9:.1f} GB, over half of {device}'s free "
             "memory; kept in host memory and copied to it a batch at a time",
             file=sys.stderr,
         )

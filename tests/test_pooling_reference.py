@@ -102,12 +102,17 @@ def test_builtin_equals_reference(name, dtype, padding):
     assert (got[1][~mask] == 0).all()  # no gradient flows into padding
 
 
-@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
-def test_vlad_in_bf16_stays_close_to_the_float64_reference(name):
+def float64_case(name: str) -> tuple:
+    """A float64 module, padded batch and output gradient, and the reference's results."""
     module = built(name, torch.float64)
     x, mask = batch(torch.float64)
     grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
-    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    return module, x, mask, grad, outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+
+
+@pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
+def test_vlad_in_bf16_stays_close_to_the_float64_reference(name):
+    module, x, mask, grad, want = float64_case(name)
     got = outputs_and_gradients(module.to(torch.bfloat16), x.bfloat16(), mask, grad.bfloat16())
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a.double(), b, atol=2e-2, rtol=2e-2)
@@ -115,10 +120,7 @@ def test_vlad_in_bf16_stays_close_to_the_float64_reference(name):
 
 @pytest.mark.parametrize("name", ["netvlad", "netrvlad"])
 def test_vlad_under_autocast_runs_in_bf16_and_trains_fp32_parameters(name):
-    module = built(name, torch.float64)
-    x, mask = batch(torch.float64)
-    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=torch.float64)
-    want = outputs_and_gradients(REFERENCES[name](module), x, mask, grad)
+    module, x, mask, grad, want = float64_case(name)
     module.float()
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the CPU twin of the trainer's CUDA amp
         got = outputs_and_gradients(module, x.float(), mask, grad.float())

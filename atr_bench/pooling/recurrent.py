@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from atr_bench.pooling.simple import check_option, normalised_mean
 
-READOUTS = ("last", "normalised_mean")
+LSTM_READOUTS = ("last", "normalised_mean")
 
 
 class LSTMPooling(nn.Module):
@@ -29,7 +29,9 @@ class LSTMPooling(nn.Module):
         super().__init__()
         check_option("lstm", "hidden", hidden, hidden >= 1, ">= 1")
         check_option("lstm", "layers", layers, layers >= 1, ">= 1")
-        check_option("lstm", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
+        check_option(
+            "lstm", "readout", readout, readout in LSTM_READOUTS, " or ".join(LSTM_READOUTS)
+        )
         self.readout = readout
         self.directions = 2 if bidirectional else 1
         self.lstm = nn.LSTM(

@@ -86,6 +86,7 @@ class _Normed(NamedTuple):
     logits: Tensor  # the normalised logits, [B, T, N]
     unit: Tensor  # (z - mean) / std, zero on padded frames in training, [B, T, N]
     rstd: Tensor  # [N]
+    count: Tensor  # real frames in the batch (at least 1), a scalar tensor
     batch_mean: Tensor | None  # [N], training only
     batch_var: Tensor | None  # [N], biased, training only
 
@@ -99,20 +100,19 @@ def _assign_norm(z: Tensor, mask: Tensor, norm: AssignNorm) -> _Normed:
     """Statistics and the affine map in at least float32 (bf16 batch statistics are too
     coarse); the normalised logits come back in the logits' own type."""
     keep, wide = mask.unsqueeze(-1), _wide(z)
-    zw = z.to(wide)
+    zw, count = z.to(wide), mask.sum().clamp_min(1)
     if not norm.training:
         rstd = torch.rsqrt(norm.var.to(wide) + norm.eps)
         unit = (zw - norm.mean.to(wide)) * rstd
         batch_mean = batch_var = None
     else:
-        count = mask.sum().clamp_min(1)
         batch_mean = torch.where(keep, zw, 0.0).sum((0, 1)) / count
         centred = torch.where(keep, zw - batch_mean, 0.0)
         batch_var = centred.square().sum((0, 1)) / count
         rstd = torch.rsqrt(batch_var + norm.eps)
         unit = centred * rstd
     logits = (unit * norm.weight.to(wide) + norm.bias.to(wide)).to(z.dtype)
-    return _Normed(logits, unit, rstd, batch_mean, batch_var)
+    return _Normed(logits, unit, rstd, count, batch_mean, batch_var)
 
 
 def _assign_norm_backward(
@@ -127,9 +127,8 @@ def _assign_norm_backward(
     scaled = gw * norm.weight.to(wide)
     if not norm.training:
         return (scaled * normed.rstd).to(grad.dtype), grad_weight, grad_bias
-    count = mask.sum().clamp_min(1)
     inner = scaled.sum((0, 1)) + normed.unit * (scaled * normed.unit).sum((0, 1))
-    grad_z = torch.where(mask.unsqueeze(-1), (scaled - inner / count) * normed.rstd, 0.0)
+    grad_z = torch.where(mask.unsqueeze(-1), (scaled - inner / normed.count) * normed.rstd, 0.0)
     return grad_z.to(grad.dtype), grad_weight, grad_bias
 
 
@@ -195,7 +194,7 @@ class _VLAD(torch.autograd.Function):
             frames = DenseFrames(zero_padding(x, mask), mask)
             agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
         if norm is not None and norm.training:
-            _update_running(norm, agg.normed, mask)
+            _update_running(norm, agg.normed)
         ctx.norm, ctx.normed = norm, agg.normed
         vlad = agg.vlad
         norms = torch.linalg.vector_norm(vlad, dim=2, keepdim=True)  # [B, K, 1]
@@ -241,10 +240,9 @@ class _VLAD(torch.autograd.Function):
         )
 
 
-def _update_running(norm: AssignNorm, normed: _Normed, mask: Tensor) -> None:
-    """Running mean and unbiased variance, as ``nn.BatchNorm1d`` keeps them."""
-    count = int(mask.sum())
-    unbiased = normed.batch_var * (count / max(count - 1, 1))
+def _update_running(norm: AssignNorm, normed: _Normed) -> None:
+    """Running mean and unbiased variance, as ``nn.BatchNorm1d`` keeps them (no host sync)."""
+    unbiased = normed.batch_var * normed.count / (normed.count - 1).clamp_min(1)
     norm.mean.lerp_(normed.batch_mean.to(norm.mean.dtype), norm.momentum)
     norm.var.lerp_(unbiased.to(norm.var.dtype), norm.momentum)
 
@@ -321,7 +319,10 @@ def vlad_pool(
         with torch.autocast(device, enabled=False):
             return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel, norm)
     kernel = resolve_kernel(kernel, x)
-    norm_args = (None, None, None) if norm is None else (norm.weight, norm.bias, norm[2:])
+    norm_args = (None, None, None)
+    if norm is not None:
+        state = (norm.mean, norm.var, norm.momentum, norm.eps, norm.training)
+        norm_args = (norm.weight, norm.bias, state)
     try:
         return _VLAD.apply(x, mask, weight, bias, centroids, clusters, kernel, *norm_args)
     except Exception as exc:
