@@ -64,23 +64,31 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     _add_component(p, "text-encoder", None, f"text encoder{lst} (default: the dataset's)")
     p.add_argument("--weights", default=None, help="extractor weights: a checkpoint or 'random'")
     p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default: 0)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--gamma", type=float, default=defaults.gamma, help="StepLR decay per epoch")
-    p.add_argument("--loss", choices=sorted(LOSSES), default=defaults.loss)
-    p.add_argument("--margin", type=float, default=defaults.margin)
-    p.add_argument("--temperature", type=float, default=defaults.temperature)
-    p.add_argument("--embed-dim", type=int, default=defaults.embed_dim)
+    p.add_argument(
+        "--protocol",
+        default=defaults.protocol,
+        help=f"the named protocol (default: {defaults.protocol}; see `atr-bench list`); the "
+        "flags below override single settings of it",
+    )
+    proto = " (default: the protocol's)"
+    p.add_argument("--epochs", type=int, default=None, help=proto)
+    p.add_argument("--batch-size", type=int, default=None, help=proto)
+    p.add_argument("--lr", type=float, default=None, help=proto)
+    p.add_argument("--weight-decay", type=float, default=None, help=proto)
+    p.add_argument("--gamma", type=float, default=None, help="StepLR decay per epoch" + proto)
+    p.add_argument("--loss", choices=sorted(LOSSES), default=None, help=proto)
+    p.add_argument("--margin", type=float, default=None, help=proto)
+    p.add_argument("--temperature", type=float, default=None, help=proto)
+    p.add_argument("--embed-dim", type=int, default=None, help=proto)
     p.add_argument("--audio-frames", type=int, default=None, help="default: the protocol's")
-    p.add_argument("--text-tokens", type=int, default=defaults.text_tokens)
+    p.add_argument("--text-tokens", type=int, default=None, help=proto)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     p.add_argument(
         "--gate-batch-norm",
-        action="store_true",
-        help="BatchNorm in the gated embedding units' context gating, as the paper's code",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="BatchNorm in the gated embedding units' context gating" + proto,
     )
     p.add_argument(
         "--stream-features",
@@ -117,14 +125,13 @@ def _sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 def _positive(args: argparse.Namespace, *names: str) -> None:
     for name in names:
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if value is not None and value < 1:
             raise AtrBenchError(f"--{name.replace('_', '-')} must be at least 1")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    _positive(args, "epochs", "batch_size", "embed_dim", "text_tokens")
-    if args.audio_frames is not None:
-        _positive(args, "audio_frames")
+    _positive(args, "epochs", "batch_size", "embed_dim", "text_tokens", "audio_frames")
 
     given = vars(args)
     fields = {}
@@ -151,7 +158,7 @@ def data_root(given: Path | None) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench import protocol
-    from atr_bench.results import metrics_table, read_record, record_path
+    from atr_bench.results import execution, metrics_table, read_done, record_path
 
     config = config_from_args(args)
     _set_threads(args.threads)
@@ -164,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for seed in args.seeds:
         path = record_path(args.runs_dir, the_plan.run_id(seed))
         if path.exists() and not args.force:
-            records.append(read_record(path))
+            records.append(read_done(path, execution(device)))
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
             continue
         record = protocol.run_seed(
@@ -275,6 +282,19 @@ def _data_parser(sub: argparse._SubParsersAction) -> None:
     )
     _add_data_root(p)
     p.set_defaults(func=cmd_data_prepare)
+    p = data_sub.add_parser(
+        "export",
+        help="write a dataset as the paper's released code reads it (Index, one extractor's "
+        "features, text features as TextEmbeddings/w2v_<split>.pkl)",
+    )
+    _add_component(p, "dataset", "synthcaps", "dataset plugin (default: synthcaps)")
+    _add_component(p, "extractor", "lms", "audio extractor whose features to export")
+    _add_component(p, "text-encoder", None, "text encoder (default: the dataset's)")
+    p.add_argument("--out", type=Path, required=True, help="the data root to write")
+    p.add_argument("--format", choices=("seed",), default="seed", help="only 'seed' so far")
+    _add_data_root(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_data_export)
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
@@ -283,6 +303,30 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     prepare = prepare_clotho if args.dataset == "clotho" else prepare_audiocaps
     dataset = registry().get("dataset", args.dataset).build(data_root(args.data_root))
     print(prepare(args.captions_dir, dataset.layout).summary())
+    return 0
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    from atr_bench.data.export import export_seed_layout
+    from atr_bench.data.layout import SPLITS
+    from atr_bench.loading import text_features
+
+    reg = registry()
+    dataset_spec = reg.get("dataset", args.dataset)
+    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
+    dataset = dataset_spec.build(
+        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
+    )
+    extractor = reg.get("extractor", args.extractor)
+    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    dataset.ensure_audio_features(extractor, {"device": "cpu", **options}, not args.no_progress)
+    encoder = reg.get("text_encoder", args.text_encoder or dataset.defaults.text_encoder)
+    encoder_opts = encoder.resolve_options(
+        parse_option_strings(args.text_encoder_opt, "--text-encoder-opt")
+    )
+    clips = {split: dataset.clips(split) for split in SPLITS}
+    text = text_features(dataset, encoder, encoder_opts, clips)
+    print(export_seed_layout(dataset, extractor.name, text, args.out).summary())
     return 0
 
 
@@ -336,6 +380,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ("Poolings", "pooling", ()),
         ("Text encoders", "text_encoder", ("dim",)),
         ("Datasets", "dataset", ()),
+        ("Protocols", "protocol", ("version", "batch_items")),
     ]
     for title, kind, extra in sections:
         rows = []
@@ -371,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     _extract_parser(sub)
     _data_parser(sub)
     _leaderboard_parser(sub)
-    sub.add_parser("list", help="every extractor, pooling, text encoder and dataset").set_defaults(
-        func=cmd_list
-    )
+    sub.add_parser(
+        "list", help="every extractor, pooling, text encoder, dataset and protocol"
+    ).set_defaults(func=cmd_list)
     from atr_bench.scaffold import add_new_plugin_parser
 
     add_new_plugin_parser(sub)

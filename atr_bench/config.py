@@ -16,12 +16,16 @@ def freeze(options: dict[str, Any] | None) -> Options:
     return tuple(sorted((options or {}).items()))
 
 
+DEFAULT_PROTOCOL = "lou2022-masked"
+"""The paper's released protocol with padding masked everywhere (see ``builtin.protocols``)."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's numbers except the seed and the device.
 
-    Defaults are the protocol of DESIGN.md (the paper's released configs); ``None`` means
-    "the dataset's default" (text encoder, frames) or "same as the audio side" (text pooling).
+    ``None`` means "the protocol's value" (training settings), "the dataset's default" (text
+    encoder, frames) or "same as the audio side" (text pooling); ``plan`` fills every one in.
     """
 
     dataset: str = "synthcaps"
@@ -36,19 +40,24 @@ class RunConfig:
     text_encoder_options: Options = ()
     weights: str | None = None
     audio_frames: int | None = None
-    text_tokens: int = 20
-    embed_dim: int = 768
-    loss: str = "max_margin"
-    margin: float = 0.2
-    temperature: float = 0.05
-    lr: float = 0.01
-    weight_decay: float = 1e-3
-    gamma: float = 0.95
-    batch_size: int = 128
-    epochs: int = 20
+    text_tokens: int | None = None
+    embed_dim: int | None = None
+    loss: str | None = None
+    margin: float | None = None
+    temperature: float | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    gamma: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
     amp: bool = True
-    gate_batch_norm: bool = False
+    gate_batch_norm: bool | None = None
     """BatchNorm inside the gated embedding units' context gating, as the paper's code has."""
+    protocol: str = DEFAULT_PROTOCOL
+    protocol_version: int | None = None
+    batch_items: str | None = None
+    """``clips`` (clips with all their captions) or ``pairs``; see ``ProtocolSpec``."""
+    audio_l2renorm: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -69,6 +78,12 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-LATER_FIELDS = {"gate_batch_norm": False}
+LATER_FIELDS = {
+    "gate_batch_norm": False,
+    "protocol": "pairs",
+    "protocol_version": 1,
+    "batch_items": "pairs",
+    "audio_l2renorm": False,
+}
 """Fields added to ``RunConfig`` after runs were recorded, with the value that is the old
 behaviour (never to be changed: runs at the old and a new default would share a hash)."""

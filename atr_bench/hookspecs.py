@@ -10,7 +10,13 @@ from __future__ import annotations
 import pluggy
 
 from atr_bench import PROJECT
-from atr_bench.specs import DatasetSpec, ExtractorSpec, PoolingSpec, TextEncoderSpec
+from atr_bench.specs import (
+    DatasetSpec,
+    ExtractorSpec,
+    PoolingSpec,
+    ProtocolSpec,
+    TextEncoderSpec,
+)
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -41,3 +47,12 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
 def atr_bench_datasets() -> list[DatasetSpec]:
     """Datasets: ``spec.build(root, **opts)`` returns a ``Dataset`` (splits, clip ids, captions
     per clip, protocol defaults) rooted at ``root/<directory>`` in the seed layout."""
+
+
+@hookspec
+def atr_bench_protocols() -> list[ProtocolSpec]:
+    """Training and evaluation protocols: a ``ProtocolSpec`` holds every setting a run's
+    numbers depend on (batch composition, model sizes, normalisations, loss, optimiser,
+    schedule, selection); ``spec.build(pooling, side, in_dim)`` returns the options it gives a
+    pooling on the audio or text side. Records name the protocol and its version, and a
+    leaderboard never mixes two."""

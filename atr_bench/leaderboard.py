@@ -1,8 +1,9 @@
-"""Leaderboards: run records aggregated over seeds into ``<dataset>.{md,csv,tex,png}``.
+"""Leaderboards: run records aggregated over seeds into ``<dataset>-<protocol>.{md,csv,tex,png}``.
 
-One row per (extractor, pooling, text pooling, text encoder, protocol hash): runs that differ in
-anything but the seed and the device are never averaged together. Published numbers are shown
-below the measured rows as quoted, not re-run, and take no part in ranking or best marking.
+One board per dataset and protocol (a board never mixes two protocols), one row per
+(extractor, pooling, text pooling, text encoder, protocol hash): runs that differ in anything but
+the seed and the device are never averaged together. Published numbers are shown below the
+measured rows as quoted, not re-run, and take no part in ranking or best marking.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from atr_bench.atomic import atomic_write
+from atr_bench.config import DEFAULT_PROTOCOL
 from atr_bench.errors import AtrBenchError
 from atr_bench.reference import reference_rows
 from atr_bench.results import DIRECTIONS, Problem, mean_std, read_records
@@ -79,6 +81,36 @@ class BoardRow:
     """What the runs set away from the protocol's defaults (``pooling.readout=...``)."""
 
 
+LEGACY_PROTOCOL = "pairs@1"
+"""The protocol of records written before protocols were named (their settings are pairs')."""
+
+
+def protocol_label(record: dict[str, Any]) -> str:
+    """``name@version`` of a record's protocol."""
+    protocol = record.get("protocol")
+    if not isinstance(protocol, dict):
+        return LEGACY_PROTOCOL
+    return f"{protocol.get('name')}@{protocol.get('version')}"
+
+
+@dataclass(frozen=True)
+class Board:
+    """One leaderboard: a dataset under one protocol."""
+
+    dataset: str
+    protocol: str
+
+    @property
+    def stem(self) -> str:
+        """The files' name: ``<dataset>-<protocol>``, with ``-v<N>`` past version 1."""
+        name, _, version = self.protocol.partition("@")
+        return f"{self.dataset}-{name}" + ("" if version == "1" else f"-v{version}")
+
+    @property
+    def title(self) -> str:
+        return f"{self.dataset}, protocol {self.protocol}"
+
+
 @dataclass(frozen=True)
 class LeaderboardReport:
     """What ``build_leaderboards`` read, left out and wrote."""
@@ -93,9 +125,9 @@ class LeaderboardReport:
     def lines(self) -> list[str]:
         """Human-readable summary, one line per board, exclusion and problem."""
         out = []
-        for dataset, rows in self.boards.items():
-            files = sorted(p.name for p in self.written if p.stem == dataset)
-            out.append(f"{dataset}: {rows} measured rows -> {self.out_dir}/{{{','.join(files)}}}")
+        for stem, rows in self.boards.items():
+            files = sorted(p.name for p in self.written if p.stem == stem)
+            out.append(f"{stem}: {rows} measured rows -> {self.out_dir}/{{{','.join(files)}}}")
         if not self.boards:
             out.append("no leaderboard written: no usable run records")
         out.append(f"{self.records_used} run records used")
@@ -143,21 +175,24 @@ def build_leaderboards(
             problems.append(Problem(runs_dir / f"{record.get('run_id', '?')}.json", reason))
         else:
             usable.append(record)
-    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    by_board: dict[Board, list[dict[str, Any]]] = {}
     for record in usable:
-        by_dataset.setdefault(record["dataset"], []).append(record)
-    names = sorted(by_dataset) if wanted is None else wanted
+        by_board.setdefault(Board(record["dataset"], protocol_label(record)), []).append(record)
+    for dataset in wanted or ():  # a dataset asked for but without records: an empty board
+        if not any(board.dataset == dataset for board in by_board):
+            by_board[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
-    for dataset in names:
-        rows = aggregate(by_dataset.get(dataset, []))
+    for board in sorted(by_board, key=lambda b: (b.dataset, b.protocol)):
+        rows = aggregate(by_board[board])
         machines = sorted({d for row in rows for d in row.devices})
         header = (
             f"reproduce with: {command} | generated {stamp} | machines: "
             f"{'; '.join(machines) or 'none'}"
         )
-        written += _write_board(dataset, rows, reference_rows(dataset), header, out_dir, formats)
-        boards[dataset] = len(rows)
+        ref = reference_rows(board.dataset)
+        written += _write_board(board, rows, ref, header, out_dir, formats)
+        boards[board.stem] = len(rows)
     return LeaderboardReport(
         out_dir=out_dir,
         boards=boards,
@@ -315,9 +350,9 @@ _NOTES = (
 )
 
 
-def render_markdown(dataset: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
+def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
     """The Markdown leaderboard: header line, measured table, quoted reference section."""
-    lines = [f"<!-- {header} -->", f"# Leaderboard: {dataset}", "", f"_{header}_", "", _NOTES, ""]
+    lines = [f"<!-- {header} -->", f"# Leaderboard: {title}", "", f"_{header}_", "", _NOTES, ""]
     if rows:
         headers, body = _measured_table(rows, "md")
         lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
@@ -338,9 +373,9 @@ def render_markdown(dataset: str, rows: Sequence[BoardRow], ref: pd.DataFrame, h
     return "\n".join(lines) + "\n"
 
 
-def render_latex(dataset: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
+def render_latex(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
     """A LaTeX fragment (for ``\\input``): measured tabular, then the quoted reference one."""
-    lines = [f"% {header}", f"% Leaderboard: {dataset}. {_NOTES}".replace("±", "+/-")]
+    lines = [f"% {header}", f"% Leaderboard: {title}. {_NOTES}".replace("±", "+/-")]
     if rows:
         headers, body = _measured_table(rows, "tex")
         lines.append(tabulate(body, headers, tablefmt="latex_raw", disable_numparse=True))
@@ -380,11 +415,12 @@ def _tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def measured_frame(dataset: str, rows: Sequence[BoardRow]) -> pd.DataFrame:
+def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
     """Plain numeric table of the measured rows: mean and std in separate columns."""
     records = []
     for row in rows:
-        out: dict[str, Any] = {"dataset": dataset, **row.keys, "settings": row.settings}
+        out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
+        out.update({**row.keys, "settings": row.settings})
         out["seeds"] = len(row.seeds)
         out["seed_list"] = " ".join(map(str, row.seeds))
         for column, stat in row.stats.items():
@@ -395,20 +431,20 @@ def measured_frame(dataset: str, rows: Sequence[BoardRow]) -> pd.DataFrame:
     if not records:
         stats = [f"{d}_{m}" for d in DIRECTIONS for m in BOARD_METRICS] + [ORDER]
         return pd.DataFrame(
-            columns=["dataset", *GROUP_KEYS, "settings", "seeds", "seed_list"]
+            columns=["dataset", "protocol", *GROUP_KEYS, "settings", "seeds", "seed_list"]
             + [f"{c}_{s}" for c in stats for s in ("mean", "std")]
             + ["machines"]
         )
     return pd.DataFrame(records)
 
 
-def render_csv(dataset: str, rows: Sequence[BoardRow], header: str) -> str:
+def render_csv(board: Board, rows: Sequence[BoardRow], header: str) -> str:
     """CSV of the measured rows after a ``#`` header line (read with ``comment="#"``)."""
-    frame = measured_frame(dataset, rows)
+    frame = measured_frame(board, rows)
     return f"# {header}\n" + frame.to_csv(index=False, lineterminator="\n")
 
 
-def save_plot(path: Path, dataset: str, rows: Sequence[BoardRow], header: str) -> Path:
+def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> Path:
     """Bar chart of t2a R@1 (mean, std error bars) per pooling, grouped by extractor."""
     from matplotlib.figure import Figure
 
@@ -450,32 +486,32 @@ def save_plot(path: Path, dataset: str, rows: Sequence[BoardRow], header: str) -
             fontweight="bold",
         )
     ax.set_ylabel("t2a R@1 (%), mean ± std over seeds")
-    ax.set_title(f"{dataset}: text-to-audio R@1 per pooling, grouped by extractor", pad=18)
+    ax.set_title(f"{title}: text-to-audio R@1 per pooling, grouped by extractor", pad=18)
     fig.supxlabel(header, fontsize=5, wrap=True)
-    meta = {"Title": f"atr-bench leaderboard {dataset}", "Description": header}
+    meta = {"Title": f"atr-bench leaderboard {title}", "Description": header}
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150, metadata=meta))
 
 
 def _write_board(
-    dataset: str,
+    board: Board,
     rows: Sequence[BoardRow],
     ref: pd.DataFrame,
     header: str,
     out_dir: Path,
     formats: Sequence[str],
 ) -> list[Path]:
-    """Write the requested files of one dataset atomically; returns their paths."""
+    """Write the requested files of one board atomically; returns their paths."""
     texts = {
-        "md": lambda: render_markdown(dataset, rows, ref, header),
-        "csv": lambda: render_csv(dataset, rows, header),
-        "tex": lambda: render_latex(dataset, rows, ref, header),
+        "md": lambda: render_markdown(board.title, rows, ref, header),
+        "csv": lambda: render_csv(board, rows, header),
+        "tex": lambda: render_latex(board.title, rows, ref, header),
     }
     written = []
     for fmt in formats:
-        path = out_dir / f"{dataset}.{fmt}"
+        path = out_dir / f"{board.stem}.{fmt}"
         if fmt == "png":
             if rows:
-                written.append(save_plot(path, dataset, rows, header))
+                written.append(save_plot(path, board.title, rows, header))
             continue
         text = texts[fmt]()
         written.append(atomic_write(path, lambda tmp, t=text: tmp.write_text(t, encoding="utf-8")))

@@ -41,8 +41,14 @@ class GatedEmbeddingUnit(nn.Module):
         return F.normalize(self.gate(self.fc(x)), dim=-1)
 
 
+RENORM_EPS = 1e-7
+"""The paper's code's floor in the pooled audio's renormalisation, ``x / (|x| + eps)``."""
+
+
 class DualEncoder(nn.Module):
-    """Audio pooling + GEU and text pooling + GEU into ``embed_dim``; similarity is cosine."""
+    """Audio pooling + GEU and text pooling + GEU into ``embed_dim``; similarity is cosine.
+    With ``audio_l2renorm`` the pooled audio is L2-normalised before its GEU (the paper's
+    code's ``l2renorm``; it matters for poolings whose output is not unit-length, e.g. max)."""
 
     def __init__(
         self,
@@ -50,8 +56,10 @@ class DualEncoder(nn.Module):
         text_pooling: nn.Module,
         embed_dim: int = 768,
         gate_batch_norm: bool = False,
+        audio_l2renorm: bool = False,
     ):
         super().__init__()
+        self.audio_l2renorm = audio_l2renorm
         self.audio_pooling = audio_pooling
         self.text_pooling = text_pooling
         self.audio_head = GatedEmbeddingUnit(audio_pooling.out_dim, embed_dim, gate_batch_norm)
@@ -59,7 +67,10 @@ class DualEncoder(nn.Module):
 
     def embed_audio(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, T, D]`` features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""
-        return self.audio_head(_pool(self.audio_pooling, "audio", x, lengths))
+        pooled = _pool(self.audio_pooling, "audio", x, lengths)
+        if self.audio_l2renorm:
+            pooled = pooled / (pooled.norm(dim=-1, keepdim=True) + RENORM_EPS)
+        return self.audio_head(pooled)
 
     def embed_text(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, L, D]`` token features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""

@@ -15,7 +15,14 @@ import pluggy
 
 from atr_bench import PROJECT, __version__, hookspecs
 from atr_bench.errors import AtrBenchError
-from atr_bench.specs import DatasetSpec, ExtractorSpec, PoolingSpec, Spec, TextEncoderSpec
+from atr_bench.specs import (
+    DatasetSpec,
+    ExtractorSpec,
+    PoolingSpec,
+    ProtocolSpec,
+    Spec,
+    TextEncoderSpec,
+)
 
 ENV_FILTER = "ATR_BENCH_PLUGINS"
 """Comma-separated entry-point names: when set, only these installed plugins load."""
@@ -25,6 +32,7 @@ BUILTIN_MODULES = (
     "atr_bench.builtin.extractors",
     "atr_bench.builtin.text_encoders",
     "atr_bench.builtin.datasets",
+    "atr_bench.builtin.protocols",
 )
 
 KINDS: dict[str, tuple[str, type[Spec]]] = {
@@ -32,6 +40,7 @@ KINDS: dict[str, tuple[str, type[Spec]]] = {
     "pooling": ("atr_bench_poolings", PoolingSpec),
     "text_encoder": ("atr_bench_text_encoders", TextEncoderSpec),
     "dataset": ("atr_bench_datasets", DatasetSpec),
+    "protocol": ("atr_bench_protocols", ProtocolSpec),
 }
 
 

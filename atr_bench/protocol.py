@@ -24,17 +24,24 @@ from atr_bench.loading import Splits, load_splits
 from atr_bench.losses import LOSSES
 from atr_bench.model import DualEncoder
 from atr_bench.plugins import Found, Registry
-from atr_bench.results import SCHEMA_VERSION, record_path, write_record
+from atr_bench.results import SCHEMA_VERSION, execution, record_path, write_record
+from atr_bench.specs import ProtocolSpec
 from atr_bench.training import evaluate, order_contrast_accuracy, train
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A run's config with every default filled in, and the plugins behind each component."""
+    """A run's config with every default filled in, the plugins behind each component, and
+    ``defaults``: the same components under the protocol with nothing set by the user."""
 
     config: RunConfig
     components: dict[str, Found]
     dataset: Any
+    defaults: RunConfig
+
+    @property
+    def protocol(self) -> ProtocolSpec:
+        return self.components["protocol"].spec
 
     @property
     def protocol_hash(self) -> str:
@@ -44,29 +51,33 @@ class Plan:
                 found.spec.result_options(getattr(self.config, f"{component}_options"))
             )
             for component, found in self.components.items()
+            if component in OPTIONED
         }
         return dataclasses.replace(self.config, **kept).protocol_hash()
 
     @property
     def settings(self) -> dict[str, Any]:
-        """What this run sets away from the protocol's defaults for its components, results
+        """What this run sets away from its protocol's values for its components, results
         only (``pooling.readout``, ``lr``, ...): how a leaderboard tells rows of one pooling
-        apart."""
-        c, protocol = self.config, RunConfig()
+        and protocol apart."""
+        c, base = self.config, self.defaults
         out: dict[str, Any] = {}
         for f in dataclasses.fields(RunConfig):
-            if f.name in COMPONENTS or f.name.endswith("_options"):
+            if f.name in COMPONENTS or f.name.startswith("protocol"):
                 continue
-            default = getattr(protocol, f.name)
-            if f.name == "audio_frames":
-                default = self.dataset.defaults.frames_for(self.components["extractor"].spec)
-            if getattr(c, f.name) != default:
+            if f.name.endswith("_options"):
+                prefix = f.name.removesuffix("_options")
+                spec = self.components[prefix].spec
+                default = dict(getattr(base, f.name))
+                out.update(
+                    {
+                        f"{prefix}.{k}": v
+                        for k, v in getattr(c, f.name)
+                        if v != default.get(k) and spec.affects_results(k)
+                    }
+                )
+            elif getattr(c, f.name) != getattr(base, f.name):
                 out[f.name] = getattr(c, f.name)
-        for component, found in self.components.items():
-            base = found.spec.text_defaults if component == "text_pooling" else None
-            defaults = found.spec.resolve_options(base=base)
-            given = found.spec.result_options(getattr(c, f"{component}_options"))
-            out.update({f"{component}.{k}": v for k, v in given.items() if v != defaults.get(k)})
         return out
 
     @property
@@ -82,6 +93,24 @@ class Plan:
 
 COMPONENTS = ("dataset", "extractor", "pooling", "text_pooling", "text_encoder")
 """RunConfig fields naming a plugin: leaderboard columns of their own, not settings."""
+OPTIONED = COMPONENTS
+"""Components whose options are RunConfig fields (``<component>_options``)."""
+PROTOCOL_FIELDS = (
+    "embed_dim",
+    "loss",
+    "margin",
+    "temperature",
+    "lr",
+    "weight_decay",
+    "gamma",
+    "batch_size",
+    "epochs",
+    "text_tokens",
+    "gate_batch_norm",
+    "batch_items",
+    "audio_l2renorm",
+)
+"""RunConfig fields that default to the protocol's value."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -97,8 +126,7 @@ def resolve_device(name: str) -> torch.device:
 
 def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
     """Look every plugin up, validate every option and fill in the protocol's defaults."""
-    if config.loss not in LOSSES:
-        raise AtrBenchError(f"unknown loss {config.loss!r}; known: {', '.join(sorted(LOSSES))}")
+    found_protocol = registry.find("protocol", config.protocol)
     found_dataset = registry.find("dataset", config.dataset)
     dataset_opts = found_dataset.spec.resolve_options(dict(config.dataset_options))
     dataset = found_dataset.spec.build(data_root, **dataset_opts)
@@ -108,32 +136,59 @@ def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
     text_encoder = registry.find(
         "text_encoder", config.text_encoder or dataset.defaults.text_encoder
     )
-    text_pool_spec = text_pooling.spec
-    resolved = dataclasses.replace(
-        config,
-        text_pooling=text_pool_spec.name,
-        text_encoder=text_encoder.spec.name,
-        dataset_options=freeze(dataset_opts),
-        extractor_options=freeze(extractor.spec.resolve_options(dict(config.extractor_options))),
-        pooling_options=freeze(pooling.spec.resolve_options(dict(config.pooling_options))),
-        text_pooling_options=freeze(
-            text_pool_spec.resolve_options(
-                dict(config.text_pooling_options), base=text_pool_spec.text_defaults
-            )
-        ),
-        text_encoder_options=freeze(
-            text_encoder.spec.resolve_options(dict(config.text_encoder_options))
-        ),
-        audio_frames=config.audio_frames or dataset.defaults.frames_for(extractor.spec),
-    )
     components = {
         "dataset": found_dataset,
         "extractor": extractor,
         "pooling": pooling,
         "text_pooling": text_pooling,
         "text_encoder": text_encoder,
+        "protocol": found_protocol,
     }
-    return Plan(resolved, components, dataset)
+    base = RunConfig(
+        **{name: getattr(config, name) for name in (*COMPONENTS, "protocol")},
+    )
+    resolved = _resolve(config, components, dataset)
+    return Plan(resolved, components, dataset, _resolve(base, components, dataset))
+
+
+def _resolve(config: RunConfig, components: dict[str, Found], dataset: Any) -> RunConfig:
+    """``config`` with the protocol's values where it has None and every option typed."""
+    protocol: ProtocolSpec = components["protocol"].spec
+    extractor = components["extractor"].spec
+    audio_spec, text_spec = components["pooling"].spec, components["text_pooling"].spec
+    encoder = components["text_encoder"].spec
+    filled = {
+        name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
+        for name in PROTOCOL_FIELDS
+    }
+    if config.embed_dim is None:
+        filled["embed_dim"] = protocol.embed_dim_for(audio_spec.name, extractor.dim)
+    if filled["loss"] not in LOSSES:
+        raise AtrBenchError(f"unknown loss {filled['loss']!r}; known: {', '.join(sorted(LOSSES))}")
+    audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)
+    text_base = {
+        **text_spec.text_defaults,
+        **protocol.build(text_spec.name, "text", encoder.dim),
+    }
+    return dataclasses.replace(
+        config,
+        **filled,
+        protocol_version=protocol.version,
+        text_pooling=text_spec.name,
+        text_encoder=encoder.name,
+        dataset_options=freeze(
+            components["dataset"].spec.resolve_options(dict(config.dataset_options))
+        ),
+        extractor_options=freeze(extractor.resolve_options(dict(config.extractor_options))),
+        pooling_options=freeze(
+            audio_spec.resolve_options(dict(config.pooling_options), base=audio_base)
+        ),
+        text_pooling_options=freeze(
+            text_spec.resolve_options(dict(config.text_pooling_options), base=text_base)
+        ),
+        text_encoder_options=freeze(encoder.resolve_options(dict(config.text_encoder_options))),
+        audio_frames=config.audio_frames or dataset.defaults.frames_for(extractor),
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -180,7 +235,7 @@ def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
     text_pool = the_plan.components["text_pooling"].spec.build(
         splits.train.text.shape[-1], **dict(c.text_pooling_options)
     )
-    return DualEncoder(audio_pool, text_pool, c.embed_dim, c.gate_batch_norm)
+    return DualEncoder(audio_pool, text_pool, c.embed_dim, c.gate_batch_norm, c.audio_l2renorm)
 
 
 def run_seed(
@@ -203,6 +258,7 @@ def run_seed(
         splits.train,
         splits.val,
         c,
+        the_plan.protocol,
         seed,
         device,
         checkpoint=runs_dir / "checkpoints" / f"{run_id}.resume.pt",
@@ -234,6 +290,7 @@ def run_seed(
         "text_pooling": c.text_pooling,
         "text_encoder": c.text_encoder,
         "seed": seed,
+        "protocol": {"name": the_plan.protocol.name, "version": the_plan.protocol.version},
         "protocol_hash": the_plan.protocol_hash,
         "settings": the_plan.settings,
         "config": c.as_dict(),
@@ -247,6 +304,7 @@ def run_seed(
             "python": platform.python_version(),
         },
         "device": _device_name(device),
+        "execution": execution(device),
         "sizes": {
             split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
         },

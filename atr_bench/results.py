@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tabulate import tabulate
 
 from atr_bench.atomic import write_json
@@ -17,6 +18,36 @@ from atr_bench.errors import AtrBenchError
 SCHEMA_VERSION = 1
 DIRECTIONS = ("t2a", "a2t")
 TABLE_METRICS = ("R1", "R5", "R10", "R50", "MedR", "MeanR", "mAP10", "geo")
+
+
+def execution(device: torch.device, threads: int | None = None) -> dict[str, Any]:
+    """What besides the protocol changes a run's numbers: torch's version, and the CPU thread
+    count (it changes how reductions are split, hence the floating-point results) or the
+    GPU. ``threads`` defaults to torch's current setting."""
+    out: dict[str, Any] = {"torch": torch.__version__, "device": device.type}
+    if device.type == "cpu":
+        out["threads"] = threads or torch.get_num_threads()
+    else:
+        out["gpu"] = torch.cuda.get_device_name(device)
+    return out
+
+
+def _describe(execution: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(execution.items()))
+
+
+def read_done(path: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    """The record at ``path`` of a run that is already done under ``expected`` execution; an
+    error when it was recorded under another one (records without one are taken as done)."""
+    record = read_record(path)
+    recorded = record.get("execution")
+    if isinstance(recorded, dict) and recorded != expected:
+        raise AtrBenchError(
+            f"{path}: recorded with {_describe(recorded)}, but this run would use "
+            f"{_describe(expected)}, which can change its numbers; match them (e.g. --threads) "
+            "to reuse the record, or pass --force to redo the run and replace it"
+        )
+    return record
 
 
 def record_path(runs_dir: Path, run_id: str) -> Path:

@@ -96,6 +96,10 @@ class Spec:
                 values[key] = known[key].convert(raw, owner)
         return values
 
+    def affects_results(self, name: str) -> bool:
+        """Whether option ``name`` can change a run's numbers (unknown names: assumed so)."""
+        return all(o.affects_results for o in self.options if o.name == name)
+
     def result_options(self, values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         """``values`` that go into the protocol hash: not those that do not affect results,
         nor those at a default that is left out of it (``Option.hashed_at_default``)."""
@@ -140,3 +144,59 @@ class TextEncoderSpec(Spec):
 @dataclass(frozen=True)
 class DatasetSpec(Spec):
     """A dataset in the seed layout, built as ``build(root, **opts)``."""
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """RAdam inside Lookahead (k=6, alpha=0.5): "Ranger". ``decoupled`` weight decay shrinks
+    the weights directly (``p -= lr * wd * p``, as Ranger does); otherwise it is an L2 term
+    added to the gradient (torch's RAdam default)."""
+
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    decoupled: bool = False
+
+
+@dataclass(frozen=True)
+class ProtocolSpec(Spec):
+    """A named, versioned training and evaluation protocol: everything a run's numbers depend
+    on besides the components, the seed and the machine. ``build(pooling, side, in_dim)``
+    returns the options the protocol gives a pooling on the ``"audio"`` or ``"text"`` side
+    (the user's ``--pooling-opt`` still overrides them); a protocol that knows nothing of a
+    pooling returns ``{}``. Any change to what a protocol computes bumps ``version``."""
+
+    version: int = 1
+    batch_items: str = "clips"
+    """``clips``: a training batch is clips, each with all of its captions, and a clip-caption
+    similarity is the mean over that clip's captions (the paper's code); ``pairs``: a batch is
+    (caption, clip) pairs drawn over every caption."""
+    embed_dim: int | None = None
+    """The shared space's size; ``None``: as wide as the audio features (the paper's code),
+    or ``embed_dims[pooling]`` where that is given."""
+    embed_dims: Mapping[str, int] = field(default_factory=dict)
+    audio_l2renorm: bool = True
+    """L2-normalise the pooled audio before its gated embedding unit."""
+    gate_batch_norm: bool = True
+    loss: str = "max_margin"
+    margin: float = 0.2
+    temperature: float = 0.05
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    lr: float = 0.01
+    weight_decay: float = 1e-3
+    gamma: float = 0.95
+    batch_size: int = 128
+    epochs: int = 20
+    text_tokens: int = 20
+    selection_ties: str = "later"
+    """``later``: the later epoch wins a tie of the validation score (the paper's code's
+    ``>=``), ``earlier``: the first one keeps it."""
+
+    @property
+    def label(self) -> str:
+        """``name@version``, as records and leaderboards name a protocol."""
+        return f"{self.name}@{self.version}"
+
+    def embed_dim_for(self, pooling: str, audio_dim: int) -> int:
+        if self.embed_dim is not None:
+            return self.embed_dim
+        return self.embed_dims.get(pooling, audio_dim)

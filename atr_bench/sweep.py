@@ -24,7 +24,7 @@ from atr_bench import protocol
 from atr_bench.config import RunConfig
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins import registry
-from atr_bench.results import record_path
+from atr_bench.results import execution, read_done, record_path
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,10 @@ def sweep(
     skipped: list[Path] = []
     failures: list[Failure] = []
     pending: list[tuple[protocol.Plan, list[int]]] = []
+    dev = protocol.resolve_device(device)
+    if jobs > 1:
+        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    expected = execution(dev, threads)
     for config in configs:
         label = f"{config.dataset}/{config.extractor}/{config.pooling}"
         try:
@@ -117,15 +121,18 @@ def sweep(
         todo = []
         for seed in seeds:
             path = record_path(runs_dir, the_plan.run_id(seed))
-            if path.exists():
-                skipped.append(path)
-            else:
+            if not path.exists():
                 todo.append(seed)
+                continue
+            try:
+                read_done(path, expected)
+                skipped.append(path)
+            except AtrBenchError as exc:
+                failures.append(Failure(the_plan.label, seed, str(exc)))
         if todo:
             pending.append((the_plan, todo))
     total = sum(len(todo) for _, todo in pending)
     bar = tqdm(total=total, desc="sweep", unit="run", disable=not progress)
-    dev = protocol.resolve_device(device)
     if jobs <= 1:
         for the_plan, todo in pending:
             _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream)
@@ -174,14 +181,13 @@ def _run_in_pool(
     runs_dir: Path,
     data_root: Path,
     jobs: int,
-    threads: int | None,
+    threads: int,
     bar: tqdm,
     written: list[Path],
     failures: list[Failure],
     stream: str,
 ) -> None:
     """Prepare each configuration's data here, then one worker task per (config, seed)."""
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ready: list[_Job] = []
     for the_plan, todo in pending:
         try:

@@ -20,6 +20,7 @@ from atr_bench.losses import LOSSES
 from atr_bench.metrics import retrieval_metrics
 from atr_bench.model import DualEncoder
 from atr_bench.optim import build_optimizer
+from atr_bench.specs import ProtocolSpec
 
 SELECTION = ("t2a", "geo")
 """Model selection: best validation geometric mean of t2a R@1, R@5, R@10."""
@@ -97,22 +98,63 @@ def loss_function(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], t
     return lambda sims, pos: loss(sims, pos, margin=config.margin)
 
 
-def _train_epoch(
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class CaptionGroups:
+    """Where each clip's captions are: ``by_clip`` lists caption indices clip by clip, clip
+    ``c``'s are ``by_clip[start[c] : start[c] + count[c]]``."""
+
+    by_clip: torch.Tensor
+    start: torch.Tensor
+    count: torch.Tensor
+
+    @classmethod
+    def of_clips(cls, caption_clip: torch.Tensor, n_clips: int) -> CaptionGroups:
+        """The groups of captions whose clips are ``caption_clip``."""
+        count = torch.bincount(caption_clip, minlength=n_clips)
+        by_clip = torch.argsort(caption_clip, stable=True)
+        return cls(by_clip, torch.cumsum(count, 0) - count, count)
+
+    def captions_of(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The captions of ``clips`` and, for each, its clip's position in ``clips``."""
+        lengths = self.count[clips]
+        group = torch.repeat_interleave(torch.arange(len(clips), device=clips.device), lengths)
+        first = torch.cumsum(lengths, 0) - lengths
+        offset = torch.arange(len(group), device=clips.device) - first[group]
+        return self.by_clip[self.start[clips][group] + offset], group
+
+
+def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.Tensor:
+    """``[captions, clips]`` similarities -> ``[clips, clips]``: row ``i`` is the mean over the
+    captions of batch clip ``i`` (the paper's code's ``merge_caption_similiarities="avg"``)."""
+    total = sims.new_zeros(clips, sims.shape[1]).index_add_(0, group, sims)
+    return total / torch.bincount(group, minlength=clips).unsqueeze(1).to(sims.dtype)
+
+
+def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _pairs_epoch(
     model: DualEncoder,
     split: SplitData,
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    loss_fn: LossFn,
     generator: torch.Generator,
     config: RunConfig,
     device: torch.device,
-) -> float:
-    """One pass over every (clip, caption) pair in random order; returns the mean loss.
+) -> list[float]:
+    """One pass over every (clip, caption) pair in random order; the loss of each step.
 
     Captions of the same clip that meet in a batch are positives of each other, never negatives.
     """
-    model.train()
     order = torch.randperm(split.n_captions, generator=generator).to(device)
-    total, steps = 0.0, 0
+    losses = []
     for start in range(0, split.n_captions, config.batch_size):
         captions = order[start : start + config.batch_size]
         if captions.numel() < 2:  # a lone pair has no negatives
@@ -122,13 +164,61 @@ def _train_epoch(
             audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
             text = model.embed_text(split.text[captions], split.text_len[captions])
         sims = text.float() @ audio.float().T
-        loss = loss_fn(sims, clips[:, None] == clips[None, :])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
-        steps += 1
-    return total / max(steps, 1)
+        losses.append(_step(optimizer, loss_fn(sims, clips[:, None] == clips[None, :])))
+    return losses
+
+
+def _clips_epoch(
+    model: DualEncoder,
+    split: SplitData,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    generator: torch.Generator,
+    config: RunConfig,
+    device: torch.device,
+) -> list[float]:
+    """One pass over the clips in random order, each batch clip with all of its captions; a
+    clip-caption similarity is the mean over the clip's captions. The loss of each step."""
+    groups = CaptionGroups.of_clips(split.caption_clip, split.n_clips)
+    order = torch.randperm(split.n_clips, generator=generator).to(device)
+    losses = []
+    for start in range(0, split.n_clips, config.batch_size):
+        clips = order[start : start + config.batch_size]
+        if clips.numel() < 2:  # a lone clip has no negatives
+            continue
+        captions, group = groups.captions_of(clips)
+        with autocast(device, config.amp):
+            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
+            text = model.embed_text(split.text[captions], split.text_len[captions])
+        sims = caption_mean(text.float() @ audio.float().T, group, len(clips))
+        eye = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
+        losses.append(_step(optimizer, loss_fn(sims, eye)))
+    return losses
+
+
+EPOCHS = {"pairs": _pairs_epoch, "clips": _clips_epoch}
+"""One training epoch per batch composition (``RunConfig.batch_items``)."""
+
+
+def _train_epoch(
+    model: DualEncoder,
+    split: SplitData,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    generator: torch.Generator,
+    config: RunConfig,
+    device: torch.device,
+) -> float:
+    """One epoch of the configured batch composition; returns the mean loss."""
+    model.train()
+    losses = EPOCHS[config.batch_items](model, split, optimizer, loss_fn, generator, config, device)
+    return sum(losses) / max(len(losses), 1)
+
+
+def improves(score: float, best: float, ties: str) -> bool:
+    """Whether an epoch's validation ``score`` replaces the ``best`` so far; a tie does when
+    ``ties`` is ``later`` (the paper's code compares with ``>=``)."""
+    return score > best or (ties == "later" and score == best)
 
 
 def train(
@@ -136,20 +226,22 @@ def train(
     train_split: SplitData,
     val_split: SplitData,
     config: RunConfig,
+    protocol: ProtocolSpec,
     seed: int,
     device: torch.device,
     checkpoint: Path | None = None,
     progress: bool = True,
     label: str = "train",
 ) -> Outcome:
-    """Train for ``config.epochs`` and keep the epoch with the best validation t2a geo mean.
+    """Train for ``config.epochs`` and keep the epoch with the best validation t2a geo mean
+    (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
 
     After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
     atomically to ``checkpoint``; a run started again with the same checkpoint goes on from
     there and ends with exactly the numbers an uninterrupted run gives.
     """
     optimizer, scheduler = build_optimizer(
-        model.parameters(), config.lr, config.weight_decay, config.gamma
+        model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
     )
     loss_fn = loss_function(config)
     generator = torch.Generator().manual_seed(seed)
@@ -180,7 +272,7 @@ def train(
         val = evaluate(model, val_split, device, config.amp)
         score = val[SELECTION[0]][SELECTION[1]]
         curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
-        if score > best_score:
+        if improves(score, best_score, protocol.selection_ties):
             best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
         if checkpoint is not None:

@@ -53,7 +53,7 @@ def test_writes_every_clip_cropped_to_its_own_length(tmp_path: Path) -> None:
     for clip_id, wave in clips:
         with torch.no_grad():
             alone = LogMel()(torch.from_numpy(wave)[None])[0].numpy()
-        assert stored[clip_id].shape == (LogMel.frames_for(len(wave)), 64)
+        assert stored[clip_id].shape == (LogMel.frames_for(len(wave)), 128)
         np.testing.assert_allclose(stored[clip_id], alone, atol=1e-4)
 
 

@@ -113,20 +113,20 @@ def table_rows(md: str, start: int = 0) -> list[list[str]]:
 
 def test_files_per_dataset(built) -> None:
     report, out = built
-    assert set(report.boards) == {"synthcaps", "audiocaps"}
+    assert set(report.boards) == {"synthcaps-pairs", "audiocaps-pairs"}
     for dataset in ("synthcaps", "audiocaps"):
         for ext in ("md", "csv", "tex", "png"):
-            path = out / f"{dataset}.{ext}"
+            path = out / f"{dataset}-pairs.{ext}"
             assert path.is_file() and path.stat().st_size > 0
             assert path in report.written
-    assert (out / "synthcaps.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "synthcaps-pairs.png").read_bytes().startswith(b"\x89PNG")
     assert not list(out.glob("*.tmp"))
 
 
 def test_header_line_names_command_and_machine(built) -> None:
     _, out = built
     for ext in ("md", "csv", "tex"):
-        first = (out / f"synthcaps.{ext}").read_text(encoding="utf-8").splitlines()[0]
+        first = (out / f"synthcaps-pairs.{ext}").read_text(encoding="utf-8").splitlines()[0]
         assert COMMAND in first
         assert "cpu (x86_64, 2 threads)" in first
         assert re.search(r"\d{4}-\d{2}-\d{2}", first)
@@ -134,7 +134,7 @@ def test_header_line_names_command_and_machine(built) -> None:
 
 def test_mean_std_sorting_and_best(built) -> None:
     _, out = built
-    md = (out / "synthcaps.md").read_text(encoding="utf-8")
+    md = (out / "synthcaps-pairs.md").read_text(encoding="utf-8")
     rows = table_rows(md)
     # columns: extractor pooling text-pooling text-encoder hash settings seeds t2a R1 R5 ...
     assert [r[1] for r in rows] == ["mean", "lstm", "lstm", "max"]  # t2a R@1 25 > 20 > 15 > 3
@@ -163,7 +163,7 @@ def test_report_problems_and_exclusions(built) -> None:
 
 def test_csv_reads_back(built) -> None:
     _, out = built
-    frame = pd.read_csv(out / "synthcaps.csv", comment="#")
+    frame = pd.read_csv(out / "synthcaps-pairs.csv", comment="#")
     for column in (
         "dataset",
         "extractor",
@@ -187,7 +187,7 @@ def test_csv_reads_back(built) -> None:
 
 def test_reference_rows_are_quoted_apart(built) -> None:
     _, out = built
-    md = (out / "audiocaps.md").read_text(encoding="utf-8")
+    md = (out / "audiocaps-pairs.md").read_text(encoding="utf-8")
     quoted = md.index("quoted, not re-run")
     measured = table_rows(md)
     assert [r[1] for r in measured] == ["netvlad"] and len(measured) == 1
@@ -195,8 +195,8 @@ def test_reference_rows_are_quoted_apart(built) -> None:
     assert any(r[0] == "CE - VGGish" and r[5] == "18.0 ± 0.2" for r in reference)
     assert "CE - VGGish" not in md[:quoted]
     assert "github.com/oncescuandreea/audio-retrieval" in md
-    assert "quoted, not re-run" not in (out / "synthcaps.md").read_text(encoding="utf-8")
-    tex = (out / "audiocaps.tex").read_text(encoding="utf-8")
+    assert "quoted, not re-run" not in (out / "synthcaps-pairs.md").read_text(encoding="utf-8")
+    tex = (out / "audiocaps-pairs.tex").read_text(encoding="utf-8")
     assert "quoted, not re-run" in tex and r"18.0 $\pm$ 0.2" in tex
     assert "**" not in "".join(r[5] for r in reference)
 
@@ -205,9 +205,9 @@ def test_latex_escapes_names(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     write_all(runs, [record("net_vlad", 0, 10.0, 5.0), record("max", 0, 5.0, 5.0)])
     build_leaderboards(runs, tmp_path / "out", formats=["tex"], command="x")
-    tex = (tmp_path / "out" / "synthcaps.tex").read_text(encoding="utf-8")
+    tex = (tmp_path / "out" / "synthcaps-pairs.tex").read_text(encoding="utf-8")
     assert r"net\_vlad" in tex and r"\textbf{10.0}" in tex
-    assert not (tmp_path / "out" / "synthcaps.md").exists()
+    assert not (tmp_path / "out" / "synthcaps-pairs.md").exists()
 
 
 def test_reference_data_is_well_formed() -> None:
@@ -237,15 +237,15 @@ def test_dataset_filter_and_incomplete_record(tmp_path: Path) -> None:
         runs, [record("max", 0, 5.0, 5.0), bad, record("mean", 0, 9.0, 9.0, dataset="clotho")]
     )
     report = build_leaderboards(runs, tmp_path / "out", datasets=["synthcaps"], command="x")
-    assert report.boards == {"synthcaps": 1}
-    assert not (tmp_path / "out" / "clotho.md").exists()
+    assert report.boards == {"synthcaps-pairs": 1}
+    assert not (tmp_path / "out" / "clotho-pairs.md").exists()
     assert any("mAP10" in p.reason for p in report.problems)
     empty = build_leaderboards(runs, tmp_path / "out", datasets=["audiocaps"], command="x")
-    assert empty.boards == {"audiocaps": 0}
-    md = (tmp_path / "out" / "audiocaps.md").read_text(encoding="utf-8")
+    assert empty.boards == {"audiocaps-lou2022-masked": 0}
+    md = (tmp_path / "out" / "audiocaps-lou2022-masked.md").read_text(encoding="utf-8")
     assert "No usable run records" in md and "quoted, not re-run" in md
-    assert pd.read_csv(tmp_path / "out" / "audiocaps.csv", comment="#").empty
-    assert not (tmp_path / "out" / "audiocaps.png").exists()
+    assert pd.read_csv(tmp_path / "out" / "audiocaps-lou2022-masked.csv", comment="#").empty
+    assert not (tmp_path / "out" / "audiocaps-lou2022-masked.png").exists()
     saved = json.loads((runs / f"{bad['run_id']}.json").read_text())
     assert "mAP10" not in saved["test"]["t2a"]
 

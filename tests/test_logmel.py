@@ -29,9 +29,9 @@ def _tone(freq: float, seconds: float) -> torch.Tensor:
 @pytest.mark.parametrize(("seconds", "frames"), [(1.0, 10), (10.0, 100)])
 def test_shape_and_frame_rate(model: LogMel, seconds: float, frames: int) -> None:
     out = model(0.1 * torch.randn(2, int(seconds * RATE)))
-    assert out.shape == (2, frames, 64)
+    assert out.shape == (2, frames, 128)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
-    assert model.frames_per_second == 10.0 and model.sample_rate == RATE and model.dim == 64
+    assert model.frames_per_second == 10.0 and model.sample_rate == RATE and model.dim == 128
 
 
 @pytest.mark.parametrize(
@@ -42,9 +42,9 @@ def test_frames_for_equals_output_length(model: LogMel, n: int) -> None:
 
 
 def test_pure_tone_lands_in_its_mel_band(model: LogMel) -> None:
-    centres = librosa.mel_frequencies(n_mels=66, fmin=logmel.FMIN, fmax=logmel.FMAX)[1:-1]
+    centres = librosa.mel_frequencies(n_mels=130, fmin=logmel.FMIN, fmax=logmel.FMAX)[1:-1]
     for freq in (440.0, 1000.0, 3000.0):
-        out = model(_tone(freq, 1.0)[None])[0]  # [10, 64]
+        out = model(_tone(freq, 1.0)[None])[0]  # [10, 128]
         band = int(out.mean(0).argmax())
         assert band == int(np.abs(centres - freq).argmin()), freq
         # the energy is concentrated: the peak band is far above the bands an octave away
@@ -78,7 +78,7 @@ def test_rejects_unbatched_wave(model: LogMel) -> None:
 
 def test_spec_builds_without_weights_only() -> None:
     (spec,) = [s for s in atr_bench_extractors() if s.name == "lms"]
-    assert (spec.name, spec.dim, spec.sample_rate, spec.frames_per_second) == ("lms", 64, RATE, 10)
+    assert (spec.name, spec.dim, spec.sample_rate, spec.frames_per_second) == ("lms", 128, RATE, 10)
     built = spec.build()
     assert isinstance(built, LogMel) and not built.training
     assert list(built.state_dict()) == []  # nothing learned, nothing to load

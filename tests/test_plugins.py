@@ -177,7 +177,7 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         assert clash in capsys.readouterr().err
         assert main(tiny_args(tiny_data, runs, "--pooling", "wrong_shape")) == 2
         error = capsys.readouterr().err.strip().splitlines()[-1]
-        assert "audio pooling Wrong returned [32, 64]" in error and "out_dim is 65" in error
+        assert "audio pooling Wrong returned [32, 128]" in error and "out_dim is 129" in error
         assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
     finally:
         plugins.registry.cache_clear()

@@ -8,7 +8,8 @@ import json
 from types import ModuleType
 
 from atr_bench import hookimpl, plugins
-from atr_bench.config import RunConfig
+from atr_bench.config import LATER_FIELDS, RunConfig
+from atr_bench.plugins import registry
 from atr_bench.pooling.simple import MeanPooling
 from atr_bench.protocol import plan
 from atr_bench.specs import Option, PoolingSpec
@@ -65,15 +66,17 @@ def test_an_option_added_later_keeps_old_hashes_at_its_default(tmp_path):
     assert plan(new, reg, tmp_path).protocol_hash != old.protocol_hash
 
 
-def test_a_field_added_later_keeps_old_hashes_at_its_default():
-    """``gate_batch_norm`` came after the first records: at False the hash is the one the
-    config had without the field."""
-    config = RunConfig()
+def test_fields_added_later_keep_old_hashes_at_their_old_values(tmp_path):
+    """``gate_batch_norm`` and the protocol fields came after the first records: a run of the
+    ``pairs`` protocol (what those records ran) hashes as its config did without them."""
+    config = plan(RunConfig(protocol="pairs"), registry(), tmp_path).config
     fields = config.as_dict()
-    assert fields.pop("gate_batch_norm") is False
+    later = {name: fields.pop(name) for name in LATER_FIELDS}
+    assert later == LATER_FIELDS
     before = json.dumps(fields, sort_keys=True, default=str).encode()
     assert config.protocol_hash() == hashlib.sha256(before).hexdigest()[:12]
-    assert RunConfig(gate_batch_norm=True).protocol_hash() != config.protocol_hash()
+    other = dataclasses.replace(config, gate_batch_norm=True)
+    assert other.protocol_hash() != config.protocol_hash()
 
 
 def test_settings_name_what_differs_from_the_protocol(tmp_path):

@@ -33,12 +33,16 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     record = records[0]
     assert record["pooling"] == "netrvlad" and record["text_pooling"] == "netrvlad"
     assert record["text_encoder"] == "word2vec"
+    assert record["protocol"] == {"name": "lou2022-masked", "version": 1}
     assert record["config"]["pooling_options"] == {
         "clusters": 12,
         "ghost_clusters": 0,
         "kernel": "auto",
         "torch_compile": False,
-        "assign_norm": "none",
+        "assign_norm": "batch",
+        "assign_bias": False,
+        "assign_init": "normal",
+        "padding": "masked",
     }
     assert record["config"]["text_pooling_options"]["clusters"] == 20
     assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s
@@ -119,7 +123,14 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
         return build_model(the_plan, splits)
 
     reference = training.train(
-        fresh(), splits.train, splits.val, the_plan.config, 0, cpu, progress=False
+        fresh(),
+        splits.train,
+        splits.val,
+        the_plan.config,
+        the_plan.protocol,
+        0,
+        cpu,
+        progress=False,
     )
 
     real_epoch, calls = training._train_epoch, {"n": 0}
@@ -138,6 +149,7 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
             splits.train,
             splits.val,
             the_plan.config,
+            the_plan.protocol,
             0,
             cpu,
             checkpoint=checkpoint,
@@ -150,6 +162,7 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
         splits.train,
         splits.val,
         the_plan.config,
+        the_plan.protocol,
         0,
         cpu,
         checkpoint=checkpoint,
@@ -235,7 +248,8 @@ def test_list_shows_every_builtin_with_its_plugin(capsys):
 
 @pytest.mark.slow
 def test_default_protocol_learns_far_above_chance(tmp_path):
-    """The default protocol (netrvlad) for 10 epochs on a smaller synthcaps (400 training clips)."""
+    """The default protocol (netrvlad) for 10 epochs on a smaller synthcaps (400 training clips,
+    in batches of 32 so that it takes as many steps as the full dataset in 3 epochs)."""
     runs = tmp_path / "runs"
     args = [
         "run",
@@ -252,6 +266,8 @@ def test_default_protocol_learns_far_above_chance(tmp_path):
         "test=100",
         "--epochs",
         "10",
+        "--batch-size",
+        "32",
     ]
     assert main(args) == 0
     (record,) = _records(runs)
@@ -277,8 +293,9 @@ def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_arg
     """The paper's code's context-gating BatchNorm and normalised-mean readout: recorded,
     part of the hash (so another leaderboard row), and the BatchNorm is in the saved model."""
     plain, paper = tmp_path / "plain", tmp_path / "paper"
-    assert main(tiny_args(tiny_data, plain, "--pooling", "mean")) == 0
-    extra = ["--pooling", "mean", "--gate-batch-norm", "--pooling-opt", "readout=normalised_mean"]
+    assert main(tiny_args(tiny_data, plain, "--pooling", "mean", "--protocol", "pairs")) == 0
+    extra = ["--pooling", "mean", "--protocol", "pairs", "--gate-batch-norm"]
+    extra += ["--pooling-opt", "readout=normalised_mean"]
     assert main(tiny_args(tiny_data, paper, *extra)) == 0
     (a,), (b,) = _records(plain), _records(paper)
     assert b["config"]["gate_batch_norm"] is True
@@ -294,3 +311,22 @@ def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_arg
             "model"
         ]
     )
+
+
+def test_a_record_made_with_other_threads_is_not_taken_as_done(
+    tiny_data, tmp_path, capsys, tiny_args
+):
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1")
+    assert main([*args, "--threads", "1"]) == 0
+    (record,) = _records(runs)
+    assert record["execution"] == {"torch": torch.__version__, "device": "cpu", "threads": 1}
+    capsys.readouterr()
+    assert main([*args, "--threads", "1"]) == 0  # same execution: reused
+    assert "already done" in capsys.readouterr().err
+    assert main([*args, "--threads", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "threads 1" in err and "threads 2" in err and "--force" in err
+    assert main([*args, "--threads", "2", "--force"]) == 0
+    (record,) = _records(runs)
+    assert record["execution"]["threads"] == 2

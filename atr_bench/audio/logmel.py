@@ -1,10 +1,11 @@
 """The paper's ``lms`` baseline: log-mel spectrogram frames, mean-pooled to 10 frames per second.
 
-16 kHz audio, 512-point STFT with a hop of 160 samples (100 frames/s), power spectrum, 64 mel
-bands (librosa's Slaney filterbank, 50 Hz to 8 kHz), ``log(mel + 1e-6)``, then the mean of each
-block of 10 STFT frames. The STFT is centred with zero padding, so a wave zero-padded inside a
-batch gives exactly the frames it gives alone; a trailing partial block is dropped, and a wave
-shorter than one block is zero-padded to one block so every clip has at least one frame.
+16 kHz audio, 512-point STFT with a hop of 160 samples (100 frames/s), power spectrum, 128 mel
+bands as the paper's code expects (librosa's Slaney filterbank, 50 Hz to 8 kHz),
+``log(mel + 1e-6)``, then the mean of each block of 10 STFT frames. The STFT is centred with
+zero padding, so a wave zero-padded inside a batch gives exactly the frames it gives alone; a
+trailing partial block is dropped, and a wave shorter than one block is zero-padded to one block
+so every clip has at least one frame.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import nn
 SAMPLE_RATE = 16000
 N_FFT = 512
 HOP = 160
-N_MELS = 64
+N_MELS = 128
 FMIN = 50.0
 FMAX = 8000.0
 BLOCK = 10
@@ -27,7 +28,7 @@ MIN_SAMPLES = (BLOCK - 1) * HOP
 
 
 class LogMel(nn.Module):
-    """Batched log-mel extractor: ``wave [B, N] -> [B, frames_for(N), 64]``; no learned
+    """Batched log-mel extractor: ``wave [B, N] -> [B, frames_for(N), 128]``; no learned
     parameters (the filterbank and window are buffers, so ``.to(device)`` moves them)."""
 
     sample_rate = SAMPLE_RATE

@@ -23,7 +23,7 @@ def build_lms(weights: object = None, device: str = "cpu") -> LogMel:
 def atr_bench_extractors() -> list[ExtractorSpec]:
     lms = ExtractorSpec(
         name="lms",
-        description="log-mel spectrogram, 64 bands at 16 kHz, mean-pooled to 10 frames/s",
+        description="log-mel spectrogram, 128 bands at 16 kHz, mean-pooled to 10 frames/s",
         build=build_lms,
         dim=logmel.N_MELS,
         sample_rate=logmel.SAMPLE_RATE,

@@ -10,8 +10,8 @@ from torch import nn
 from atr_bench import hookimpl
 from atr_bench.pooling.attention import TransformerPooling
 from atr_bench.pooling.recurrent import LSTMPooling
-from atr_bench.pooling.simple import MaxPooling, MeanPooling
-from atr_bench.pooling.vlad import ASSIGN_NORMS, KERNELS, NetRVLAD, NetVLAD
+from atr_bench.pooling.simple import PADDINGS, MaxPooling, MeanPooling
+from atr_bench.pooling.vlad import ASSIGN_INITS, ASSIGN_NORMS, KERNELS, NetRVLAD, NetVLAD
 from atr_bench.specs import Option, PoolingSpec
 
 
@@ -28,7 +28,16 @@ def _readout(default: str, other: str) -> Option:
     )
 
 
+PADDING_OPTION = Option(
+    "padding",
+    str,
+    "masked",
+    "masked: padded frames are ignored; zeros: they count as frames of zeros (the paper's code)",
+    choices=PADDINGS,
+    hashed_at_default=False,
+)
 MEAN_OPTIONS = (_readout("mean", "normalised_mean"),)
+MAX_OPTIONS = (PADDING_OPTION,)
 LSTM_OPTIONS = (
     Option("hidden", int, 512, "hidden units per direction"),
     Option("layers", int, 1, "stacked LSTM layers"),
@@ -70,6 +79,22 @@ VLAD_OPTIONS = (
         choices=ASSIGN_NORMS,
         hashed_at_default=False,
     ),
+    Option(
+        "assign_bias",
+        bool,
+        True,
+        "a bias in the assignment (the paper's code has none)",
+        hashed_at_default=False,
+    ),
+    Option(
+        "assign_init",
+        str,
+        "uniform",
+        "uniform (torch's Linear default), or normal: N(0, 1/D) as in the paper's code",
+        choices=ASSIGN_INITS,
+        hashed_at_default=False,
+    ),
+    PADDING_OPTION,
 )
 
 
@@ -103,7 +128,7 @@ def atr_bench_poolings() -> list[PoolingSpec]:
         _spec(
             "mean", "masked mean over time (order-free, no parameters)", MeanPooling, MEAN_OPTIONS
         ),
-        _spec("max", "masked max over time (order-free, no parameters)", MaxPooling),
+        _spec("max", "masked max over time (order-free, no parameters)", MaxPooling, MAX_OPTIONS),
         _spec(
             "lstm",
             "last valid hidden state of an LSTM over the real frames",

@@ -23,6 +23,19 @@ def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.unsqueeze(-1), x, 0.0)
 
 
+PADDINGS = ("masked", "zeros")
+"""How a pooling treats padded frames: ``masked`` ignores them (the harness's contract);
+``zeros`` counts them as frames of zeros, as the paper's code does in max pooling and VLAD."""
+
+
+def apply_padding(padding: str, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x, mask)`` as a pooling with option ``padding`` sees them: unchanged for ``masked``;
+    for ``zeros``, padded frames zeroed and the mask all True."""
+    if padding == "masked":
+        return x, mask
+    return zero_padding(x, mask), torch.ones_like(mask)
+
+
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean over the real frames of each row: ``[B, T, D]``, ``[B, T]`` -> ``[B, D]``.
 
@@ -84,13 +97,17 @@ def prefix_lengths(mask: Tensor) -> list[int] | None:
 
 
 class MaxPooling(nn.Module):
-    """Per-dimension maximum over the real frames (padding set to -inf first)."""
+    """Per-dimension maximum over the real frames (padding set to -inf first), or with
+    ``padding="zeros"`` over every frame, padded ones counting as zeros (the paper's code)."""
 
-    def __init__(self, in_dim: int):
+    def __init__(self, in_dim: int, padding: str = "masked"):
         super().__init__()
+        check_option("max", "padding", padding, padding in PADDINGS, " or ".join(PADDINGS))
+        self.padding = padding
         self.out_dim = in_dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x, mask = apply_padding(self.padding, x, mask)
         if x.device.type != "cpu" or len(x) == 0:
             return _masked_max(x, mask)
         per_clip = max(1, x[0].numel())

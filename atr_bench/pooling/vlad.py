@@ -23,13 +23,16 @@ from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.pooling.simple import check_option, zero_padding
+from atr_bench.pooling.simple import PADDINGS, apply_padding, check_option, zero_padding
 
 EPS = 1e-12
 """The norm floor of ``F.normalize``, which the output matches."""
 KERNELS = ("auto", "torch", "triton")
-ASSIGN_NORMS = ("none", "batch")
 """``auto``: Triton for CUDA tensors when it is installed, else torch."""
+ASSIGN_NORMS = ("none", "batch")
+ASSIGN_INITS = ("uniform", "normal")
+"""The assignment weights' start: torch's ``nn.Linear`` default (uniform, std 1/sqrt(3D)), or
+N(0, 1/D) as the paper's code draws them."""
 
 
 class DenseFrames:
@@ -346,7 +349,10 @@ class NetVLAD(nn.Module):
     Triton kernels on CUDA when Triton is installed, plain torch otherwise). With
     ``torch_compile`` the torch implementation runs through ``torch.compile`` (the first call
     per shape compiles, which takes a while). ``assign_norm="batch"`` batch-normalises the
-    assignment logits, as the paper's code does (over the real frames only, here)."""
+    assignment logits, as the paper's code does (over the real frames only, here).
+    ``assign_bias=False`` and ``assign_init="normal"`` give the assignment the paper's code's
+    form (no bias, N(0, 1/D) weights); ``padding="zeros"`` counts padded frames as frames of
+    zeros, in the assignment mass and the BatchNorm statistics, as the paper's code does."""
 
     name = "netvlad"
     residual = True
@@ -359,6 +365,9 @@ class NetVLAD(nn.Module):
         kernel: str = "auto",
         torch_compile: bool = False,
         assign_norm: str = "none",
+        assign_bias: bool = True,
+        assign_init: str = "uniform",
+        padding: str = "masked",
     ):
         super().__init__()
         check_option(self.name, "clusters", clusters, clusters >= 1, ">= 1")
@@ -377,7 +386,16 @@ class NetVLAD(nn.Module):
         check_option(
             self.name, "assign_norm", assign_norm, assign_norm in ASSIGN_NORMS, "none or batch"
         )
-        self.assign = nn.Linear(in_dim, clusters + ghost_clusters)
+        check_option(
+            self.name, "assign_init", assign_init, assign_init in ASSIGN_INITS, "uniform or normal"
+        )
+        check_option(self.name, "padding", padding, padding in PADDINGS, " or ".join(PADDINGS))
+        self.padding = padding
+        self.assign = nn.Linear(in_dim, clusters + ghost_clusters, bias=assign_bias)
+        if assign_init == "normal":
+            nn.init.normal_(self.assign.weight, std=in_dim**-0.5)
+        if not assign_bias:  # the kernels take a bias: a constant zero one
+            self.register_buffer("zero_bias", torch.zeros(clusters + ghost_clusters))
         batch_norm = assign_norm == "batch"
         self.assign_norm = nn.BatchNorm1d(clusters + ghost_clusters) if batch_norm else None
         self.centroids = (
@@ -387,9 +405,11 @@ class NetVLAD(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         pool = compiled_vlad_pool() if self.torch_compile else vlad_pool
+        x, mask = apply_padding(self.padding, x, mask)
         a = self.assign
+        bias = self.zero_bias if a.bias is None else a.bias
         return pool(
-            x, mask, a.weight, a.bias, self.centroids, self.clusters, self.kernel, self._norm()
+            x, mask, a.weight, bias, self.centroids, self.clusters, self.kernel, self._norm()
         )
 
     def _norm(self) -> AssignNorm | None:

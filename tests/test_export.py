@@ -1,0 +1,50 @@
+"""``atr-bench data export``: the files the paper's released code reads, holding exactly the
+tensors atr-bench trains on."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from atr_bench.cli import main
+from atr_bench.data.layout import SPLITS
+from atr_bench.data.safe_pickle import load_text_pickle
+from atr_bench.data.text_store import read_text_features
+
+
+def _export_args(data, out, tiny_options):
+    args = ["data", "export", "--data-root", str(data), "--out", str(out), "--no-progress"]
+    for key, value in tiny_options.items():
+        args += ["--dataset-opt", f"{key}={value}"]
+    return args
+
+
+def test_export_writes_the_seed_layout_with_the_same_tensors(tiny_data, tmp_path, tiny_options):
+    out = tmp_path / "export"
+    assert main(_export_args(tiny_data, out, tiny_options)) == 0
+    (source,) = [p for p in tiny_data.iterdir() if p.name.startswith("SynthCaps")]
+    target = out / source.name
+    for split in SPLITS:
+        index = json.loads((target / "Index" / f"{split}.json").read_text())
+        ids = [clip["audio_id"] for clip in index["audios"]]
+        exported = load_text_pickle(target / "TextEmbeddings" / f"w2v_{split}.pkl")
+        (cache,) = (source / "TextEmbeddings").glob(f"word2vec-*_{split}.h5")
+        cached = read_text_features(cache)
+        assert list(exported) == ids == list(cached)
+        for clip in ids:
+            assert len(exported[clip]) == 5
+            for a, b in zip(exported[clip], cached[clip], strict=True):
+                assert a.dtype == np.float32 and np.array_equal(a, b)
+        with (
+            h5py.File(source / "AudioExpert/lms" / split / "lms.h5") as a,
+            h5py.File(target / "AudioExpert/lms" / split / "lms.h5") as b,
+        ):
+            assert sorted(a) == sorted(b) == sorted(ids)
+            assert all(np.array_equal(a[c][()], b[c][()]) for c in ids)
+
+
+def test_export_refuses_to_write_over_its_own_data(tiny_data, tiny_options, capsys):
+    assert main(_export_args(tiny_data, tiny_data, tiny_options)) == 2
+    assert "export to another folder" in capsys.readouterr().err
