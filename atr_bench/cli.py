@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tabulate import tabulate
@@ -19,7 +21,7 @@ from atr_bench.data.streamed import STREAM_MODES
 from atr_bench.errors import AtrBenchError
 from atr_bench.losses import LOSSES
 from atr_bench.plugins import registry
-from atr_bench.specs import parse_option_strings
+from atr_bench.specs import ExtractorSpec, parse_option_strings
 
 DATA_ENV = "ATR_BENCH_DATA"
 
@@ -33,7 +35,31 @@ def _seeds(text: str) -> list[int]:
         ) from None
     if not seeds:
         raise argparse.ArgumentTypeError("give at least one seed")
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise argparse.ArgumentTypeError(f"seed {bad[0]} is not in 0..{MAX_SEED}")
     return seeds
+
+
+MAX_SEED = 2**32 - 1
+"""numpy's seeds are 32-bit."""
+NUMBERS = {
+    "lr": ("> 0", lambda v: v > 0),
+    "weight_decay": (">= 0", lambda v: v >= 0),
+    "gamma": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "margin": (">= 0", lambda v: v >= 0),
+    "temperature": ("> 0", lambda v: v > 0),
+    "batch_size": (">= 2 (a batch needs a negative)", lambda v: v >= 2),
+}
+"""Flags that must be finite numbers in a range, and the range."""
+
+
+def _in_range(args: argparse.Namespace) -> None:
+    for name, (rule, ok) in NUMBERS.items():
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and ok(value)):
+            flag = "--" + name.replace("_", "-")
+            raise AtrBenchError(f"{flag} {value}: must be a finite number {rule}")
 
 
 def _add_component(parser: argparse.ArgumentParser, name: str, default: str | None, what: str):
@@ -131,7 +157,8 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    _positive(args, "epochs", "batch_size", "embed_dim", "text_tokens", "audio_frames")
+    _positive(args, "epochs", "embed_dim", "text_tokens", "audio_frames")
+    _in_range(args)
 
     given = vars(args)
     fields = {}
@@ -233,6 +260,19 @@ def _extract_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_extract)
 
 
+def _dataset_and_extractor(args: argparse.Namespace) -> tuple[Any, ExtractorSpec, dict[str, Any]]:
+    """The dataset (built with ``--dataset-opt``), the extractor and its resolved options."""
+    reg = registry()
+    dataset_spec = reg.get("dataset", args.dataset)
+    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
+    dataset = dataset_spec.build(
+        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
+    )
+    extractor = reg.get("extractor", args.extractor)
+    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    return dataset, extractor, options
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     """Exit 0 when every clip is stored, 1 when some files were missing or unreadable."""
     from atr_bench.audio.extract_folder import extract_folder
@@ -242,14 +282,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         if not getattr(args, flag):
             raise AtrBenchError(f"atr-bench extract needs --{flag}; see `atr-bench list`")
     _positive(args, "batch_size")
-    reg = registry()
-    dataset_spec = reg.get("dataset", args.dataset)
-    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
-    dataset = dataset_spec.build(
-        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
-    )
-    extractor = reg.get("extractor", args.extractor)
-    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    dataset, extractor, options = _dataset_and_extractor(args)
     device = str(resolve_device(args.device))
     report = extract_folder(
         dataset,
@@ -311,16 +344,9 @@ def cmd_data_export(args: argparse.Namespace) -> int:
     from atr_bench.data.layout import SPLITS
     from atr_bench.loading import text_features
 
-    reg = registry()
-    dataset_spec = reg.get("dataset", args.dataset)
-    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
-    dataset = dataset_spec.build(
-        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
-    )
-    extractor = reg.get("extractor", args.extractor)
-    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    dataset, extractor, options = _dataset_and_extractor(args)
     dataset.ensure_audio_features(extractor, {"device": "cpu", **options}, not args.no_progress)
-    encoder = reg.get("text_encoder", args.text_encoder or dataset.defaults.text_encoder)
+    encoder = registry().get("text_encoder", args.text_encoder or dataset.defaults.text_encoder)
     encoder_opts = encoder.resolve_options(
         parse_option_strings(args.text_encoder_opt, "--text-encoder-opt")
     )

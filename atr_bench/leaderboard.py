@@ -21,6 +21,7 @@ from tabulate import tabulate
 from atr_bench.atomic import atomic_write
 from atr_bench.config import DEFAULT_PROTOCOL
 from atr_bench.errors import AtrBenchError
+from atr_bench.names import NAME_RULE, check_name, inside, is_name
 from atr_bench.reference import reference_rows
 from atr_bench.results import DIRECTIONS, Problem, mean_std, read_records
 
@@ -163,7 +164,9 @@ def build_leaderboards(
     command = command or f"atr-bench leaderboard --runs-dir {runs_dir} --out {out_dir}"
     records, read_problems = read_records(runs_dir)
     problems = list(read_problems)
-    wanted = list(dict.fromkeys(datasets)) if datasets is not None else None
+    wanted = None
+    if datasets is not None:
+        wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
     usable, untrained = [], 0
     for record in records:
         if wanted is not None and record.get("dataset") not in wanted:
@@ -208,6 +211,10 @@ def _unusable(record: dict[str, Any]) -> str | None:
     for key in ("dataset", "extractor", "pooling", "protocol_hash", "seed"):
         if record.get(key) is None:
             return f"run record has no {key}"
+    names = [record["dataset"], protocol_label(record).partition("@")[0]]
+    names += [record.get(key) or "x" for key in ("extractor", "pooling", "text_pooling")]
+    if not all(is_name(name) for name in names):
+        return f"run record names a dataset, protocol or component that is not a name ({NAME_RULE})"
     for direction in DIRECTIONS:
         for metric in BOARD_METRICS:
             value = record["test"][direction].get(metric)
@@ -508,7 +515,7 @@ def _write_board(
     }
     written = []
     for fmt in formats:
-        path = out_dir / f"{board.stem}.{fmt}"
+        path = inside(out_dir, f"{board.stem}.{fmt}")
         if fmt == "png":
             if rows:
                 written.append(save_plot(path, board.title, rows, header))

@@ -15,6 +15,7 @@ import pluggy
 
 from atr_bench import PROJECT, __version__, hookspecs
 from atr_bench.errors import AtrBenchError
+from atr_bench.names import NAME_RULE, is_name
 from atr_bench.specs import (
     DatasetSpec,
     ExtractorSpec,
@@ -116,6 +117,15 @@ class Registry:
                 )
                 continue
             for spec in specs:
+                if not is_name(spec.name):
+                    self.failures.append(
+                        Failure(
+                            origin.plugin,
+                            f"{hook_name}() returned the {kind} name {spec.name!r}, which is "
+                            f"not a name ({NAME_RULE}); that {kind} is not loaded",
+                        )
+                    )
+                    continue
                 if (kind, spec.name) in self._clashes:
                     continue
                 if spec.name in found:

@@ -24,7 +24,13 @@ from atr_bench.loading import Splits, load_splits
 from atr_bench.losses import LOSSES
 from atr_bench.model import DualEncoder
 from atr_bench.plugins import Found, Registry
-from atr_bench.results import SCHEMA_VERSION, execution, record_path, write_record
+from atr_bench.results import (
+    SCHEMA_VERSION,
+    checkpoint_path,
+    execution,
+    record_path,
+    write_record,
+)
 from atr_bench.specs import ProtocolSpec
 from atr_bench.training import evaluate, order_contrast_accuracy, train
 
@@ -261,7 +267,7 @@ def run_seed(
         the_plan.protocol,
         seed,
         device,
-        checkpoint=runs_dir / "checkpoints" / f"{run_id}.resume.pt",
+        checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
         progress=progress,
         label=f"{the_plan.label} seed {seed}",
     )
@@ -277,7 +283,7 @@ def run_seed(
             "accuracy": order_contrast_accuracy(model, splits.order, device, c.amp),
         }
     save_torch(
-        runs_dir / "checkpoints" / f"{run_id}.pt",
+        checkpoint_path(runs_dir, run_id),
         {"model": outcome.best_state, "config": c.as_dict(), "seed": seed},
     )
     record = {
@@ -315,7 +321,7 @@ def run_seed(
         "order_contrast": order,
     }
     write_record(record_path(runs_dir, run_id), record)
-    (runs_dir / "checkpoints" / f"{run_id}.resume.pt").unlink(missing_ok=True)
+    checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
     return record
 
 

@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from atr_bench.atomic import write_json
 from atr_bench.errors import AtrBenchError
+from atr_bench.names import MAX_RUN_ID, check_name, inside
 
 SCHEMA_VERSION = 1
 DIRECTIONS = ("t2a", "a2t")
@@ -51,7 +52,16 @@ def read_done(path: Path, expected: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_path(runs_dir: Path, run_id: str) -> Path:
-    return Path(runs_dir) / f"{run_id}.json"
+    check_name(run_id, "run id", MAX_RUN_ID)
+    return inside(Path(runs_dir), f"{run_id}.json")
+
+
+def checkpoint_path(runs_dir: Path, run_id: str, kind: str = "") -> Path:
+    """``runs/checkpoints/<run id>[.<kind>].pt``: the selected model, or (``resume``) the state
+    an interrupted run goes on from."""
+    check_name(run_id, "run id", MAX_RUN_ID)
+    suffix = f".{kind}.pt" if kind else ".pt"
+    return inside(Path(runs_dir) / "checkpoints", f"{run_id}{suffix}")
 
 
 def write_record(path: Path, record: dict[str, Any]) -> Path:

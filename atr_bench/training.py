@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,71 +133,34 @@ def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.T
     return total / torch.bincount(group, minlength=clips).unsqueeze(1).to(sims.dtype)
 
 
-def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+"""The clips and the captions a training step embeds, and for clip batches each caption's
+position among the clips (``None``: caption ``i`` pairs with clip ``i``)."""
 
 
-def _pairs_epoch(
-    model: DualEncoder,
-    split: SplitData,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    generator: torch.Generator,
-    config: RunConfig,
-    device: torch.device,
-) -> list[float]:
-    """One pass over every (clip, caption) pair in random order; the loss of each step.
-
-    Captions of the same clip that meet in a batch are positives of each other, never negatives.
-    """
+def _pair_batches(
+    split: SplitData, generator: torch.Generator, size: int, device: torch.device
+) -> Iterator[Batch]:
+    """Every (clip, caption) pair in random order, ``size`` pairs a batch."""
     order = torch.randperm(split.n_captions, generator=generator).to(device)
-    losses = []
-    for start in range(0, split.n_captions, config.batch_size):
-        captions = order[start : start + config.batch_size]
-        if captions.numel() < 2:  # a lone pair has no negatives
-            continue
-        clips = split.caption_clip[captions]
-        with autocast(device, config.amp):
-            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
-            text = model.embed_text(split.text[captions], split.text_len[captions])
-        sims = text.float() @ audio.float().T
-        losses.append(_step(optimizer, loss_fn(sims, clips[:, None] == clips[None, :])))
-    return losses
+    for start in range(0, split.n_captions, size):
+        captions = order[start : start + size]
+        yield split.caption_clip[captions], captions, None
 
 
-def _clips_epoch(
-    model: DualEncoder,
-    split: SplitData,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    generator: torch.Generator,
-    config: RunConfig,
-    device: torch.device,
-) -> list[float]:
-    """One pass over the clips in random order, each batch clip with all of its captions; a
-    clip-caption similarity is the mean over the clip's captions. The loss of each step."""
+def _clip_batches(
+    split: SplitData, generator: torch.Generator, size: int, device: torch.device
+) -> Iterator[Batch]:
+    """Every clip in random order, ``size`` clips a batch, each with all of its captions."""
     groups = CaptionGroups.of_clips(split.caption_clip, split.n_clips)
     order = torch.randperm(split.n_clips, generator=generator).to(device)
-    losses = []
-    for start in range(0, split.n_clips, config.batch_size):
-        clips = order[start : start + config.batch_size]
-        if clips.numel() < 2:  # a lone clip has no negatives
-            continue
-        captions, group = groups.captions_of(clips)
-        with autocast(device, config.amp):
-            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
-            text = model.embed_text(split.text[captions], split.text_len[captions])
-        sims = caption_mean(text.float() @ audio.float().T, group, len(clips))
-        eye = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
-        losses.append(_step(optimizer, loss_fn(sims, eye)))
-    return losses
+    for start in range(0, split.n_clips, size):
+        clips = order[start : start + size]
+        yield clips, *groups.captions_of(clips)
 
 
-EPOCHS = {"pairs": _pairs_epoch, "clips": _clips_epoch}
-"""One training epoch per batch composition (``RunConfig.batch_items``)."""
+BATCHES = {"pairs": _pair_batches, "clips": _clip_batches}
+"""The training batches of each batch composition (``RunConfig.batch_items``)."""
 
 
 def _train_epoch(
@@ -209,9 +172,32 @@ def _train_epoch(
     config: RunConfig,
     device: torch.device,
 ) -> float:
-    """One epoch of the configured batch composition; returns the mean loss."""
+    """One epoch of the configured batch composition; returns the mean loss.
+
+    Pair batches: captions of the same clip that meet in a batch are positives of each other,
+    never negatives. Clip batches: a clip-caption similarity is the mean over the clip's
+    captions, and every other clip of the batch is a negative.
+    """
     model.train()
-    losses = EPOCHS[config.batch_items](model, split, optimizer, loss_fn, generator, config, device)
+    losses = []
+    batches = BATCHES[config.batch_items](split, generator, config.batch_size, device)
+    for clips, captions, group in batches:
+        if clips.numel() < 2:  # a lone item has no negatives
+            continue
+        with autocast(device, config.amp):
+            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
+            text = model.embed_text(split.text[captions], split.text_len[captions])
+        sims = text.float() @ audio.float().T
+        if group is None:
+            positives = clips[:, None] == clips[None, :]
+        else:
+            sims = caption_mean(sims, group, len(clips))
+            positives = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(sims, positives)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
     return sum(losses) / max(len(losses), 1)
 
 

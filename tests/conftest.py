@@ -78,3 +78,18 @@ def install_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     yield install
     registry.cache_clear()
+
+
+@pytest.fixture
+def fake_distribution():
+    """``write(site, name, source)``: a distribution as pip leaves it in ``site``, a module
+    plus a dist-info with its ``atr_bench`` entry point."""
+
+    def write(site: Path, name: str, source: str) -> None:
+        (site / f"{name}.py").write_text(source)
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[atr_bench]\n{name} = {name}\n")
+
+    return write

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import types
-from pathlib import Path
 
 import pytest
 
@@ -145,22 +144,13 @@ def atr_bench_poolings():
 MISSING = "import not_installed_dependency\n"
 
 
-def _installed(site: Path, name: str, source: str) -> None:
-    """A distribution as pip leaves it: a module plus a dist-info with its entry point."""
-    (site / f"{name}.py").write_text(source)
-    info = site / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[atr_bench]\n{name} = {name}\n")
-
-
 def test_broken_installed_plugins_are_reported_and_the_rest_run(
-    tmp_path, monkeypatch, capsys, tiny_data, tiny_args
+    tmp_path, monkeypatch, capsys, tiny_data, tiny_args, fake_distribution
 ):
     site = tmp_path / "site"
     site.mkdir()
     for name, source in (("goodplug", GOOD), ("clashplug", CLASH), ("missingplug", MISSING)):
-        _installed(site, name, source)
+        fake_distribution(site, name, source)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
     plugins.registry.cache_clear()

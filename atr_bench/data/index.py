@@ -12,6 +12,7 @@ from typing import Any
 
 from atr_bench.atomic import atomic_write, write_json
 from atr_bench.errors import AtrBenchError
+from atr_bench.names import clip_id_problem
 
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 _CAPTION_KEY = re.compile(r"caption_(\d+)")
@@ -32,6 +33,8 @@ def _check_clips(path: Path, clips: Iterable[ClipCaptions]) -> list[ClipCaptions
     for clip in clips:
         if not isinstance(clip.clip_id, str) or not clip.clip_id:
             raise AtrBenchError(f"{path}: a clip has an empty or non-string id; fix the index")
+        if (problem := clip_id_problem(clip.clip_id)) is not None:
+            raise AtrBenchError(f"{path}: clip id {clip.clip_id!r} {problem}; fix the index")
         if clip.clip_id in seen:
             raise AtrBenchError(f"{path}: duplicate clip id {clip.clip_id!r}; fix the index")
         if not clip.captions:

@@ -1,0 +1,134 @@
+"""Names never become paths outside their folder; bad numbers on the command line are one-line
+errors; written files follow the user's umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from atr_bench import plugins
+from atr_bench.atomic import write_json
+from atr_bench.cli import main
+from atr_bench.data.index import ClipCaptions, write_clotho_json
+from atr_bench.errors import AtrBenchError
+from atr_bench.leaderboard import build_leaderboards
+from atr_bench.names import inside
+from atr_bench.results import record_path
+
+ESCAPING = """
+from atr_bench import PoolingSpec, hookimpl
+from atr_bench.pooling.simple import MeanPooling
+
+
+@hookimpl
+def atr_bench_poolings():
+    return [
+        PoolingSpec(name="../../../../../outside/x", description="escapes", build=MeanPooling),
+        PoolingSpec(name="fine_mean", description="fine", build=MeanPooling),
+    ]
+"""
+
+
+def _tree(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+def test_a_plugin_name_that_is_a_path_is_refused_at_registration(
+    tmp_path, monkeypatch, capsys, tiny_data, tiny_args, fake_distribution
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    fake_distribution(site, "escaper", ESCAPING)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
+    plugins.registry.cache_clear()
+    runs = tmp_path / "deep" / "a" / "b" / "runs"
+    before = _tree(tmp_path)
+    try:
+        assert main(["list"]) == 0
+        err = capsys.readouterr().err
+        assert "plugin 'escaper' not loaded: atr_bench_poolings() returned the pooling name" in err
+        args = tiny_args(tiny_data, runs, "--pooling", "../../../../../outside/x", "--epochs", "1")
+        assert main(args) == 2
+        assert "unknown pooling" in capsys.readouterr().err
+        assert main(tiny_args(tiny_data, runs, "--pooling", "fine_mean", "--epochs", "1")) == 0
+    finally:
+        plugins.registry.cache_clear()
+    created = _tree(tmp_path) - before
+    assert all(runs in p.parents or p in runs.parents or p == runs for p in created)
+
+
+def _record(dataset: object) -> dict:
+    metrics = {"R1": 10.0, "R5": 20.0, "R10": 30.0, "mAP10": 5.0, "MedR": 9.0}
+    return {
+        "schema": 1,
+        "run_id": "r",
+        "dataset": dataset,
+        "extractor": "lms",
+        "pooling": "mean",
+        "seed": 0,
+        "protocol_hash": "h",
+        "test": {"t2a": metrics, "a2t": metrics},
+    }
+
+
+def test_a_record_whose_dataset_is_a_path_is_skipped_and_nothing_leaves_out(tmp_path):
+    runs, out = tmp_path / "E" / "runs", tmp_path / "E" / "lb"
+    write_json(runs / "bad.json", _record("../../../../outside/X"))
+    write_json(runs / "good.json", _record("synthcaps"))
+    report = build_leaderboards(runs, out, command="x")
+    assert report.boards == {"synthcaps-pairs": 1}
+    assert any("not a name" in p.reason for p in report.problems)
+    assert sorted(p.parent for p in tmp_path.rglob("*") if p.is_file()) == [out] * 4 + [runs] * 2
+    with pytest.raises(AtrBenchError, match=r"--dataset '\.\./x' is not a name"):
+        build_leaderboards(runs, out, datasets=["../x"])
+
+
+def test_paths_from_names_stay_in_their_folder(tmp_path):
+    with pytest.raises(AtrBenchError, match="not a name"):
+        record_path(tmp_path, "../../x")
+    with pytest.raises(AtrBenchError, match="outside"):
+        inside(tmp_path, "../x.md")
+    assert inside(tmp_path, "a.md") == tmp_path / "a.md"
+
+
+@pytest.mark.parametrize("clip_id", ["../x", "a/b", ".."])
+def test_a_clip_id_that_is_a_path_is_refused(tmp_path, clip_id):
+    with pytest.raises(AtrBenchError, match="path separator"):
+        write_clotho_json(tmp_path / "i.json", [ClipCaptions(clip_id, ("a caption",))])
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--seeds", "-1", "not in 0.."),
+        ("--seeds", "99999999999999999999", "not in 0.."),
+        ("--lr", "nan", "--lr nan: must be a finite number > 0"),
+        ("--lr", "-1", "must be a finite number > 0"),
+        ("--gamma", "-1", "in (0, 1]"),
+        ("--margin", "-1", ">= 0"),
+        ("--batch-size", "1", ">= 2"),
+    ],
+)
+def test_bad_numbers_are_one_line_errors(tmp_path, capsys, flag, value, says):
+    argv = ["run", flag, value, "--data-root", str(tmp_path / "d"), "--no-progress"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own error for a flag's type
+        code = exc.code
+    assert code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert json.loads(path.read_text()) == {"a": 1}
