@@ -7,6 +7,7 @@ import dataclasses
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +184,22 @@ def data_root(given: Path | None) -> Path:
     return given or Path(os.environ.get(DATA_ENV, "data"))
 
 
+def writable_dir(path: Path, flag: str) -> Path:
+    """``path`` as a folder this process can write in (made if missing), checked before any
+    work so that a run does not fail after training."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except FileExistsError:
+        raise AtrBenchError(f"{flag} {path}: a file, not a folder; name a folder") from None
+    except OSError as exc:
+        raise AtrBenchError(
+            f"{flag} {path}: cannot write there ({exc.strerror}); name a writable folder"
+        ) from None
+    return path
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench import protocol
     from atr_bench.results import execution, metrics_table, read_done, record_path
@@ -191,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     device = protocol.resolve_device(args.device)
     the_plan = protocol.plan(config, registry(), data_root(args.data_root))
+    writable_dir(args.runs_dir, "--runs-dir")
+    writable_dir(data_root(args.data_root), "--data-root")
     started = time.perf_counter()
     splits = protocol.load_data(the_plan, device, not args.no_progress, args.stream_features)
     load_seconds = time.perf_counter() - started
@@ -221,6 +240,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     _positive(args, "jobs")
     _set_threads(args.threads)
+    writable_dir(args.runs_dir, "--runs-dir")
+    writable_dir(data_root(args.data_root), "--data-root")
     grid = {}
     for name in SWEPT:
         given = getattr(args, name)

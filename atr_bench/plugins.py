@@ -173,7 +173,10 @@ def _installed_modules() -> tuple[list[tuple[ModuleType, Origin]], list[Failure]
     wanted = os.environ.get(ENV_FILTER)
     allowed = {n.strip() for n in wanted.split(",") if n.strip()} if wanted is not None else None
     modules, failures = [], []
-    for ep in entry_points(group=PROJECT):
+    points = list(entry_points(group=PROJECT))
+    for name in sorted((allowed or set()) - {ep.name for ep in points}):
+        failures.append(Failure(name, f"named in {ENV_FILTER} but no installed plugin has it"))
+    for ep in points:
         if allowed is not None and ep.name not in allowed:
             continue
         dist = ep.dist

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from atr_bench.atomic import save_torch
 from atr_bench.config import RunConfig
 from atr_bench.data.split import SplitData
+from atr_bench.errors import AtrBenchError
 from atr_bench.losses import LOSSES
 from atr_bench.metrics import retrieval_metrics
 from atr_bench.model import DualEncoder
@@ -235,14 +237,23 @@ def train(
     best_score, best_epoch, best_state = -math.inf, 0, _copy_state(model)
     start = 0
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        curve, best_score = list(state["curve"]), state["best_score"]
-        best_epoch, best_state, start = state["best_epoch"], state["best_state"], state["epoch"]
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            curve, best_score = list(state["curve"]), state["best_score"]
+            best_epoch, best_state = state["best_epoch"], state["best_state"]
+            start = int(state["epoch"])
+        except Exception as exc:  # garbage, truncated, another run's or a hostile file
+            raise AtrBenchError(
+                f"{checkpoint}: not a resume file of this run ({type(exc).__name__}); deleting "
+                "it restarts the run from epoch 0"
+            ) from None
+        if progress:
+            print(f"{label}: resuming after epoch {start} of {config.epochs}", file=sys.stderr)
     bar = tqdm(
         range(start, config.epochs),
         desc=label,

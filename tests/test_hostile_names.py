@@ -132,3 +132,39 @@ def test_written_files_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert json.loads(path.read_text()) == {"a": 1}
+
+
+def test_runs_dir_or_data_root_that_is_a_file_is_found_before_training(
+    tmp_path, capsys, tiny_data, tiny_args
+):
+    a_file = tmp_path / "file"
+    a_file.write_text("not a folder")
+    assert main(tiny_args(tiny_data, a_file, "--pooling", "mean")) == 2
+    assert "--runs-dir" in capsys.readouterr().err and a_file.read_text() == "not a folder"
+    args = tiny_args(a_file, tmp_path / "runs", "--pooling", "mean")
+    assert main(args) == 2
+    assert "--data-root" in capsys.readouterr().err
+
+
+def test_a_garbage_resume_file_is_one_line_that_says_what_deleting_it_does(
+    tmp_path, capsys, tiny_data, tiny_args
+):
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1")
+    assert main(args) == 0
+    (record,) = [p for p in runs.glob("*.json")]
+    record.unlink()
+    resume = runs / "checkpoints" / f"{record.stem}.resume.pt"
+    resume.write_bytes(b"\x80\x04garbage")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a resume file of this run" in err
+    assert "restarts the run from epoch 0" in err and resume.exists()
+
+
+def test_a_plugin_filter_name_that_matches_nothing_is_reported(monkeypatch):
+    monkeypatch.setenv(plugins.ENV_FILTER, "nosuchplugin")
+    failures = plugins.load_registry().failures
+    assert [f.plugin for f in failures] == ["nosuchplugin"]
+    assert "no installed plugin has it" in failures[0].reason
