@@ -185,9 +185,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, var**0.5
 
 
-def report(work: Path) -> str:
-    """Markdown: per pooling, both sides' mean ± std over seeds, and the target check."""
+def report(work: Path, seeds: set[int] | None = None) -> str:
+    """Markdown: per pooling, both sides' mean ± std over ``seeds`` (default: all), and the
+    target check."""
     results = [json.loads(p.read_text()) for p in sorted((work / "results").glob("*.json"))]
+    results = [r for r in results if seeds is None or r["seed"] in seeds]
     poolings = [p for p in RELEASED_NAMES if any(r["pooling"] == p for r in results)]
     head = "| pooling | side | seeds | " + " | ".join(
         f"{d} {m}" for d in ("t2a", "a2t") for m in METRICS
@@ -240,10 +242,14 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2, help="runs at once")
-    p.add_argument("--report", type=Path, help="print the Markdown table of a work folder")
+    p.add_argument(
+        "--report", type=Path, help="print the Markdown tables of a work folder (--seeds: those)"
+    )
     args = p.parse_args()
+    args.seeds_given = any(a.startswith("--seeds") for a in sys.argv[1:])
     if args.report:
-        print(report(args.report), end="")
+        seeds = {int(s) for s in args.seeds.split(",")} if args.seeds_given else None
+        print(report(args.report, seeds), end="")
         return 0
     args.data, args.work = args.data.resolve(), args.work.resolve()
     if args.released:

@@ -314,3 +314,25 @@ def test_index_round_trips_through_the_clotho_reader(tmp_path):
     for split in SPLITS:
         expected = [ClipCaptions(c.clip_id, c.captions) for c in clip_specs(SMALL, split)]
         assert read_clotho_json(layout.index_json(split)) == expected
+
+
+def test_features_of_another_size_say_how_to_make_them_again(tmp_path, capsys):
+    import h5py
+
+    from atr_bench.cli import main
+
+    dataset = tmp_path / "data"
+    args = ["run", "--data-root", str(dataset), "--runs-dir", str(tmp_path / "runs")]
+    args += ["--dataset-opt", "train=4", "--dataset-opt", "val=4", "--dataset-opt", "test=4"]
+    args += ["--dataset-opt", "order_pairs=0", "--epochs", "1", "--no-progress"]
+    assert main([*args, "--pooling", "mean"]) == 0
+    (train,) = dataset.glob("SynthCaps-*/AudioExpert/lms/train/lms.h5")
+    with h5py.File(train, "a") as handle:  # as a 64-band dump of an earlier version
+        for name in list(handle):
+            data = handle[name][()]
+            del handle[name]
+            handle[name] = data[:, :64]
+    capsys.readouterr()
+    assert main([*args, "--pooling", "mean", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "holds 64-d lms features" in err and "they are made again" in err

@@ -17,7 +17,7 @@ import numpy as np
 from atr_bench.audio.extract import extract_to_store
 from atr_bench.audio.weights import feature_provenance
 from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
-from atr_bench.data.feature_store import stored_clips
+from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.data.synthcaps import (
@@ -89,6 +89,13 @@ class SynthCapsDataset(IndexedDataset):
     ) -> Path:
         path = self.layout.features(extractor.name, split)
         done = stored_clips(path)
+        if done and (dim := feature_dim(path)) != extractor.dim:
+            raise AtrBenchError(
+                f"{path}: holds {dim}-d {extractor.name} features, but {extractor.name} now "
+                f"gives {extractor.dim} (atr-bench's lms had 64 bands before it took the "
+                f"paper's 128); synthcaps makes these files itself: delete {path.parent.parent} "
+                "and they are made again"
+            )
         clips = [c for c in clips if c.clip_id not in done]
         if clips:
             model = extractor.build(**build)
