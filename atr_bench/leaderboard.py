@@ -493,7 +493,7 @@ def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> 
             fontweight="bold",
         )
     ax.set_ylabel("t2a R@1 (%), mean ± std over seeds")
-    ax.set_title(f"{title}: text-to-audio R@1 per pooling, grouped by extractor", pad=18)
+    ax.set_title(f"{title}\ntext-to-audio R@1 per pooling, grouped by extractor", pad=18)
     fig.supxlabel(header, fontsize=5, wrap=True)
     meta = {"Title": f"atr-bench leaderboard {title}", "Description": header}
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150, metadata=meta))
