@@ -181,8 +181,14 @@ def build_leaderboards(
     by_board: dict[Board, list[dict[str, Any]]] = {}
     for record in usable:
         by_board.setdefault(Board(record["dataset"], protocol_label(record)), []).append(record)
-    for dataset in wanted or ():  # a dataset asked for but without records: an empty board
+    for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in by_board):
+            if reference_rows(dataset).empty:
+                known = sorted({r["dataset"] for r in records}) or ["none"]
+                raise AtrBenchError(
+                    f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
+                    f"results to quote; datasets with records: {', '.join(known)}"
+                )
             by_board[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
@@ -290,6 +296,11 @@ def _columns(rows: Sequence[BoardRow]) -> list[tuple[str, str]]:
     return columns
 
 
+def _md_cell(text: str) -> str:
+    """A Markdown table cell: a ``|`` or a line break in a value cannot split the row."""
+    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+
+
 def _measured_table(rows: Sequence[BoardRow], style: str) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of the measured rows; ``style`` is "md" or "tex"."""
     columns = _columns(rows)
@@ -299,6 +310,8 @@ def _measured_table(rows: Sequence[BoardRow], style: str) -> tuple[list[str], li
     for row in rows:
         keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
         cells = [keys[k] for k in GROUP_KEYS] + [row.settings or "–", str(len(row.seeds))]
+        if style == "md":
+            cells = [_md_cell(c) for c in cells]
         for column, _ in columns:
             text = row.stats[column].text(" ± " if style == "md" else r" $\pm$ ")
             if column in row.best:

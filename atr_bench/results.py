@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,18 +77,69 @@ class Problem:
     reason: str
 
 
+PERCENT_METRICS = ("R1", "R5", "R10", "R50", "mAP10", "geo")
+RANK_METRICS = ("MedR", "MeanR")
+OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "run_id": str,
+    "created": str,
+    "text_pooling": (str, type(None)),
+    "text_encoder": (str, type(None)),
+    "protocol_hash": str,
+    "untrained": bool,
+    "settings": dict,
+    "config": dict,
+    "device": str,
+    "execution": dict,
+    "protocol": dict,
+    "order_contrast": (dict, type(None)),
+}
+"""Record fields that may be missing (older records) but when present have these types."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def schema_problem(record: Any) -> str | None:
+    """Why ``record`` is not a valid run record (types and ranges of what the harness reads
+    back), or None."""
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
+        return f"not a schema-{SCHEMA_VERSION} run record"
+    for key in ("dataset", "extractor", "pooling"):
+        if not isinstance(record.get(key), str):
+            return f"run record's {key} is not a string"
+    seed = record.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return "run record's seed is not a whole number >= 0"
+    for key, kind in OPTIONAL_TYPES.items():
+        if key in record and not isinstance(record[key], kind):
+            return f"run record's {key} has the wrong type"
+    test = record.get("test")
+    if not isinstance(test, dict) or not all(isinstance(test.get(d), dict) for d in DIRECTIONS):
+        return "run record has no test metrics"
+    for direction in DIRECTIONS:
+        for metric, value in test[direction].items():
+            if not _number(value):
+                return f"run record's test {direction} {metric} is not a finite number"
+            low, high = (1.0, math.inf) if metric in RANK_METRICS else (0.0, 100.0)
+            if metric in PERCENT_METRICS + RANK_METRICS and not low <= value <= high:
+                return f"run record's test {direction} {metric} = {value} is out of range"
+    return None
+
+
 def read_record(path: Path) -> dict[str, Any]:
-    """One run record; an unreadable or incompatible file is an error naming it."""
+    """One run record; an unreadable or invalid file is an error naming it (records are
+    remade by running again)."""
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise AtrBenchError(
-            f"{path}: unreadable run record ({exc}); delete it to redo the run"
+            f"{path}: unreadable run record ({reason}); delete it to redo the run"
         ) from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
-        raise AtrBenchError(f"{path}: not a schema-{SCHEMA_VERSION} run record")
-    if not all(isinstance(record.get("test", {}).get(d), dict) for d in DIRECTIONS):
-        raise AtrBenchError(f"{path}: run record has no test metrics")
+    problem = schema_problem(record)
+    if problem is not None:
+        raise AtrBenchError(f"{path}: {problem}")
     return record
 
 

@@ -168,3 +168,68 @@ def test_a_plugin_filter_name_that_matches_nothing_is_reported(monkeypatch):
     failures = plugins.load_registry().failures
     assert [f.plugin for f in failures] == ["nosuchplugin"]
     assert "no installed plugin has it" in failures[0].reason
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"test": []}, "no test metrics"),
+        ({"seed": "zero"}, "seed"),
+        ({"dataset": 7}, "dataset is not a string"),
+        ({"untrained": "no"}, "untrained has the wrong type"),
+        ({"test": {"t2a": {"R1": float("nan")}, "a2t": {}}}, "not a finite number"),
+        ({"test": {"t2a": {"R1": -3.0}, "a2t": {}}}, "out of range"),
+    ],
+)
+def test_a_bad_record_is_skipped_with_its_reason_and_the_rest_make_boards(tmp_path, change, says):
+    runs, out = tmp_path / "runs", tmp_path / "lb"
+    write_json(runs / "good.json", _record("synthcaps"))
+    write_json(runs / "bad.json", {**_record("synthcaps"), **change})
+    report = build_leaderboards(runs, out, command="x")
+    assert report.boards == {"synthcaps-pairs": 1}
+    ((problem),) = report.problems
+    assert problem.path.name == "bad.json" and says in problem.reason
+
+
+def test_a_deeply_nested_record_is_unreadable_not_a_crash(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    write_json(runs / "good.json", _record("synthcaps"))
+    report = build_leaderboards(runs, tmp_path / "lb", command="x")
+    assert report.boards == {"synthcaps-pairs": 1}
+    assert "unreadable run record" in report.problems[0].reason
+
+
+def test_leaderboard_of_a_dataset_nobody_ran_is_an_error(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    write_json(runs / "good.json", _record("synthcaps"))
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--runs-dir",
+                str(runs),
+                "--out",
+                str(tmp_path / "lb"),
+                "--dataset",
+                "nosuch",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "--dataset nosuch: no run records" in err and "synthcaps" in err
+    assert not (tmp_path / "lb").exists()
+
+
+def test_a_bar_or_line_break_in_a_setting_cannot_break_the_markdown_table(tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "lb"
+    write_json(runs / "r.json", {**_record("synthcaps"), "settings": {"note": "a|b\nc"}})
+    build_leaderboards(runs, out, command="x", formats=("md",))
+    (row,) = [
+        line
+        for line in (out / "synthcaps-pairs.md").read_text().splitlines()
+        if line.startswith("| lms")
+    ]
+    assert "note=a\\|b c" in row
