@@ -96,6 +96,9 @@ def test_word2vec_reuses_its_cached_model(tmp_path: Path, monkeypatch) -> None:
     cached.write_bytes(b"garbage")
     with pytest.raises(AtrBenchError, match="delete it to train the model again"):
         Word2VecEncoder(**FAST).fit(CORPUS, tmp_path)
+    cached.write_bytes(b"10000000000 300\n" + b"x" * 1000)  # a header no file could back
+    with pytest.raises(AtrBenchError, match="claims 10000000000 x 300 vectors"):
+        Word2VecEncoder(**FAST).fit(CORPUS, tmp_path)
 
 
 def test_word2vec_does_not_depend_on_python_hash_seed(tmp_path: Path) -> None:

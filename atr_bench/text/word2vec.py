@@ -99,7 +99,28 @@ class Word2VecEncoder:
         return self._vectors
 
 
+def _check_header(path: Path) -> None:
+    """The binary format's header ``<words> <dim>`` must fit the file: each vector takes at
+    least ``4 * dim + 2`` bytes (a one-letter word, a space, the floats), so a hostile or
+    corrupt count cannot make the loader allocate without bound."""
+    with open(path, "rb") as handle:
+        header = handle.readline(100).split()
+    try:
+        words, dim = (int(v) for v in header)
+    except ValueError:
+        raise AtrBenchError(
+            f"{path}: not a word2vec cache (no '<words> <dim>' header); delete it to train the "
+            "model again"
+        ) from None
+    if words < 0 or dim < 1 or words * (4 * dim + 2) > path.stat().st_size:
+        raise AtrBenchError(
+            f"{path}: its header claims {words} x {dim} vectors, more than the file holds; "
+            "delete it to train the model again"
+        )
+
+
 def _load(path: Path) -> KeyedVectors:
+    _check_header(path)
     try:
         vectors = KeyedVectors.load_word2vec_format(str(path), binary=True)
     except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
