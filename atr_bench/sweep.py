@@ -7,9 +7,13 @@ workers only read them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import itertools
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -62,6 +66,22 @@ def expand(base: RunConfig, grid: Mapping[str, Sequence[str]]) -> list[RunConfig
         dataclasses.replace(base, **dict(zip(fields, values, strict=True)))
         for values in itertools.product(*(grid[f] for f in fields))
     ]
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2): the signal a process gets when its parent dies."""
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the sweep that started it dies, even by SIGKILL (which
+    it cannot catch), instead of living on as an orphan blocked on its pipe. Linux only;
+    elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the sweep died before prctl took effect
+        os._exit(1)
 
 
 @dataclass(frozen=True)
@@ -197,7 +217,10 @@ def _run_in_pool(
             bar.update(len(todo))
             continue
         ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    context = get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures = {
             pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads, stream)
             for job in ready

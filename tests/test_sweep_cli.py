@@ -4,7 +4,9 @@ record is reported and skipped when the tables are built."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -91,3 +93,65 @@ def test_leaderboard_with_an_unknown_format_is_a_one_line_error(swept, tmp_path,
     assert main([*args, "--format", "docx"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "docx" in err and "md,csv,tex,png" in err
+
+
+def _children(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` (from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_of_a_killed_sweep_do_not_live_on(tiny_data, tmp_path, tiny_args) -> None:
+    """``kill -9`` of a ``sweep --jobs 2`` takes its worker processes with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    args = _sweep_args(tiny_args, tiny_data, runs, "mean,max", "--jobs", "2", "--epochs", "5000")
+    sweep = subprocess.Popen([sys.executable, "-m", "atr_bench.cli", *args])
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        training = runs / "checkpoints"
+        while len(list(training.glob("*.resume.pt"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)  # until both workers are training (each has saved an epoch)
+        workers = {p for p in _children(sweep.pid) if "spawn_main" in _cmdline(p)}
+        assert len(workers) >= 2, "the sweep has no two workers training"
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers)
+    finally:  # whatever happened, nothing this test started lives on
+        sweep.kill()
+        sweep.wait()
+        for pid in workers | _children(sweep.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
