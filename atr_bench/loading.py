@@ -89,10 +89,11 @@ def text_features(
     spec: TextEncoderSpec,
     options: Mapping[str, Any],
     clips: Mapping[str, list[ClipCaptions]],
+    encoder: Any = None,
 ) -> dict[str, dict[str, list[np.ndarray]]]:
     """Token-level features of every caption, per split: from the encoder's precomputed files
     (``lookup``) or encoded once and cached as HDF5 under ``TextEmbeddings/``."""
-    encoder = spec.build(**options)
+    encoder = spec.build(**options) if encoder is None else encoder
     if hasattr(encoder, "lookup"):
         return {split: encoder.lookup(dataset.layout.path, split) for split in clips}
     if hasattr(encoder, "fit"):
@@ -108,6 +109,17 @@ def text_features(
             write_text_features(path, grouped, {"encoder": spec.name, "tag": tag})
         out[split] = read_text_features(path)
     return out
+
+
+def _text_fix(dataset: Any, encoder: Any) -> str:
+    """What to do about text features that do not match the index: a cache the harness
+    wrote can be deleted and made again; precomputed files (``lookup``) cannot."""
+    if hasattr(encoder, "lookup"):
+        return (
+            "these precomputed features do not match the index and cannot be made again here: "
+            "check that the index and the features come from the same release"
+        )
+    return f"delete its cache under {dataset.layout.path / 'TextEmbeddings'} to encode it again"
 
 
 def load_splits(
@@ -133,7 +145,9 @@ def load_splits(
     if hasattr(dataset, "order_clips") and (order := dataset.order_clips()):
         clips[ORDER] = order
         features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
-    text = text_features(dataset, text_spec, text_options, clips)
+    encoder = text_spec.build(**text_options)
+    text = text_features(dataset, text_spec, text_options, clips, encoder)
+    text_fix = _text_fix(dataset, encoder)
     padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
     streamed = should_stream(stream, padded)
     if streamed and stream == "auto":
@@ -158,6 +172,7 @@ def load_splits(
             text[split],
             text_tokens,
             text_source=f"{text_spec.name} features of {dataset.name}/{split}",
+            text_fix=text_fix,
         )
     provenance = {split: read_provenance(path) for split, path in features.items()}
     return Splits(**loaded, provenance=provenance)

@@ -48,3 +48,30 @@ def test_export_writes_the_seed_layout_with_the_same_tensors(tiny_data, tmp_path
 def test_export_refuses_to_write_over_its_own_data(tiny_data, tiny_options, capsys):
     assert main(_export_args(tiny_data, tiny_data, tiny_options)) == 2
     assert "export to another folder" in capsys.readouterr().err
+
+
+def test_run_reads_the_export_and_never_advises_deleting_its_features(
+    tiny_data, tmp_path, tiny_options, capsys
+):
+    """The exported files run as a Clotho-layout dataset with the w2v encoder; a pickle that no
+    longer matches the index is reported without advice to delete what cannot be made again."""
+    import pickle
+
+    out = tmp_path / "export"
+    assert main(_export_args(tiny_data, out, tiny_options)) == 0
+    (exported,) = out.iterdir()
+    (out / "Clotho").symlink_to(exported.name)
+    args = ["run", "--dataset", "clotho", "--text-encoder", "w2v", "--audio-frames", "20"]
+    args += ["--data-root", str(out), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]
+    args += ["--epochs", "1", "--batch-size", "16", "--pooling", "mean"]
+    assert main(args) == 0
+    pkl = exported / "TextEmbeddings" / "w2v_val.pkl"
+    data = pickle.loads(pkl.read_bytes())
+    first = next(iter(data))
+    data[first] = data[first][:-1]
+    pkl.write_bytes(pickle.dumps(data))
+    capsys.readouterr()
+    assert main([*args, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "has 4 caption features but the index lists 5" in err
+    assert "cannot be made again" in err and "delete" not in err

@@ -23,6 +23,11 @@ def _open(path: Path, mode: str) -> h5py.File:
     try:
         return h5py.File(path, mode)
     except OSError as exc:
+        if "unable to lock file" in str(exc):
+            raise AtrBenchError(
+                f"{path}: in use by another atr-bench process (it is being written); wait for "
+                "that run to finish, then start this one again"
+            ) from None
         raise AtrBenchError(
             f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]}); "
             "delete it and extract the features again"

@@ -87,8 +87,11 @@ def build_split(
     text_features: Mapping[str, Sequence[np.ndarray]],
     max_tokens: int,
     text_source: str,
+    text_fix: str = "delete the text cache so it is encoded again",
 ) -> SplitData:
-    """Pair the split's audio rows (in ``clips`` order) with its captions' padded tokens."""
+    """Pair the split's audio rows (in ``clips`` order) with its captions' padded tokens.
+    ``text_fix`` is the advice for text features that do not match the index (deleting only
+    what the harness can make again)."""
     if audio.shape[0] != len(clips) or audio_len.shape[0] != len(clips):
         raise AtrBenchError(
             f"{text_source}: {audio.shape[0]} audio rows for {len(clips)} clips; the feature "
@@ -98,7 +101,7 @@ def build_split(
     if missing:
         raise AtrBenchError(
             f"{text_source}: no text features for {len(missing)} clips ({preview(missing)}); "
-            "delete the text cache so it is encoded again"
+            f"{text_fix}"
         )
     flat: list[np.ndarray] = []
     for clip in clips:
@@ -106,7 +109,7 @@ def build_split(
         if len(captions) != len(clip.captions):
             raise AtrBenchError(
                 f"{text_source}: clip {clip.clip_id!r} has {len(captions)} caption features but "
-                f"the index lists {len(clip.captions)} captions; delete the stale text features"
+                f"the index lists {len(clip.captions)} captions; {text_fix}"
             )
         flat.extend(np.asarray(c) for c in captions)
     dim = _token_dim(text_source, flat)
