@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from atr_bench.audio.weights import feature_provenance
 from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS
@@ -122,6 +123,26 @@ def _text_fix(dataset: Any, encoder: Any) -> str:
     return f"delete its cache under {dataset.layout.path / 'TextEmbeddings'} to encode it again"
 
 
+def _check_weights(
+    extractor: str,
+    weights: Any,
+    features: Mapping[str, Any],
+    provenance: Mapping[str, Mapping[str, str]],
+) -> None:
+    """``--weights`` given for features that other weights made is refused (as ``extract``
+    refuses to add to them): the run would be recorded under weights it never used."""
+    if weights is None:
+        return
+    wanted = feature_provenance(extractor, weights)["weights"]
+    for split, made in provenance.items():
+        if made.get("weights") not in (None, wanted):
+            raise AtrBenchError(
+                f"{features[split]}: these {extractor} features were made with weights "
+                f"{made['weights']!r}, not {wanted!r}; drop --weights to use them, or extract "
+                "with these weights into another --data-root"
+            )
+
+
 def load_splits(
     dataset: Any,
     extractor: ExtractorSpec,
@@ -146,6 +167,8 @@ def load_splits(
         clips[ORDER] = order
         features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
     encoder = text_spec.build(**text_options)
+    provenance = {split: read_provenance(path) for split, path in features.items()}
+    _check_weights(extractor.name, extractor_build.get("weights"), features, provenance)
     text = text_features(dataset, text_spec, text_options, clips, encoder)
     text_fix = _text_fix(dataset, encoder)
     padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
@@ -174,5 +197,4 @@ def load_splits(
             text_source=f"{text_spec.name} features of {dataset.name}/{split}",
             text_fix=text_fix,
         )
-    provenance = {split: read_provenance(path) for split, path in features.items()}
     return Splits(**loaded, provenance=provenance)

@@ -233,3 +233,18 @@ def test_a_bar_or_line_break_in_a_setting_cannot_break_the_markdown_table(tmp_pa
         if line.startswith("| lms")
     ]
     assert "note=a\\|b c" in row
+
+
+def test_weights_other_than_the_features_were_made_with_are_refused(tmp_path, capsys):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    args = ["run", "--data-root", str(data), "--runs-dir", str(runs), "--no-progress"]
+    for option in ("train=4", "val=4", "test=4", "order_pairs=0", "duration=1.0"):
+        args += ["--dataset-opt", option]
+    args += ["--extractor", "panns_cnn10", "--pooling", "mean", "--epochs", "1"]
+    assert main([*args, "--weights", "random"]) == 0
+    checkpoint = tmp_path / "Cnn10.pth"
+    checkpoint.write_bytes(b"some other network")
+    capsys.readouterr()
+    assert main([*args, "--weights", str(checkpoint), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "made with weights 'random', not 'Cnn10.pth sha256:" in err and "drop --weights" in err
