@@ -248,3 +248,21 @@ def test_weights_other_than_the_features_were_made_with_are_refused(tmp_path, ca
     assert main([*args, "--weights", str(checkpoint), "--force"]) == 2
     err = capsys.readouterr().err
     assert "made with weights 'random', not 'Cnn10.pth sha256:" in err and "drop --weights" in err
+
+
+class _NotATensor:
+    pass
+
+
+def test_torch_advice_to_unpickle_a_checkpoint_is_never_passed_on(tmp_path):
+    import torch
+
+    from atr_bench.audio.weights import read_checkpoint
+
+    path = tmp_path / "Cnn14.pth"
+    torch.save({"model": _NotATensor()}, path)
+    with pytest.raises(AtrBenchError) as caught:
+        read_checkpoint(path, "panns_cnn14")
+    message = str(caught.value)
+    assert "never unpickled here" in message and "weights_only=False" not in message
+    assert "False" not in message and len(message.splitlines()) == 1

@@ -143,6 +143,8 @@ def read_checkpoint(path: Path, name: str) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file fails in many ways; all mean the same
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only load failed" in first.lower():  # never pass on "weights_only=False"
+            first = "it holds Python objects besides tensors, which are never unpickled here"
         raise AtrBenchError(
             f"{name} weights {str(path)!r} are not a loadable PyTorch checkpoint "
             f"(weights_only load failed: {first}); {SOURCES[name].hint()}"
