@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from atr_bench.errors import AtrBenchError
+
+HEADROOM = 1 << 20
+"""Bytes a write must leave free: file-system and HDF5 metadata come on top of the data."""
+
+
+def _free(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def disk_full(folder: Path, exc: BaseException | None = None) -> AtrBenchError:
+    """The one-line error for a full disk under ``folder``."""
+    why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+    return AtrBenchError(
+        f"{folder}: the disk is full{why}, {_free(folder) >> 10} KiB left; free some space and "
+        "run the same command again (what was written before is intact, and an interrupted "
+        "run resumes from its last saved epoch)"
+    )
+
+
+def require_free(folder: Path, nbytes: int) -> None:
+    """Refuse before writing ``nbytes`` under ``folder`` when the disk cannot take them (a
+    library that meets a full disk half-way may crash or leave a broken file)."""
+    if _free(folder) < nbytes + HEADROOM:
+        raise disk_full(folder)
+
+
+def _is_disk_full(exc: BaseException, folder: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True  # torch reports a failed write as a RuntimeError without the errno
+    return isinstance(exc, RuntimeError | OSError) and _free(folder) < HEADROOM
 
 
 def _umask() -> int:
@@ -33,6 +67,11 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        if _is_disk_full(exc, path.parent):
+            raise disk_full(path.parent, exc) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -44,6 +83,20 @@ def write_json(path: Path, data: Any) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def save_torch(path: Path, obj: Any) -> Path:
-    """Atomically ``torch.save`` a checkpoint (read back with ``weights_only=True``)."""
+    """Atomically ``torch.save`` a checkpoint (read back with ``weights_only=True``), after
+    checking that the disk has room for its tensors."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    require_free(path.parent, _tensor_bytes(obj))
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))

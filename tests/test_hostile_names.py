@@ -266,3 +266,60 @@ def test_torch_advice_to_unpickle_a_checkpoint_is_never_passed_on(tmp_path):
     message = str(caught.value)
     assert "never unpickled here" in message and "weights_only=False" not in message
     assert "False" not in message and len(message.splitlines()) == 1
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``mount(size)``: a folder on a tmpfs of ``size`` (e.g. "1m"), unmounted at the end;
+    the test is skipped where this process may not mount one."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+SMALL = ["train=150", "val=40", "test=40", "order_pairs=5", "duration=2"]
+
+
+def _small_run(data: Path, runs: Path) -> list[str]:
+    args = ["run", "--data-root", str(data), "--runs-dir", str(runs), "--no-progress"]
+    for option in SMALL:
+        args += ["--dataset-opt", option]
+    return [*args, "--threads", "1", "--epochs", "1", "--pooling", "mean"]
+
+
+def test_a_full_data_disk_is_one_line_and_leaves_no_temp_file(small_disk, tmp_path, capsys):
+    data = small_disk("2m")
+    assert main(_small_run(data, tmp_path / "runs")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the disk is full" in err
+    assert not [p for p in data.rglob("*") if ".tmp" in p.name]
+
+
+def test_a_full_runs_disk_is_one_line_and_loses_no_record(small_disk, tmp_path, capsys):
+    runs = small_disk("1m")
+    data = tmp_path / "data"
+    assert main(_small_run(data, tmp_path / "roomy")) == 0  # the features, on a roomy disk
+    capsys.readouterr()
+    assert main(_small_run(data, runs)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the disk is full" in err
+    assert not [p for p in runs.rglob("*") if ".tmp" in p.name]
+    (kept,) = (tmp_path / "roomy").glob("*.json")
+    assert json.loads(kept.read_text())["pooling"] == "mean"

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import torch
 
+from atr_bench.atomic import require_free
 from atr_bench.errors import AtrBenchError, preview
 
 _PARTIAL = "_atr_bench_partial"
@@ -119,6 +120,7 @@ class FeatureWriter:
             )
         if not np.isfinite(data).all():
             raise AtrBenchError(f"{self.path}: clip {clip_id!r} features contain NaN or inf")
+        require_free(self.path.parent, data.nbytes)  # HDF5 meeting a full disk can crash
         staging = self._file.require_group(_PARTIAL)
         staging.create_dataset(clip_id, data=data)
         self._file.move(f"{_PARTIAL}/{clip_id}", clip_id)
