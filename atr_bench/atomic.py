@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,28 @@ def save_torch(path: Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     require_free(path.parent, _tensor_bytes(obj))
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+@contextmanager
+def exclusive(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` (made if missing, never removed, so it cannot
+    race), so that two processes that would write ``path`` take turns; ``waiting`` is called
+    once when another process holds it."""
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a+b")  # noqa: SIM115 (closed by the with below)
+    except OSError:  # a read-only folder: nobody can write there, so there is nothing to wait for
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

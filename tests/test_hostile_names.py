@@ -323,3 +323,25 @@ def test_a_full_runs_disk_is_one_line_and_loses_no_record(small_disk, tmp_path, 
     assert not [p for p in runs.rglob("*") if ".tmp" in p.name]
     (kept,) = (tmp_path / "roomy").glob("*.json")
     assert json.loads(kept.read_text())["pooling"] == "mean"
+
+
+def test_two_runs_that_need_the_same_new_features_take_turns(tmp_path):
+    """Started together in an empty folder, both runs succeed: the second waits while the first
+    writes the features, instead of failing on a locked HDF5 file."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "atr_bench.cli", *_small_run(data, tmp_path / f"runs{i}")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    errors = [run.communicate(timeout=600)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    paths = [p for i in range(2) for p in (tmp_path / f"runs{i}").glob("*.json")]
+    records = [json.loads(p.read_text()) for p in paths]
+    assert len(records) == 2 and records[0]["test"] == records[1]["test"]

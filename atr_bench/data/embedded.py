@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import librosa
 import numpy as np
 
+from atr_bench.atomic import exclusive
 from atr_bench.audio.extract import extract_to_store
 from atr_bench.audio.weights import feature_provenance
 from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
@@ -88,6 +90,18 @@ class SynthCapsDataset(IndexedDataset):
         progress: bool,
     ) -> Path:
         path = self.layout.features(extractor.name, split)
+        with exclusive(path, lambda: _say_waiting(path)):
+            return self._extract_locked(extractor, build, split, clips, progress, path)
+
+    def _extract_locked(
+        self,
+        extractor: ExtractorSpec,
+        build: Mapping[str, Any],
+        split: str,
+        clips: Sequence[SynthClip],
+        progress: bool,
+        path: Path,
+    ) -> Path:
         done = stored_clips(path)
         if done and (dim := feature_dim(path)) != extractor.dim:
             raise AtrBenchError(
@@ -116,6 +130,10 @@ class SynthCapsDataset(IndexedDataset):
             if rate != self.config.sample_rate:
                 wave = librosa.resample(wave, orig_sr=self.config.sample_rate, target_sr=rate)
             yield clip.clip_id, wave
+
+
+def _say_waiting(path: Path) -> None:
+    print(f"{path}: another atr-bench process is writing it; waiting for it", file=sys.stderr)
 
 
 def synthcaps(root: Path, order_pairs: int = 100, **options: Any) -> SynthCapsDataset:
