@@ -404,6 +404,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     def split(text: str) -> list[str]:
         return [v.strip() for v in text.split(",") if v.strip()]
 
+    writable_dir(args.out, "--out")
     report = build_leaderboards(
         args.runs_dir,
         args.out,

@@ -345,3 +345,12 @@ def test_two_runs_that_need_the_same_new_features_take_turns(tmp_path):
     paths = [p for i in range(2) for p in (tmp_path / f"runs{i}").glob("*.json")]
     records = [json.loads(p.read_text()) for p in paths]
     assert len(records) == 2 and records[0]["test"] == records[1]["test"]
+
+
+def test_leaderboard_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    write_json(runs / "good.json", _record("synthcaps"))
+    a_file = tmp_path / "boards"
+    a_file.write_text("mine")
+    assert main(["leaderboard", "--runs-dir", str(runs), "--out", str(a_file)]) == 2
+    assert "--out" in capsys.readouterr().err and a_file.read_text() == "mine"
