@@ -185,17 +185,20 @@ def data_root(given: Path | None) -> Path:
 
 
 def writable_dir(path: Path, flag: str) -> Path:
-    """``path`` as a folder this process can write in (made if missing), checked before any
-    work so that a run does not fail after training."""
+    """``path`` as a folder this process can write in, or can make (its nearest existing
+    ancestor is a writable folder); checked before any work, so that a run does not fail
+    after training, and nothing is created yet."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AtrBenchError(f"{flag} {path}: {existing} is a file, not a folder; name a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        with tempfile.TemporaryFile(dir=existing):
             pass
-    except FileExistsError:
-        raise AtrBenchError(f"{flag} {path}: a file, not a folder; name a folder") from None
     except OSError as exc:
         raise AtrBenchError(
-            f"{flag} {path}: cannot write there ({exc.strerror}); name a writable folder"
+            f"{flag} {path}: cannot write in {existing} ({exc.strerror}); name a writable folder"
         ) from None
     return path
 
