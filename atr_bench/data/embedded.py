@@ -89,39 +89,29 @@ class SynthCapsDataset(IndexedDataset):
         clips: Sequence[SynthClip],
         progress: bool,
     ) -> Path:
+        """Render and extract the clips the file lacks; two processes take turns (a lock)."""
         path = self.layout.features(extractor.name, split)
         with exclusive(path, lambda: _say_waiting(path)):
-            return self._extract_locked(extractor, build, split, clips, progress, path)
-
-    def _extract_locked(
-        self,
-        extractor: ExtractorSpec,
-        build: Mapping[str, Any],
-        split: str,
-        clips: Sequence[SynthClip],
-        progress: bool,
-        path: Path,
-    ) -> Path:
-        done = stored_clips(path)
-        if done and (dim := feature_dim(path)) != extractor.dim:
-            raise AtrBenchError(
-                f"{path}: holds {dim}-d {extractor.name} features, but {extractor.name} now "
-                f"gives {extractor.dim} (atr-bench's lms had 64 bands before it took the "
-                f"paper's 128); synthcaps makes these files itself: delete {path.parent.parent} "
-                "and they are made again"
-            )
-        clips = [c for c in clips if c.clip_id not in done]
-        if clips:
-            model = extractor.build(**build)
-            extract_to_store(
-                model,
-                self._waves(clips, model.sample_rate),
-                path,
-                device=build.get("device", "cpu"),
-                progress=progress,
-                desc=f"{extractor.name} {self.name}/{split}",
-                provenance=feature_provenance(extractor.name, build.get("weights")),
-            )
+            done = stored_clips(path)
+            if done and (dim := feature_dim(path)) != extractor.dim:
+                raise AtrBenchError(
+                    f"{path}: holds {dim}-d {extractor.name} features, but {extractor.name} now "
+                    f"gives {extractor.dim} (atr-bench's lms had 64 bands before it took the "
+                    f"paper's 128); synthcaps makes these files itself: delete "
+                    f"{path.parent.parent} and they are made again"
+                )
+            todo = [c for c in clips if c.clip_id not in done]
+            if todo:
+                model = extractor.build(**build)
+                extract_to_store(
+                    model,
+                    self._waves(todo, model.sample_rate),
+                    path,
+                    device=build.get("device", "cpu"),
+                    progress=progress,
+                    desc=f"{extractor.name} {self.name}/{split}",
+                    provenance=feature_provenance(extractor.name, build.get("weights")),
+                )
         return path
 
     def _waves(self, clips: Sequence[SynthClip], rate: int) -> Iterator[tuple[str, np.ndarray]]:
