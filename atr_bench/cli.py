@@ -94,8 +94,8 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument(
         "--protocol",
         default=defaults.protocol,
-        help=f"the named protocol (default: {defaults.protocol}; see `atr-bench list`); the "
-        "flags below override single settings of it",
+        help=f"the named protocol{lst} (default: {defaults.protocol}; see `atr-bench list`); "
+        "the flags below override single settings of it",
     )
     proto = " (default: the protocol's)"
     p.add_argument("--epochs", type=int, default=None, help=proto)
@@ -234,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-SWEPT = ("dataset", "extractor", "pooling", "text_encoder")
+SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")
 """Components a sweep crosses; each takes a comma-separated list."""
 
 

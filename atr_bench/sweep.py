@@ -132,7 +132,7 @@ def sweep(
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     expected = execution(dev, threads)
     for config in configs:
-        label = f"{config.dataset}/{config.extractor}/{config.pooling}"
+        label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
         try:
             the_plan = protocol.plan(config, registry(), data_root)
         except AtrBenchError as exc:

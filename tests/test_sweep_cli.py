@@ -155,3 +155,12 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_sweep_crosses_protocols(tiny_data, tmp_path, tiny_args, capsys) -> None:
+    runs = tmp_path / "runs"
+    args = _sweep_args(tiny_args, tiny_data, runs, "mean", "--protocol", "pairs,lou2022-masked")
+    assert main(args) == 0
+    assert "2 runs done" in capsys.readouterr().out
+    protocols = {json.loads(p.read_text())["protocol"]["name"] for p in runs.glob("*.json")}
+    assert protocols == {"pairs", "lou2022-masked"}
