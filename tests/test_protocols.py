@@ -48,8 +48,8 @@ TABLE = {
         LMS,
     ),
     ("lou2022", "transformer"): (
-        {"d_model": 512, "heads": 4, "layers": 8, "dropout": 0.0, "readout": "normalised_mean"},
-        {"d_model": 512, "heads": 4, "layers": 8, "dropout": 0.0, "readout": "normalised_mean"},
+        {"d_model": 512, "heads": 4, "layers": 8, "dropout": 0.0, "norm_first": True},
+        {"activation": "gelu", "readout": "normalised_mean", "norm_first": True},
         512,
     ),
     ("lou2022-masked", "netrvlad"): (
@@ -307,3 +307,23 @@ def test_records_of_two_protocols_never_share_a_board(tmp_path):
     board = (out / "synthcaps-lou2022.md").read_text()
     assert "protocol lou2022@1" in board and "40.0" in board and "45.0" not in board
     assert "lou2022-masked@1" in (out / "synthcaps-lou2022-masked.csv").read_text()
+
+
+def test_the_paper_transformer_blocks_ignore_padding():
+    from atr_bench.pooling.attention import TransformerPooling
+
+    torch.manual_seed(0)
+    pool = TransformerPooling(
+        6,
+        d_model=8,
+        heads=2,
+        layers=2,
+        dropout=0.0,
+        norm_first=True,
+        activation="gelu",
+        readout="normalised_mean",
+    ).eval()
+    x = torch.randn(1, 5, 6)
+    padded = torch.cat([x, torch.full((1, 3, 6), 1e4)], dim=1)
+    mask = torch.arange(8)[None] < 5
+    torch.testing.assert_close(pool(padded, mask), pool(x, torch.ones(1, 5, dtype=torch.bool)))

@@ -50,6 +50,21 @@ TRANSFORMER_OPTIONS = (
     Option("layers", int, 2, "encoder layers"),
     Option("dropout", float, 0.1, "dropout inside the encoder layers"),
     Option("max_len", int, 512, "longest input, in frames (positional embedding size)"),
+    Option(
+        "norm_first",
+        bool,
+        False,
+        "LayerNorm before attention and feed-forward (pre-norm, as the paper's code)",
+        hashed_at_default=False,
+    ),
+    Option(
+        "activation",
+        str,
+        "relu",
+        "feed-forward activation: relu, or gelu (the paper's code has QuickGELU)",
+        choices=("relu", "gelu"),
+        hashed_at_default=False,
+    ),
     _readout("mean", "normalised_mean"),
 )
 VLAD_OPTIONS = (

@@ -21,9 +21,17 @@ VLAD_ASSIGNMENT = {"assign_norm": "batch", "assign_bias": False, "assign_init": 
 """Its NetVLAD/NetRVLAD assignment: ``x @ clusters`` (no bias, N(0, 1/D)), then BatchNorm."""
 VLAD_CLUSTERS = {"audio": 12, "text": 20}
 TEXT_LSTM_HIDDEN = 2048
-TRANSFORMER = {"d_model": 512, "heads": 4, "layers": 8, "dropout": 0.0}
-"""Its seqTransf configs (``configs/*/train-seqTransf.json``): width 512, 4 heads, 8 layers,
-no dropout (their 100-epoch Noam schedule is not part of the protocol)."""
+TRANSFORMER = {
+    "d_model": 512,
+    "heads": 4,
+    "layers": 8,
+    "dropout": 0.0,
+    "norm_first": True,
+    "activation": "gelu",
+}
+"""Its seqTransf configs (``configs/*/train-seqTransf.json``): width 512, 4 heads, 8 layers of
+pre-norm blocks without dropout (GELU here, QuickGELU there; their 100-epoch Noam schedule is
+not part of the protocol)."""
 UNIT_MEAN = {"readout": "normalised_mean"}
 """Mean, LSTM and transformer outputs are read out as the mean of unit-length frames."""
 

@@ -11,8 +11,10 @@ from atr_bench.pooling.simple import READOUTS, check_option, zero_padding
 
 class TransformerPooling(nn.Module):
     """Input projection to ``d_model``, learned positional embedding (up to ``max_len``
-    frames), a transformer encoder with a key padding mask, and the masked mean of its outputs
-    (``readout="normalised_mean"``: of its unit-length outputs, as in the paper's code).
+    frames), a transformer encoder with a key padding mask (post-norm and ReLU by default;
+    ``norm_first`` and ``activation="gelu"`` give the paper's code's pre-norm GELU blocks), and
+    the masked mean of its outputs (``readout="normalised_mean"``: of its unit-length outputs,
+    as in the paper's code).
     Positions count from the first frame, so the mask must be a prefix (padding at the end)."""
 
     def __init__(
@@ -24,6 +26,8 @@ class TransformerPooling(nn.Module):
         dropout: float = 0.1,
         max_len: int = 512,
         readout: str = "mean",
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         check_option("transformer", "d_model", d_model, d_model >= 1, ">= 1")
@@ -39,8 +43,17 @@ class TransformerPooling(nn.Module):
         self.max_len = max_len
         self.project = nn.Linear(in_dim, d_model)
         self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        check_option(
+            "transformer", "activation", activation, activation in ("relu", "gelu"), "relu or gelu"
+        )
         layer = nn.TransformerEncoderLayer(
-            d_model, heads, dim_feedforward=4 * d_model, dropout=dropout, batch_first=True
+            d_model,
+            heads,
+            dim_feedforward=4 * d_model,
+            dropout=dropout,
+            activation=activation,
+            batch_first=True,
+            norm_first=norm_first,
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.out_dim = d_model
