@@ -57,7 +57,7 @@ class Plan:
                 found.spec.result_options(getattr(self.config, f"{component}_options"))
             )
             for component, found in self.components.items()
-            if component in OPTIONED
+            if component in COMPONENTS  # the protocol has no options of its own
         }
         return dataclasses.replace(self.config, **kept).protocol_hash()
 
@@ -99,8 +99,6 @@ class Plan:
 
 COMPONENTS = ("dataset", "extractor", "pooling", "text_pooling", "text_encoder")
 """RunConfig fields naming a plugin: leaderboard columns of their own, not settings."""
-OPTIONED = COMPONENTS
-"""Components whose options are RunConfig fields (``<component>_options``)."""
 PROTOCOL_FIELDS = (
     "embed_dim",
     "loss",
