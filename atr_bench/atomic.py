@@ -70,7 +70,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)  # first, so the free space counted is the real one
         if _is_disk_full(exc, path.parent):
             raise disk_full(path.parent, exc) from None
         raise

@@ -118,20 +118,15 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
     splits = load_data(the_plan, cpu)
     from atr_bench.protocol import build_model, seed_everything
 
-    def fresh():
+    def train_fresh(checkpoint=None):
         seed_everything(0)
-        return build_model(the_plan, splits)
+        model = build_model(the_plan, splits)
+        config, protocol = the_plan.config, the_plan.protocol
+        return training.train(
+            model, splits.train, splits.val, config, protocol, 0, cpu, checkpoint, progress=False
+        )
 
-    reference = training.train(
-        fresh(),
-        splits.train,
-        splits.val,
-        the_plan.config,
-        the_plan.protocol,
-        0,
-        cpu,
-        progress=False,
-    )
+    reference = train_fresh()
 
     real_epoch, calls = training._train_epoch, {"n": 0}
 
@@ -144,30 +139,10 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
     checkpoint = tmp_path / "resume.pt"
     monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_three)
     with pytest.raises(KeyboardInterrupt):
-        training.train(
-            fresh(),
-            splits.train,
-            splits.val,
-            the_plan.config,
-            the_plan.protocol,
-            0,
-            cpu,
-            checkpoint=checkpoint,
-            progress=False,
-        )
+        train_fresh(checkpoint)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
     monkeypatch.setattr(training, "_train_epoch", real_epoch)
-    resumed = training.train(
-        fresh(),
-        splits.train,
-        splits.val,
-        the_plan.config,
-        the_plan.protocol,
-        0,
-        cpu,
-        checkpoint=checkpoint,
-        progress=False,
-    )
+    resumed = train_fresh(checkpoint)
     assert resumed.curve == reference.curve
     assert resumed.best_epoch == reference.best_epoch
     for key, value in reference.best_state.items():
