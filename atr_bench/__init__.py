@@ -2,7 +2,8 @@
 
 The names exported here are the public API a plugin needs: ``hookimpl`` to mark hook
 implementations, the spec types a hook returns, ``Option`` for typed plugin options and
-``AtrBenchError`` for one-line user-facing errors. ``atr_bench.testing`` is the conformance kit.
+``AtrBenchError`` for one-line user-facing errors. ``atr_bench.dev.conformance`` is the
+conformance kit.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -10,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pluggy
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.specs import DatasetSpec, ExtractorSpec, Option, PoolingSpec, TextEncoderSpec
+from atr_bench.plugins.specs import DatasetSpec, ExtractorSpec, Option, PoolingSpec, TextEncoderSpec
 
 PROJECT = "atr_bench"
 

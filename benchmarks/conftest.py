@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import torch
-from pooling_reference import REFERENCES
 
-from atr_bench import throughput
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import registry
+from atr_bench.perf import throughput
+from atr_bench.perf.references import REFERENCES
+from atr_bench.plugins.registry import registry
 
 DEFAULT_JSON = Path(".benchmarks") / "pooling-throughput.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from atr_bench.metrics import retrieval_metrics
+from atr_bench.run.metrics import retrieval_metrics
 
 
 def test_metrics_5000_captions_by_1000_clips(benchmark) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pooling_reference import REFERENCES
 
-from atr_bench import throughput
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import registry
+from atr_bench.perf import throughput
+from atr_bench.perf.references import REFERENCES
+from atr_bench.plugins.registry import registry
 
 
 def test_pooling(benchmark, case: throughput.Case) -> None:

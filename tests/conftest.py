@@ -43,7 +43,7 @@ def tiny_options() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root with the tiny synthcaps index, lms features and word2vec text cache."""
-    from atr_bench.cli import main
+    from atr_bench.cli.main import main
 
     root = tmp_path_factory.mktemp("data")
     runs = tmp_path_factory.mktemp("warmup-runs")
@@ -56,7 +56,7 @@ def install_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """``install(*folders)`` pip-installs plugin distributions (copies, so their source folders
     get no build files) into a fresh folder on ``sys.path`` and ``PYTHONPATH``; the plugin
     registry sees them until the test ends."""
-    from atr_bench.plugins import ENV_FILTER, registry
+    from atr_bench.plugins.registry import ENV_FILTER, registry
 
     target = tmp_path / "site-packages"
     monkeypatch.delenv(ENV_FILTER, raising=False)

@@ -9,14 +9,15 @@ import types
 import pytest
 import torch
 
-from atr_bench import hookimpl, throughput
-from atr_bench.bench_report import load, render, summarise, write_report
-from atr_bench.builtin import poolings
-from atr_bench.cli import main
+from atr_bench import hookimpl
+from atr_bench.cli.main import main
+from atr_bench.components.poolings import plugin as poolings
+from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import Origin, Registry
-from atr_bench.pooling.simple import MeanPooling
-from atr_bench.specs import PoolingSpec
+from atr_bench.perf import throughput
+from atr_bench.perf.bench_report import load, render, summarise, write_report
+from atr_bench.plugins.registry import Origin, Registry
+from atr_bench.plugins.specs import PoolingSpec
 
 SHAPES = {shape.name: shape for shape in throughput.SHAPES}
 SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
@@ -32,7 +33,7 @@ def registry_with_a_third_party_pooling() -> Registry:
     plugin.atr_bench_poolings = atr_bench_poolings
     return Registry(
         [
-            (poolings, Origin("atr_bench.builtin.poolings", "atr-bench", "0")),
+            (poolings, Origin("atr_bench.components.poolings.plugin", "atr-bench", "0")),
             (plugin, Origin("mine", "my-pooling", "1.0")),
         ]
     )

@@ -1,4 +1,4 @@
-"""The conformance kit (``atr_bench.testing``): every built-in passes it, and it catches the
+"""The conformance kit (``atr_bench.dev.conformance``): every built-in passes it, and it catches the
 ways a plugin can break the contract, with a message naming the rule."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from atr_bench import Option, PoolingSpec, TextEncoderSpec
-from atr_bench.builtin.extractors import atr_bench_extractors
-from atr_bench.builtin.poolings import atr_bench_poolings
-from atr_bench.builtin.text_encoders import atr_bench_text_encoders
-from atr_bench.pooling.simple import MeanPooling
-from atr_bench.testing import (
+from atr_bench.components.extractors.plugin import atr_bench_extractors
+from atr_bench.components.poolings.plugin import atr_bench_poolings
+from atr_bench.components.poolings.simple import MeanPooling
+from atr_bench.components.text_encoders.plugin import atr_bench_text_encoders
+from atr_bench.dev.conformance import (
     POOLING_CHECKS,
     TEXT_ENCODER_CHECKS,
     ConformanceError,

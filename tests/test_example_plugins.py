@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from atr_bench.cli import main
-from atr_bench.plugins import registry
-from atr_bench.testing import check_pooling, check_text_encoder
+from atr_bench.cli.main import main
+from atr_bench.dev.conformance import check_pooling, check_text_encoder
+from atr_bench.plugins.registry import registry
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 

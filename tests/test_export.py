@@ -8,7 +8,7 @@ import json
 import h5py
 import numpy as np
 
-from atr_bench.cli import main
+from atr_bench.cli.main import main
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.safe_pickle import load_text_pickle
 from atr_bench.data.text_store import read_text_features

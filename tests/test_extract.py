@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from atr_bench.audio.extract import extract_to_store
-from atr_bench.audio.logmel import LogMel
+from atr_bench.components.extractors.logmel import LogMel
 from atr_bench.errors import AtrBenchError
+from atr_bench.features.extract import extract_to_store
 
 RATE = 16000
 

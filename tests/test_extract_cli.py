@@ -19,9 +19,9 @@ import pytest
 import soundfile
 import torch
 
-from atr_bench.cli import main
+from atr_bench.cli.main import main
 from atr_bench.data.prepare import CLOTHO_FILES
-from atr_bench.plugins import registry
+from atr_bench.plugins.registry import registry
 
 RATE = 16000
 SIZES = {"train": 12, "val": 4, "test": 4}
@@ -138,7 +138,7 @@ def test_extraction_killed_half_way_finishes_the_rest(clotho_folder, tmp_path, c
     data = tmp_path / "data"
     _prepare(captions_dir, data, capsys)
     args = _extract_args(data, audio_dir, "panns_cnn14")
-    command = [sys.executable, "-c", "import sys; from atr_bench.cli import main; "
+    command = [sys.executable, "-c", "import sys; from atr_bench.cli.main import main; "
                "sys.exit(main(sys.argv[1:]))", *args]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, env=env, text=True)

@@ -12,13 +12,13 @@ import pytest
 import soundfile
 import torch
 
-import atr_bench.audio.extract_folder as extract_folder_module
-from atr_bench.audio.extract_folder import extract_folder
-from atr_bench.audio.folder import AudioReadError, audio_files, match_files, read_audio
+import atr_bench.features.extract_folder as extract_folder_module
 from atr_bench.data.dataset import IndexedDataset, clotho
 from atr_bench.data.index import ClipCaptions, write_clotho_json
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import registry
+from atr_bench.features.extract_folder import extract_folder
+from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
+from atr_bench.plugins.registry import registry
 
 RATE = 16000
 # clip id -> (file written, sample rate, channels, seconds); None: no file

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from atr_bench import plugins
-from atr_bench.atomic import write_json
-from atr_bench.cli import main
+from atr_bench.cli.main import main
 from atr_bench.data.index import ClipCaptions, write_clotho_json
 from atr_bench.errors import AtrBenchError
-from atr_bench.leaderboard import build_leaderboards
-from atr_bench.names import inside
-from atr_bench.results import record_path
+from atr_bench.files.atomic import write_json
+from atr_bench.files.names import inside
+from atr_bench.plugins import registry as plugins
+from atr_bench.record.results import record_path
+from atr_bench.report.leaderboard import build_leaderboards
 
 ESCAPING = """
 from atr_bench import PoolingSpec, hookimpl
-from atr_bench.pooling.simple import MeanPooling
+from atr_bench.components.poolings.simple import MeanPooling
 
 
 @hookimpl
@@ -257,7 +257,7 @@ class _NotATensor:
 def test_torch_advice_to_unpickle_a_checkpoint_is_never_passed_on(tmp_path):
     import torch
 
-    from atr_bench.audio.weights import read_checkpoint
+    from atr_bench.features.weights import read_checkpoint
 
     path = tmp_path / "Cnn14.pth"
     torch.save({"model": _NotATensor()}, path)
@@ -334,7 +334,7 @@ def test_two_runs_that_need_the_same_new_features_take_turns(tmp_path):
     data = tmp_path / "data"
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "atr_bench.cli", *_small_run(data, tmp_path / f"runs{i}")],
+            [sys.executable, "-m", "atr_bench.cli.main", *_small_run(data, tmp_path / f"runs{i}")],
             stderr=subprocess.PIPE,
             text=True,
         )

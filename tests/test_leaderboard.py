@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.leaderboard import build_leaderboards
-from atr_bench.reference import load_reference, reference_rows
-from atr_bench.results import SCHEMA_VERSION, write_record
+from atr_bench.record.results import SCHEMA_VERSION, write_record
+from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.report.reference import load_reference, reference_rows
 
 COMMAND = "atr-bench sweep --dataset synthcaps --seeds 0,1,2 && atr-bench leaderboard"
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from atr_bench.audio import logmel
-from atr_bench.audio.logmel import LogMel
-from atr_bench.builtin.extractors import atr_bench_extractors
+from atr_bench.components.extractors import logmel
+from atr_bench.components.extractors.logmel import LogMel
+from atr_bench.components.extractors.plugin import atr_bench_extractors
 from atr_bench.errors import AtrBenchError
 
 RATE = 16000

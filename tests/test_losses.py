@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from atr_bench.losses import LOSSES, info_nce_loss, max_margin_loss
+from atr_bench.run.losses import LOSSES, info_nce_loss, max_margin_loss
 
 SIMS = [
     [0.6, 0.5, 0.25],

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.metrics import METRIC_KEYS, geometric_mean, retrieval_metrics
+from atr_bench.run.metrics import METRIC_KEYS, geometric_mean, retrieval_metrics
 
 
 def approx(expected: dict[str, float]) -> dict[str, float]:
@@ -332,7 +332,7 @@ def test_perfect_similarities_score_perfectly(seed, n_clips, per_clip):
 def test_chunked_ranking_equals_one_block(monkeypatch):
     _, sims, caption_clip = _random_case(5, 40, 5, 6)
     expected = retrieval_metrics(sims, caption_clip)
-    monkeypatch.setattr("atr_bench.metrics._CHUNK_ELEMENTS", 7 * sims.shape[0])
+    monkeypatch.setattr("atr_bench.run.metrics._CHUNK_ELEMENTS", 7 * sims.shape[0])
     assert retrieval_metrics(sims, caption_clip) == expected
 
 

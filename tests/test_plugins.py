@@ -6,11 +6,12 @@ import types
 
 import pytest
 
-from atr_bench import hookimpl, plugins
-from atr_bench.cli import main
+from atr_bench import hookimpl
+from atr_bench.cli.main import main
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import Origin, Registry, load_registry
-from atr_bench.specs import ExtractorSpec, PoolingSpec
+from atr_bench.plugins import registry as plugins
+from atr_bench.plugins.registry import Origin, Registry, load_registry
+from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec
 
 
 def _module(name: str, **hooks) -> tuple[types.ModuleType, Origin]:
@@ -29,7 +30,7 @@ def test_builtins_register_through_the_hooks():
     poolings = {f.spec.name for f in reg.all("pooling")}
     assert {"mean", "max", "lstm", "transformer", "netvlad", "netrvlad"} <= poolings
     assert reg.find("extractor", "lms").origin.distribution == "atr-bench"
-    assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.builtin.datasets"
+    assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.components.datasets.plugin"
     assert {"word2vec", "w2v"} <= {f.spec.name for f in reg.all("text_encoder")}
 
 
@@ -116,7 +117,7 @@ def test_env_filter_restricts_installed_plugins(monkeypatch):
 
 GOOD = """
 from atr_bench import PoolingSpec, hookimpl
-from atr_bench.pooling.simple import MeanPooling
+from atr_bench.components.poolings.simple import MeanPooling
 
 
 class Wrong(MeanPooling):
@@ -134,7 +135,7 @@ def atr_bench_poolings():
 """
 CLASH = """
 from atr_bench import PoolingSpec, hookimpl
-from atr_bench.pooling.simple import MaxPooling
+from atr_bench.components.poolings.simple import MaxPooling
 
 
 @hookimpl
@@ -160,7 +161,8 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         assert "good_mean" in out.out and "netrvlad" in out.out
         assert "plugin 'missingplug' not loaded: failed to import missingplug" in out.err
         assert "not_installed_dependency" in out.err
-        clash = "pooling name 'mean' is defined by two plugins, 'atr_bench.builtin.poolings' and "
+        builtin = "'atr_bench.components.poolings.plugin'"
+        clash = f"pooling name 'mean' is defined by two plugins, {builtin} and "
         assert f"plugin 'clashplug' not loaded: {clash}'clashplug'" in out.err
         runs = tmp_path / "runs"
         assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2

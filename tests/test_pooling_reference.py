@@ -1,36 +1,18 @@
-"""Every built-in pooling equals its plain reference (``benchmarks/pooling_reference.py``):
+"""Every built-in pooling equals its plain reference (``atr_bench/perf/references.py``):
 same outputs and same gradients (input and every parameter) on padded batches whose padding
 holds garbage. Tolerances: float64 1e-10 (the formulas agree to rounding); float32 atol 1e-5,
 rtol 1e-4 (different summation orders); bf16 against the float64 reference, atol 2e-2."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from atr_bench.builtin import poolings
-from atr_bench.pooling import simple
+from atr_bench.components.poolings import plugin as poolings
+from atr_bench.components.poolings import simple
+from atr_bench.perf.references import REFERENCES
 
-REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "pooling_reference.py"
-
-
-def _load_references() -> dict:
-    """The references live beside the benchmarks, outside the package and off sys.path."""
-    name = "pooling_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REFERENCE_FILE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].REFERENCES
-
-
-REFERENCES = _load_references()
 SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
 D = 6
 OPTIONS = {

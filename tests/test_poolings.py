@@ -10,13 +10,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atr_bench.builtin import poolings
+from atr_bench.components.poolings import plugin as poolings
+from atr_bench.components.poolings.attention import TransformerPooling
+from atr_bench.components.poolings.recurrent import LSTMPooling
+from atr_bench.components.poolings.simple import MaxPooling, MeanPooling
+from atr_bench.components.poolings.vlad import NetRVLAD, NetVLAD
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins import Origin, Registry
-from atr_bench.pooling.attention import TransformerPooling
-from atr_bench.pooling.recurrent import LSTMPooling
-from atr_bench.pooling.simple import MaxPooling, MeanPooling
-from atr_bench.pooling.vlad import NetRVLAD, NetVLAD
+from atr_bench.plugins.registry import Origin, Registry
 
 SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
 NAMES = ("mean", "max", "lstm", "transformer", "netvlad", "netrvlad")
@@ -48,7 +48,7 @@ def mask_of(lengths: list[int], frames: int) -> torch.Tensor:
 
 
 def test_registration_through_the_hook():
-    reg = Registry([(poolings, Origin("atr_bench.builtin.poolings", "atr-bench", "0"))])
+    reg = Registry([(poolings, Origin("atr_bench.components.poolings.plugin", "atr-bench", "0"))])
     assert {f.spec.name for f in reg.all("pooling")} == set(NAMES)
     assert not reg.failures
     assert {n for n in NAMES if reg.get("pooling", n).order_aware} == {"lstm", "transformer"}

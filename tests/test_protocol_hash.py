@@ -7,12 +7,13 @@ import hashlib
 import json
 from types import ModuleType
 
-from atr_bench import hookimpl, plugins
-from atr_bench.config import LATER_FIELDS, RunConfig
-from atr_bench.plugins import registry
-from atr_bench.pooling.simple import MeanPooling
-from atr_bench.protocol import plan
-from atr_bench.specs import Option, PoolingSpec
+from atr_bench import hookimpl
+from atr_bench.components.poolings.simple import MeanPooling
+from atr_bench.plugins import registry as plugins
+from atr_bench.plugins.registry import registry
+from atr_bench.plugins.specs import Option, PoolingSpec
+from atr_bench.run.config import LATER_FIELDS, RunConfig
+from atr_bench.run.plan import plan
 
 
 def _registry() -> plugins.Registry:

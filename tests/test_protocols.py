@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from atr_bench.builtin.protocols import RANGER
-from atr_bench.cli import main
-from atr_bench.config import DEFAULT_PROTOCOL, RunConfig
-from atr_bench.leaderboard import build_leaderboards
-from atr_bench.losses import max_margin_loss
-from atr_bench.model import DualEncoder
-from atr_bench.optim import build_optimizer
-from atr_bench.plugins import registry
-from atr_bench.pooling.simple import MaxPooling, MeanPooling
-from atr_bench.pooling.vlad import NetRVLAD, NetVLAD
-from atr_bench.protocol import plan
-from atr_bench.specs import OptimizerSettings
-from atr_bench.training import CaptionGroups, caption_mean, improves
+from atr_bench.cli.main import main
+from atr_bench.components.poolings.simple import MaxPooling, MeanPooling
+from atr_bench.components.poolings.vlad import NetRVLAD, NetVLAD
+from atr_bench.components.protocols import RANGER
+from atr_bench.plugins.registry import registry
+from atr_bench.plugins.specs import OptimizerSettings
+from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.run.config import DEFAULT_PROTOCOL, RunConfig
+from atr_bench.run.losses import max_margin_loss
+from atr_bench.run.model import DualEncoder
+from atr_bench.run.optim import build_optimizer
+from atr_bench.run.plan import plan
+from atr_bench.run.training import CaptionGroups, caption_mean, improves
 
 LMS, W2V = 128, 300
 """The feature sizes of the default extractor (lms) and synthcaps' text encoder (word2vec)."""
@@ -310,7 +310,7 @@ def test_records_of_two_protocols_never_share_a_board(tmp_path):
 
 
 def test_the_paper_transformer_blocks_ignore_padding():
-    from atr_bench.pooling.attention import TransformerPooling
+    from atr_bench.components.poolings.attention import TransformerPooling
 
     torch.manual_seed(0)
     pool = TransformerPooling(

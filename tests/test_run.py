@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from atr_bench import training
-from atr_bench.cli import main
-from atr_bench.config import RunConfig
+from atr_bench.cli.main import main
 from atr_bench.data.layout import SPLITS
-from atr_bench.plugins import registry
-from atr_bench.protocol import load_data, plan
-from atr_bench.results import read_records
+from atr_bench.plugins.registry import registry
+from atr_bench.record.results import read_records
+from atr_bench.run import training
+from atr_bench.run.config import RunConfig
+from atr_bench.run.execute import load_data
+from atr_bench.run.plan import plan
 
 
 def _records(runs: Path) -> list[dict]:
@@ -74,7 +75,7 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
     )
     the_plan = plan(config, registry(), tiny_data)
     splits = load_data(the_plan, torch.device("cpu"))
-    from atr_bench.protocol import build_model
+    from atr_bench.run.execute import build_model
 
     model = build_model(the_plan, splits)
     model.load_state_dict(saved["model"])
@@ -116,7 +117,7 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
     the_plan = plan(config, registry(), tiny_data)
     cpu = torch.device("cpu")
     splits = load_data(the_plan, cpu)
-    from atr_bench.protocol import build_model, seed_everything
+    from atr_bench.run.execute import build_model, seed_everything
 
     def train_fresh(checkpoint=None):
         seed_everything(0)
@@ -160,7 +161,7 @@ def test_infonce_loss_option_trains(tiny_data, tmp_path, tiny_args):
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "atr_bench.cli", *args],
+        [sys.executable, "-m", "atr_bench.cli.main", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -218,7 +219,7 @@ def test_list_shows_every_builtin_with_its_plugin(capsys):
         "clotho",
     ):
         assert name in out
-    assert "atr_bench.builtin.poolings" in out
+    assert "atr_bench.components.poolings.plugin" in out
 
 
 @pytest.mark.slow

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from atr_bench.cli import main
+from atr_bench.cli.main import main
+from atr_bench.dev.scaffold import new_plugin
 from atr_bench.errors import AtrBenchError
-from atr_bench.scaffold import new_plugin
 
 KINDS = {"pooling": "my_pool", "extractor": "my_frames", "text-encoder": "my_words"}
 

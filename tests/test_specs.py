@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.specs import Option, PoolingSpec, parse_option_strings
+from atr_bench.plugins.specs import Option, PoolingSpec, parse_option_strings
 
 SPEC = PoolingSpec(
     name="vlad",

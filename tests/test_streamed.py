@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from atr_bench.cli import main
+from atr_bench.cli.main import main
 from atr_bench.data import streamed
 from atr_bench.data.feature_store import FeatureWriter, read_features
 from atr_bench.errors import AtrBenchError
@@ -97,11 +97,11 @@ def test_room_on_a_gpu_is_half_its_free_memory(monkeypatch):
 def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
     tiny_data, tmp_path, tiny_args, monkeypatch, capsys
 ):
-    from atr_bench import protocol
+    from atr_bench.run import execute
 
     on_device, on_host = tmp_path / "device", tmp_path / "host"
     assert main(tiny_args(tiny_data, on_device)) == 0
-    monkeypatch.setattr(protocol, "room_on_device", lambda device, nbytes: False)
+    monkeypatch.setattr(execute, "room_on_device", lambda device, nbytes: False)
     capsys.readouterr()
     assert main(tiny_args(tiny_data, on_host)) == 0
     assert "kept in host memory" in capsys.readouterr().err
@@ -110,16 +110,17 @@ def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
 
 
 def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options):
-    from atr_bench import protocol
-    from atr_bench.config import RunConfig
-    from atr_bench.plugins import registry
+    from atr_bench.plugins.registry import registry
+    from atr_bench.run import execute
+    from atr_bench.run.config import RunConfig
+    from atr_bench.run.plan import plan
 
     config = RunConfig(dataset_options=tuple(tiny_options.items()))
-    the_plan = protocol.plan(config, registry(), tiny_data)
-    splits = protocol.load_data(the_plan, torch.device("cpu"), progress=False, stream="never")
+    the_plan = plan(config, registry(), tiny_data)
+    splits = execute.load_data(the_plan, torch.device("cpu"), progress=False, stream="never")
     kept = splits.audio_on_host().to("cpu")
     assert all(isinstance(s.audio, streamed.HostRows) for _, s in kept.items())
     assert kept.audio_bytes() == 0 < splits.audio_bytes()
     assert torch.equal(kept.train.audio[torch.tensor([2, 0])], splits.train.audio[[2, 0]])
-    on_disk = protocol.load_data(the_plan, torch.device("cpu"), progress=False, stream="always")
+    on_disk = execute.load_data(the_plan, torch.device("cpu"), progress=False, stream="always")
     assert isinstance(on_disk.test.audio, streamed.StreamedFeatures) and on_disk.audio_bytes() == 0

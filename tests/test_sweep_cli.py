@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from atr_bench.cli import main
+from atr_bench.cli.main import main
 
 
 def _sweep_args(tiny_args, data: Path, runs: Path, poolings: str, *extra: str) -> list[str]:
@@ -127,7 +127,7 @@ def test_workers_of_a_killed_sweep_do_not_live_on(tiny_data, tmp_path, tiny_args
 
     runs = tmp_path / "runs"
     args = _sweep_args(tiny_args, tiny_data, runs, "mean,max", "--jobs", "2", "--epochs", "5000")
-    sweep = subprocess.Popen([sys.executable, "-m", "atr_bench.cli", *args])
+    sweep = subprocess.Popen([sys.executable, "-m", "atr_bench.cli.main", *args])
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 120

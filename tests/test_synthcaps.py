@@ -12,9 +12,7 @@ import librosa
 import numpy as np
 import pytest
 
-from atr_bench.data.index import ClipCaptions, read_clotho_json
-from atr_bench.data.layout import SPLITS, DatasetLayout
-from atr_bench.data.synth_events import (
+from atr_bench.components.datasets.synth_events import (
     ATTRIBUTE_WORDS,
     EVENT_KINDS,
     LOUDNESSES,
@@ -23,7 +21,7 @@ from atr_bench.data.synth_events import (
     SynthEvent,
     render_event,
 )
-from atr_bench.data.synthcaps import (
+from atr_bench.components.datasets.synthcaps import (
     CAPTIONS_PER_CLIP,
     SynthCapsConfig,
     SynthClip,
@@ -34,6 +32,8 @@ from atr_bench.data.synthcaps import (
     render,
     write_index,
 )
+from atr_bench.data.index import ClipCaptions, read_clotho_json
+from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
 
 SMALL = SynthCapsConfig(train=60, val=40, test=20)
@@ -319,7 +319,7 @@ def test_index_round_trips_through_the_clotho_reader(tmp_path):
 def test_features_of_another_size_say_how_to_make_them_again(tmp_path, capsys):
     import h5py
 
-    from atr_bench.cli import main
+    from atr_bench.cli.main import main
 
     dataset = tmp_path / "data"
     args = ["run", "--data-root", str(dataset), "--runs-dir", str(tmp_path / "runs")]

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atr_bench.builtin.text_encoders import atr_bench_text_encoders
+from atr_bench.components.text_encoders import word2vec
+from atr_bench.components.text_encoders.plugin import atr_bench_text_encoders
+from atr_bench.components.text_encoders.tokenize import tokenize
+from atr_bench.components.text_encoders.w2v_pickle import W2VPickle
+from atr_bench.components.text_encoders.word2vec import Word2VecEncoder
 from atr_bench.errors import AtrBenchError
-from atr_bench.text import word2vec
-from atr_bench.text.tokenize import tokenize
-from atr_bench.text.w2v_pickle import W2VPickle
-from atr_bench.text.word2vec import Word2VecEncoder
 
 SPECS = {spec.name: spec for spec in atr_bench_text_encoders()}
 CORPUS = [
@@ -104,7 +104,7 @@ def test_word2vec_reuses_its_cached_model(tmp_path: Path, monkeypatch) -> None:
 def test_word2vec_does_not_depend_on_python_hash_seed(tmp_path: Path) -> None:
     script = (
         "import hashlib, sys\n"
-        "from atr_bench.text.word2vec import Word2VecEncoder\n"
+        "from atr_bench.components.text_encoders.word2vec import Word2VecEncoder\n"
         f"corpus = {CORPUS!r}\n"
         f"enc = Word2VecEncoder(**{FAST!r})\n"
         "enc.fit(corpus, sys.argv[1])\n"

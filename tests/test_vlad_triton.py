@@ -10,11 +10,11 @@ import pytest
 import torch
 from test_pooling_reference import REFERENCES, SPECS, outputs_and_gradients
 
+from atr_bench.components.poolings import vlad_frames, vlad_function
 from atr_bench.errors import AtrBenchError
-from atr_bench.pooling import vlad
 
 triton = pytest.importorskip("triton", reason="Triton is not installed")
-vlad_triton = pytest.importorskip("atr_bench.pooling.vlad_triton")
+vlad_triton = pytest.importorskip("atr_bench.components.poolings.vlad_triton")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu" and not vlad_triton.interpreting():
     pytest.skip("no GPU and Triton's interpreter is off", allow_module_level=True)
@@ -84,7 +84,7 @@ def test_weight_gradient_split_over_several_batch_groups(monkeypatch):
     whole = frames.weigh_all(a)
     monkeypatch.setattr(vlad_triton, "TARGET_PROGRAMS", 6)  # 2 tiles -> 3 groups of 2 clips
     torch.testing.assert_close(frames.weigh_all(a), whole, atol=1e-5, rtol=1e-4)
-    dense = vlad.DenseFrames(torch.where(mask[..., None], x, 0.0), mask)
+    dense = vlad_frames.DenseFrames(torch.where(mask[..., None], x, 0.0), mask)
     torch.testing.assert_close(whole, dense.weigh_all(a), atol=1e-4, rtol=1e-4)
 
 
@@ -97,19 +97,19 @@ def test_frames_may_be_a_strided_view():
 
 def test_auto_takes_triton_only_for_cuda_tensors():
     x = torch.zeros(2, 3, 4)
-    assert vlad.resolve_kernel("auto", x) == "torch"  # the CPU fallback
-    assert vlad.resolve_kernel("torch", x) == "torch"
+    assert vlad_function.resolve_kernel("auto", x) == "torch"  # the CPU fallback
+    assert vlad_function.resolve_kernel("torch", x) == "torch"
     if torch.cuda.is_available():
-        assert vlad.resolve_kernel("auto", x.cuda()) == "triton"
-        assert vlad.resolve_kernel("auto", x.cuda().double()) == "torch"
+        assert vlad_function.resolve_kernel("auto", x.cuda()) == "triton"
+        assert vlad_function.resolve_kernel("auto", x.cuda().double()) == "torch"
 
 
 def test_triton_where_it_cannot_run_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(vlad_triton, "interpreting", lambda: False)
     with pytest.raises(AtrBenchError, match=r"input is on cpu.*kernel=torch"):
-        vlad.resolve_kernel("triton", torch.zeros(2, 3, 4))
+        vlad_function.resolve_kernel("triton", torch.zeros(2, 3, 4))
     with pytest.raises(AtrBenchError, match=r"no kernel for torch\.float64"):
-        vlad.resolve_kernel("triton", torch.zeros(2, 3, 4, dtype=torch.float64))
+        vlad_function.resolve_kernel("triton", torch.zeros(2, 3, 4, dtype=torch.float64))
 
 
 def test_kernel_option_is_checked():

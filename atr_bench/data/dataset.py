@@ -11,7 +11,7 @@ from typing import Any
 from atr_bench.data.index import ClipCaptions, read_audiocaps_csv, read_clotho_json
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
-from atr_bench.specs import ExtractorSpec
+from atr_bench.plugins.specs import ExtractorSpec
 
 
 @dataclass(frozen=True)

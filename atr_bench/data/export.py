@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from atr_bench.atomic import atomic_write
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import atomic_write
 
 
 @dataclass(frozen=True)

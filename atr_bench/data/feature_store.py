@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import torch
 
-from atr_bench.atomic import require_free
 from atr_bench.errors import AtrBenchError, preview
+from atr_bench.files.atomic import require_free
 
 _PARTIAL = "_atr_bench_partial"
 """Group where a clip is written before it is moved to its name, so a crash mid-write never

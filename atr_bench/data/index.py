@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atr_bench.atomic import atomic_write, write_json
 from atr_bench.errors import AtrBenchError
-from atr_bench.names import clip_id_problem
+from atr_bench.files.atomic import atomic_write, write_json
+from atr_bench.files.names import clip_id_problem
 
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 _CAPTION_KEY = re.compile(r"caption_(\d+)")

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from atr_bench.atomic import atomic_write
 from atr_bench.data.index import (
     AUDIOCAPS_COLUMNS,
     ClipCaptions,
@@ -26,6 +25,7 @@ from atr_bench.data.index import (
 )
 from atr_bench.data.layout import DatasetLayout
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import atomic_write
 
 CLOTHO_FILES = {
     "train": "clotho_captions_development.csv",

@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from atr_bench.atomic import atomic_write
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import atomic_write
 
 
 def _as_tokens(path: Path, clip_id: str, captions: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from atr_bench_nextvlad.nextvlad import NeXtVLAD
 from atr_bench_nextvlad.plugin import SPEC, atr_bench_poolings
 
 from atr_bench import AtrBenchError
-from atr_bench.testing import POOLING_CHECKS, check_spec
+from atr_bench.dev.conformance import POOLING_CHECKS, check_spec
 
 
 @pytest.mark.parametrize("check", [check_spec, *POOLING_CHECKS], ids=lambda c: c.__name__)

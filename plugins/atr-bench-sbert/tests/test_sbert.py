@@ -10,7 +10,7 @@ from atr_bench_sbert.encoder import SbertEncoder, model_folder
 from atr_bench_sbert.plugin import SPEC
 
 from atr_bench import AtrBenchError
-from atr_bench.testing import TEXT_ENCODER_CHECKS, check_spec
+from atr_bench.dev.conformance import TEXT_ENCODER_CHECKS, check_spec
 
 pytest.importorskip("sentence_transformers")
 

@@ -1,0 +1,1 @@
+"""The ``atr-bench`` command line."""

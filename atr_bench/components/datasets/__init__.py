@@ -1,0 +1,1 @@
+"""Datasets: the embedded synthetic dataset ``synthcaps`` and the AudioCaps/Clotho seed layouts."""

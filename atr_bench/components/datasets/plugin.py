@@ -1,0 +1,37 @@
+"""Built-in datasets: the embedded ``synthcaps`` and the paper's AudioCaps and Clotho."""
+
+from __future__ import annotations
+
+from atr_bench import hookimpl
+from atr_bench.components.datasets.embedded import synthcaps
+from atr_bench.data.dataset import audiocaps, clotho
+from atr_bench.plugins.specs import DatasetSpec, Option
+
+
+@hookimpl
+def atr_bench_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="synthcaps",
+            description="embedded procedural sound events, 5 order-aware captions per clip",
+            build=synthcaps,
+            options=(
+                Option("seed", int, 0, "generator seed"),
+                Option("train", int, 1500, "training clips"),
+                Option("val", int, 300, "validation clips"),
+                Option("test", int, 300, "test clips"),
+                Option("duration", float, 4.0, "clip length in seconds"),
+                Option("order_pairs", int, 100, "clip pairs of the order-contrast test"),
+            ),
+        ),
+        DatasetSpec(
+            name="audiocaps",
+            description="AudioCaps (Kim et al. 2019), seed layout: Index/*.csv, AudioExpert/*.h5",
+            build=audiocaps,
+        ),
+        DatasetSpec(
+            name="clotho",
+            description="Clotho v2 (Drossos et al. 2020), seed layout: Index/*.json",
+            build=clotho,
+        ),
+    ]

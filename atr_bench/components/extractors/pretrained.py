@@ -1,0 +1,128 @@
+"""ExtractorSpecs of the paper's pretrained audio extractors (PANNs Cnn10/Cnn14, VGGish,
+VGGSound, efficient_latent).
+
+``spec.build(weights=None, device="cpu")`` returns the network in eval mode on ``device``, with
+``sample_rate``, ``dim``, ``frames_per_second``, ``frames_for(n_samples)`` and
+``__call__(wave[B, N]) -> [B, T, D]``. ``weights`` is the official checkpoint's path, or
+``"random"`` for an untrained network; left ``None``, the extractor's environment variable
+(see ``atr_bench.features.weights.SOURCES``) is read, and if it is unset the error says where the
+official checkpoint comes from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from atr_bench.components.extractors import efficient_latent, panns, vggish, vggsound
+from atr_bench.errors import AtrBenchError
+from atr_bench.features.weights import SOURCES, load_checkpoint, read_checkpoint, resolve_weights
+from atr_bench.plugins.specs import ExtractorSpec, Option
+
+Weights = str | os.PathLike[str] | None
+
+
+def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> nn.Module:
+    """Load the checkpoint at ``path`` (``None``: keep random init), then eval mode on
+    ``device``."""
+    if path is not None:
+        load_checkpoint(module, path, name)
+    return module.eval().to(device)
+
+
+def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., nn.Module]:
+    def build(weights: Weights = None, device: str = "cpu") -> nn.Module:
+        path = resolve_weights(name, weights)  # before building: a missing file fails fast
+        return _finish(factory(), name, path, device)
+
+    build.__doc__ = f"Build {name} with its official checkpoint (or ``weights='random'``)."
+    return build
+
+
+def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") -> nn.Module:
+    """VGGish; ``pca`` (or ATR_BENCH_VGGISH_PCA_WEIGHTS) names torchvggish's PCA parameter file
+    to output the quantised AudioSet-style embeddings instead of the raw ones."""
+    path = resolve_weights("vggish", weights)
+    module = vggish.VGGish()
+    pca = pca or os.environ.get(SOURCES["vggish_pca"].env_var, "")
+    if pca:
+        pca_path = resolve_weights("vggish_pca", pca)
+        if pca_path is not None:
+            params = read_checkpoint(pca_path, "vggish_pca")
+            try:
+                module.load_pca(params)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise AtrBenchError(
+                    f"vggish PCA file {str(pca_path)!r} is not torchvggish's PCA parameters "
+                    f"(needs pca_eigen_vectors [128, 128] and pca_means [128]: {exc})"
+                ) from None
+    return _finish(module, "vggish", path, device)
+
+
+def panns_spec(
+    name: str, factory: Callable[[], nn.Module], dim: int, downsample: int
+) -> ExtractorSpec:
+    """A PANNs network's frame embeddings: ``downsample`` STFT frames per output frame."""
+    fps = panns.SAMPLE_RATE / panns.HOP / downsample
+    return ExtractorSpec(
+        name=name,
+        description=f"PANNs {name.removeprefix('panns_').title()} (AudioSet) frame embeddings, "
+        f"{dim}-d at {fps:g} frames/s",
+        build=_builder(name, factory),
+        dim=dim,
+        sample_rate=panns.SAMPLE_RATE,
+        frames_per_second=fps,
+    )
+
+
+def vggish_spec() -> ExtractorSpec:
+    """VGGish embeddings (128-d per 0.96 s example, 16 kHz, 10 frames per 10 s)."""
+    return ExtractorSpec(
+        name="vggish",
+        description="VGGish (AudioSet) embeddings, 128-d per 0.96 s example",
+        build=build_vggish,
+        options=(
+            Option("pca", str, "", "torchvggish PCA parameter file; empty = raw 128-d embeddings"),
+        ),
+        dim=vggish.EMBEDDING,
+        sample_rate=vggish.SAMPLE_RATE,
+        frames_per_second=vggish.VGGish.frames_per_second,
+    )
+
+
+def network_spec(
+    name: str, network: type[nn.Module], description: str, dim: int, sample_rate: int
+) -> ExtractorSpec:
+    """A network class (with a ``frames_per_second`` attribute) built without options."""
+    return ExtractorSpec(
+        name=name,
+        description=description,
+        build=_builder(name, network),
+        dim=dim,
+        sample_rate=sample_rate,
+        frames_per_second=network.frames_per_second,
+    )
+
+
+PRETRAINED_SPECS: tuple[ExtractorSpec, ...] = (
+    panns_spec("panns_cnn10", panns.cnn10, dim=512, downsample=16),
+    panns_spec("panns_cnn14", panns.cnn14, dim=2048, downsample=32),
+    vggish_spec(),
+    network_spec(
+        "vggsound",
+        vggsound.VGGSound,
+        "VGGSound ResNet-18 layer4 frames, 512-d at 3.14 frames/s",
+        vggsound.DIM,
+        vggsound.SAMPLE_RATE,
+    ),
+    network_spec(
+        "efficient_latent",
+        efficient_latent.EfficientLatent,
+        "HEAR 2021 efficient_latent (EfficientNet-B2) frames, 1408-d at 3.125/s",
+        efficient_latent.DIM,
+        efficient_latent.SAMPLE_RATE,
+    ),
+)

@@ -1,0 +1,71 @@
+"""Transformer pooling: self-attention over the real frames, then their mean."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from atr_bench.components.poolings.simple import READOUTS, check_option, zero_padding
+from atr_bench.errors import AtrBenchError
+
+
+class TransformerPooling(nn.Module):
+    """Input projection to ``d_model``, learned positional embedding (up to ``max_len``
+    frames), a transformer encoder with a key padding mask (post-norm and ReLU by default;
+    ``norm_first`` and ``activation="gelu"`` give the paper's code's pre-norm GELU blocks), and
+    the masked mean of its outputs (``readout="normalised_mean"``: of its unit-length outputs,
+    as in the paper's code).
+    Positions count from the first frame, so the mask must be a prefix (padding at the end)."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        d_model: int = 256,
+        heads: int = 4,
+        layers: int = 2,
+        dropout: float = 0.1,
+        max_len: int = 512,
+        readout: str = "mean",
+        norm_first: bool = False,
+        activation: str = "relu",
+    ):
+        super().__init__()
+        check_option("transformer", "d_model", d_model, d_model >= 1, ">= 1")
+        check_option("transformer", "heads", heads, heads >= 1, ">= 1")
+        check_option(
+            "transformer", "heads", heads, d_model % heads == 0, f"a divisor of d_model={d_model}"
+        )
+        check_option("transformer", "layers", layers, layers >= 1, ">= 1")
+        check_option("transformer", "dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
+        check_option("transformer", "max_len", max_len, max_len >= 1, ">= 1")
+        check_option("transformer", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
+        self.readout = READOUTS[readout]
+        self.max_len = max_len
+        self.project = nn.Linear(in_dim, d_model)
+        self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        check_option(
+            "transformer", "activation", activation, activation in ("relu", "gelu"), "relu or gelu"
+        )
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            heads,
+            dim_feedforward=4 * d_model,
+            dropout=dropout,
+            activation=activation,
+            batch_first=True,
+            norm_first=norm_first,
+        )
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.out_dim = d_model
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        frames = x.shape[1]
+        if frames > self.max_len:
+            raise AtrBenchError(
+                f"pooling 'transformer': input has {frames} frames but option "
+                f"max_len={self.max_len}; raise it with --pooling-opt (or --text-pooling-opt) "
+                f"max_len={frames}"
+            )
+        h = self.project(zero_padding(x, mask)) + self.position[:frames]
+        h = self.encoder(h, src_key_padding_mask=~mask)
+        return self.readout(h, mask)

@@ -1,0 +1,113 @@
+"""NetVLAD and NetRVLAD (Miech et al., "Learnable pooling with context gating", 2017).
+
+Soft-assign every frame to ``clusters`` (+ ``ghost_clusters``, which take part in the softmax and
+are then dropped), aggregate per cluster with one batched matrix product (padded frames get zero
+assignment), intra-normalise each cluster, flatten and L2-normalise.
+
+The whole pooling is one autograd function with a hand-written backward: the aggregation and
+both normalisations are batched matrix products plus per-cluster scales applied in place. The
+frames are only ever read through three products (:class:`DenseFrames`), so the mask can be
+applied where they are read: by the Triton kernels on CUDA (``vlad_triton``), or, in plain
+torch, by trusting finite padding and masking a copy only when the result says it is not.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from atr_bench.components.poolings.simple import PADDINGS, apply_padding, check_option
+from atr_bench.components.poolings.vlad_function import AssignNorm, compiled_vlad_pool, vlad_pool
+
+KERNELS = ("auto", "torch", "triton")
+"""``auto``: Triton for CUDA tensors when it is installed, else torch."""
+ASSIGN_NORMS = ("none", "batch")
+ASSIGN_INITS = ("uniform", "normal")
+"""The assignment weights' start: torch's ``nn.Linear`` default (uniform, std 1/sqrt(3D)), or
+N(0, 1/D) as the paper's code draws them."""
+
+
+class NetVLAD(nn.Module):
+    """Each cluster aggregates the residuals ``x - c_k`` to a learned centroid;
+    ``out_dim = clusters * in_dim``. ``kernel`` picks the implementation (``auto``: the fused
+    Triton kernels on CUDA when Triton is installed, plain torch otherwise). With
+    ``torch_compile`` the torch implementation runs through ``torch.compile`` (the first call
+    per shape compiles, which takes a while). ``assign_norm="batch"`` batch-normalises the
+    assignment logits, as the paper's code does (over the real frames only, here).
+    ``assign_bias=False`` and ``assign_init="normal"`` give the assignment the paper's code's
+    form (no bias, N(0, 1/D) weights); ``padding="zeros"`` counts padded frames as frames of
+    zeros, in the assignment mass and the BatchNorm statistics, as the paper's code does."""
+
+    name = "netvlad"
+    residual = True
+
+    def __init__(
+        self,
+        in_dim: int,
+        clusters: int = 12,
+        ghost_clusters: int = 0,
+        kernel: str = "auto",
+        torch_compile: bool = False,
+        assign_norm: str = "none",
+        assign_bias: bool = True,
+        assign_init: str = "uniform",
+        padding: str = "masked",
+    ):
+        super().__init__()
+        check_option(self.name, "clusters", clusters, clusters >= 1, ">= 1")
+        check_option(self.name, "ghost_clusters", ghost_clusters, ghost_clusters >= 0, ">= 0")
+        check_option(self.name, "kernel", kernel, kernel in KERNELS, "one of " + ", ".join(KERNELS))
+        check_option(
+            self.name,
+            "kernel",
+            kernel,
+            not (torch_compile and kernel == "triton"),
+            "auto or torch with torch_compile=true (torch.compile builds its own kernels)",
+        )
+        self.clusters = clusters
+        self.kernel = "torch" if torch_compile else kernel
+        self.torch_compile = torch_compile
+        check_option(
+            self.name, "assign_norm", assign_norm, assign_norm in ASSIGN_NORMS, "none or batch"
+        )
+        check_option(
+            self.name, "assign_init", assign_init, assign_init in ASSIGN_INITS, "uniform or normal"
+        )
+        check_option(self.name, "padding", padding, padding in PADDINGS, " or ".join(PADDINGS))
+        self.padding = padding
+        self.assign = nn.Linear(in_dim, clusters + ghost_clusters, bias=assign_bias)
+        if assign_init == "normal":
+            nn.init.normal_(self.assign.weight, std=in_dim**-0.5)
+        if not assign_bias:  # the kernels take a bias: a constant zero one
+            self.register_buffer("zero_bias", torch.zeros(clusters + ghost_clusters))
+        batch_norm = assign_norm == "batch"
+        self.assign_norm = nn.BatchNorm1d(clusters + ghost_clusters) if batch_norm else None
+        self.centroids = (
+            nn.Parameter(torch.randn(clusters, in_dim) / in_dim**0.5) if self.residual else None
+        )
+        self.out_dim = clusters * in_dim
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        pool = compiled_vlad_pool() if self.torch_compile else vlad_pool
+        x, mask = apply_padding(self.padding, x, mask)
+        a = self.assign
+        bias = self.zero_bias if a.bias is None else a.bias
+        return pool(
+            x, mask, a.weight, bias, self.centroids, self.clusters, self.kernel, self._norm()
+        )
+
+    def _norm(self) -> AssignNorm | None:
+        bn = self.assign_norm
+        if bn is None:
+            return None
+        if self.training:
+            bn.num_batches_tracked += 1
+        state = (bn.running_mean, bn.running_var, bn.momentum, bn.eps, self.training)
+        return AssignNorm(bn.weight, bn.bias, *state)
+
+
+class NetRVLAD(NetVLAD):
+    """NetVLAD without centroids: soft-assignment-weighted sums of the frames themselves."""
+
+    name = "netrvlad"
+    residual = False

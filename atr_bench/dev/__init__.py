@@ -1,0 +1,1 @@
+"""For plugin authors: the conformance kit and the plugin scaffold."""

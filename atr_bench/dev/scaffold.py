@@ -1,0 +1,81 @@
+"""``atr-bench new-plugin KIND NAME``: write a plugin distribution that installs and runs as is.
+
+The result is what an outside author ships: a ``pyproject.toml`` with the ``atr_bench`` entry
+point, a module implementing the hook, and a test running the harness's conformance kit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from string import Template
+
+from atr_bench import __version__
+from atr_bench.dev.scaffold_templates import INIT, KINDS, PYPROJECT, README
+from atr_bench.errors import AtrBenchError
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _requirement() -> str:
+    """``atr-bench>=X.Y`` for the running release (any version from a source checkout)."""
+    release = re.match(r"\d+\.\d+", __version__)
+    return f"atr-bench>={release.group()}" if release else "atr-bench"
+
+
+def new_plugin(kind: str, name: str, dest: Path) -> Path:
+    """Write the ``kind`` plugin ``name`` as ``dest/atr-bench-<name>``; return that folder."""
+    if kind not in KINDS:
+        raise AtrBenchError(f"new-plugin: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not _NAME.fullmatch(name):
+        raise AtrBenchError(
+            f"new-plugin: name {name!r} must start with a-z and hold only a-z, 0-9 and _, "
+            "e.g. new-plugin pooling my_pool"
+        )
+    suffix, summary, flag, plugin, test = KINDS[kind]
+    distribution = f"atr-bench-{name.replace('_', '-')}"
+    root = Path(dest) / distribution
+    if root.exists():
+        raise AtrBenchError(f"new-plugin: {root} already exists; pick another name or --dest")
+    package = f"atr_bench_{name}"
+    values = {
+        "name": name,
+        "package": package,
+        "distribution": distribution,
+        "cls": "".join(part.title() for part in name.split("_")) + suffix,
+        "summary": summary[0].upper() + summary[1:],
+        "requires": _requirement(),
+        "run": f"atr-bench run {flag} {name}",
+    }
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        f"{package}/__init__.py": INIT,
+        f"{package}/plugin.py": plugin,
+        f"tests/test_{name}.py": test,
+    }
+    for relative, template in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Template(template).substitute(values))
+    return root
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    root = new_plugin(args.kind, args.name, args.dest)
+    flag = KINDS[args.kind][2]
+    print(f"wrote {root}", file=sys.stderr)
+    print(f"next: pip install -e {root} && pytest {root / 'tests'}")
+    print(f"then: atr-bench run {flag} {args.name}")
+    return 0
+
+
+def add_new_plugin_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``new-plugin`` subcommand to the ``atr-bench`` parser."""
+    p = sub.add_parser("new-plugin", help="write a new plugin distribution to start from")
+    p.add_argument("kind", choices=sorted(KINDS), help="what the plugin adds")
+    p.add_argument("name", help="its name, as typed after --pooling etc. (a-z, 0-9, _)")
+    p.add_argument("--dest", type=Path, default=Path("."), help="parent folder (default: .)")
+    p.set_defaults(func=cmd_new_plugin)

@@ -1,0 +1,248 @@
+"""Pooling throughput: the shapes, cases, inputs, timed steps and machine facts that the
+``benchmarks/`` suite and ``atr-bench bench`` share, so both measure exactly the same thing."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.registry import Registry
+from atr_bench.plugins.specs import PoolingSpec
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One input shape ``[batch, frames, dim]``; ``side`` picks the pooling's audio or text
+    defaults (VLAD uses 12 clusters on audio, 20 on text); ``paper`` marks the paper's shapes."""
+
+    name: str
+    batch: int
+    frames: int
+    dim: int
+    side: str
+    paper: bool
+    note: str
+
+
+SHAPES = (
+    Shape("audiocaps", 128, 31, 2048, "audio", True, "panns_cnn14 on AudioCaps"),
+    Shape("clotho", 128, 90, 2048, "audio", True, "panns_cnn14 on Clotho"),
+    Shape("text", 128, 20, 300, "text", True, "20 word2vec tokens"),
+    Shape("large", 512, 31, 2048, "audio", False, "4x the AudioCaps batch"),
+)
+MODES = ("forward", "forward+backward")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DEVICES = ("cpu", "cuda")
+IMPLS = ("registered", "reference")
+"""``registered``: the pooling as its plugin builds it; ``reference``: the plain formula,
+timed in fp32 at the paper's shapes (enough for the speed-up, and it is slow by design)."""
+
+ROUND_BUDGET_S = 0.2
+"""Timed seconds aimed at per case (after warming up); slower steps get a single round."""
+MAX_ROUNDS = 20
+WARMUP_FRACTION = 8
+"""The first warm-up call runs on ``batch / WARMUP_FRACTION`` clips."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurement: a pooling implementation on one shape, mode, dtype and device.
+    ``variant`` (``"kernel=triton"``) sets one execution-only option away from its default."""
+
+    pooling: str
+    impl: str
+    shape: Shape
+    mode: str
+    dtype: str
+    device: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        parts = (self.pooling, self.variant, self.impl, self.shape.name, self.mode, self.dtype)
+        return "-".join(part for part in (*parts, self.device) if part)
+
+    def info(self) -> dict[str, Any]:
+        """The fields a report needs, flat (stored in the benchmark's ``extra_info``)."""
+        fields = {**asdict(self), **asdict(self.shape)}
+        fields["shape"] = fields.pop("name")
+        return fields
+
+
+def cases(
+    registry: Registry,
+    references: Collection[str],
+    poolings: Iterable[str] = (),
+    shapes: Iterable[str] = (),
+    devices: Iterable[str] = DEVICES,
+) -> list[Case]:
+    """Every registered pooling (or those named) x shapes x modes x dtypes x devices, with a
+    ``reference`` case beside each fp32 paper-shape case of the poolings in ``references``;
+    unknown names are errors."""
+    names = list(poolings) or [found.spec.name for found in registry.all("pooling")]
+    for name in names:
+        registry.find("pooling", name)
+    wanted = set(shapes) or {s.name for s in SHAPES}
+    unknown = sorted(wanted - {s.name for s in SHAPES})
+    if unknown:
+        known = ", ".join(s.name for s in SHAPES)
+        raise AtrBenchError(f"unknown shape {unknown[0]!r}; known: {known}")
+    return [
+        Case(name, impl, shape, mode, dtype, device, variant)
+        for name in names
+        for impl in IMPLS
+        for variant in (
+            ("", *variants(registry.get("pooling", name))) if impl == "registered" else ("",)
+        )
+        for shape in SHAPES
+        if shape.name in wanted
+        for mode in MODES
+        for dtype in DTYPES
+        if impl == "registered" or (name in references and shape.paper and dtype == "fp32")
+        for device in devices
+    ]
+
+
+def variants(spec: PoolingSpec) -> list[str]:
+    """``option=choice`` for every other choice of the options that change how a pooling runs
+    but not its numbers (a VLAD's ``kernel``), each timed beside the defaults."""
+    return [
+        f"{option.name}={choice}"
+        for option in spec.options
+        if not option.affects_results and option.choices
+        for choice in option.choices
+        if choice != option.default
+    ]
+
+
+def build_pooling(spec: PoolingSpec, case: Case) -> nn.Module:
+    """The pooling with its default options for the case's side, on its device and dtype."""
+    base = spec.text_defaults if case.shape.side == "text" else None
+    given = dict([case.variant.split("=", 1)]) if case.variant else None
+    module = spec.build(case.shape.dim, **spec.resolve_options(given, base))
+    return module.to(device=case.device, dtype=DTYPES[case.dtype])
+
+
+def make_inputs(case: Case, batch: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Frames ``[B, T, D]`` (``B`` the shape's batch unless given) and a prefix mask whose
+    lengths are uniform in ``[T/2, T]``; padded frames are zeros, as the data layer writes them."""
+    shape = case.shape
+    batch = batch or shape.batch
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint((shape.frames + 1) // 2, shape.frames + 1, (batch,), generator=gen)
+    mask = torch.arange(shape.frames)[None, :] < lengths[:, None]
+    x = torch.randn(batch, shape.frames, shape.dim, generator=gen) * mask[..., None]
+    return x.to(case.device, DTYPES[case.dtype]), mask.to(case.device)
+
+
+def make_step(module: nn.Module, x: Tensor, mask: Tensor, mode: str) -> Callable[[], None]:
+    """One timed call. ``forward``: inference (eval mode, no autograd). ``forward+backward``:
+    a training step's pooling work (train mode), with gradients for the input and every
+    parameter, so parameter-free poolings have a backward too."""
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else _no_sync
+    if mode == "forward":
+        module.eval()
+
+        def forward() -> None:
+            with torch.no_grad():
+                module(x, mask)
+            sync()
+
+        return forward
+    module.train()
+    x = x.detach().requires_grad_(True)
+    grad = torch.randn(x.shape[0], module.out_dim, device=x.device, dtype=x.dtype)
+
+    def forward_backward() -> None:
+        x.grad = None
+        module.zero_grad(set_to_none=True)
+        module(x, mask).backward(grad)
+        sync()
+
+    return forward_backward
+
+
+def _no_sync() -> None:
+    """CPU work is finished when the call returns."""
+
+
+def prepare(module: nn.Module, case: Case) -> tuple[Callable[[], None], int]:
+    """The case's timed step, warmed up, and how many rounds fit the budget. A warm-up on an
+    eighth of the batch estimates the cost; a step estimated slower than the whole budget gets
+    one round and no full-size warm-up (its one-time costs are small beside it), a quicker one
+    is called once at full size first, which sets the number of rounds."""
+    small = max(1, case.shape.batch // WARMUP_FRACTION)
+    estimate = _seconds(make_step(module, *make_inputs(case, small), case.mode))
+    step = make_step(module, *make_inputs(case), case.mode)
+    if estimate * case.shape.batch / small >= ROUND_BUDGET_S:
+        return step, 1
+    seconds = _seconds(step)
+    return step, max(1, min(MAX_ROUNDS, int(ROUND_BUDGET_S / max(seconds, 1e-9))))
+
+
+def _seconds(step: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
+
+
+def min_bytes(module: nn.Module, case: Case) -> int:
+    """A lower bound on the memory traffic of one call: read the input, mask and parameters,
+    write the output; a backward also reads the output gradient, writes the input and
+    parameter gradients and, when there are parameters, reads the input again for theirs."""
+    shape, item = case.shape, DTYPES[case.dtype].itemsize
+    data = shape.batch * shape.frames * shape.dim * item
+    params = sum(p.numel() * p.element_size() for p in module.parameters())
+    outputs = shape.batch * module.out_dim * item
+    total = data + shape.batch * shape.frames + params + outputs
+    if case.mode == "forward":
+        return total
+    return total + outputs + data + params + (data if params else 0)
+
+
+def bandwidth(device: str, megabytes: int = 256, repeats: int = 5) -> float:
+    """Measured memory bandwidth in bytes/s: the best of ``repeats`` copies of a large tensor
+    (each copy reads and writes it once)."""
+    src = torch.ones(megabytes * 2**18, device=device)
+    dst = torch.empty_like(src)
+    sync = torch.cuda.synchronize if device == "cuda" else _no_sync
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        started = time.perf_counter()
+        dst.copy_(src)
+        sync()
+        best = min(best, time.perf_counter() - started)
+    return 2 * src.numel() * src.element_size() / best
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine(devices: Iterable[str]) -> dict[str, Any]:
+    """What a throughput figure depends on: CPU, threads, torch, GPU, measured bandwidth."""
+    facts: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "bandwidth_gb_s": {},
+    }
+    for device in devices:
+        if device == "cuda":
+            facts["gpu"] = torch.cuda.get_device_name()
+        facts["bandwidth_gb_s"][device] = bandwidth(device) / 1e9
+    return facts

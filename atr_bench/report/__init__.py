@@ -1,0 +1,1 @@
+"""Leaderboards from run records, beside the published reference numbers."""

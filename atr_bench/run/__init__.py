@@ -1,0 +1,2 @@
+"""One protocol run and many: plan (resolve the protocol), load the splits, build the dual encoder,
+train, select, test; sweeps over a grid."""

@@ -1,0 +1,175 @@
+"""One protocol run: resolve the plugins, load the data, train, select, test, record."""
+
+from __future__ import annotations
+
+import platform
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from atr_bench import __version__
+from atr_bench.data.streamed import room_on_device
+from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import save_torch
+from atr_bench.record.results import (
+    SCHEMA_VERSION,
+    checkpoint_path,
+    execution,
+    record_path,
+    write_record,
+)
+from atr_bench.run.loading import Splits, load_splits
+from atr_bench.run.model import DualEncoder
+from atr_bench.run.plan import Plan
+from atr_bench.run.training import evaluate, order_contrast_accuracy, train
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AtrBenchError("--device cuda: no CUDA device is available here; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise AtrBenchError(f"--device {name!r}: expected auto, cpu or cuda[:N]")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_data(
+    the_plan: Plan, device: torch.device, progress: bool = True, stream: str = "auto"
+) -> Splits:
+    """Every split of the plan's dataset, on ``device`` (progress bars for any extraction);
+    ``stream`` says whether the audio is read from disk a batch at a time (``load_splits``)."""
+    c = the_plan.config
+    extractor = the_plan.components["extractor"].spec
+    build = {"weights": c.weights, "device": str(device), **dict(c.extractor_options)}
+    splits = load_splits(
+        the_plan.dataset,
+        extractor,
+        build,
+        the_plan.components["text_encoder"].spec,
+        dict(c.text_encoder_options),
+        c.audio_frames,
+        c.text_tokens,
+        progress,
+        stream,
+    )
+    audio_bytes = splits.audio_bytes()
+    if not room_on_device(device, audio_bytes):
+        print(
+            f"audio features: {audio_bytes / 1e9:.1f} GB, over half of {device}'s free "
+            "memory; kept in host memory and copied to it a batch at a time",
+            file=sys.stderr,
+        )
+        splits = splits.audio_on_host()
+    return splits.to(device)
+
+
+def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
+    c = the_plan.config
+    audio_pool = the_plan.components["pooling"].spec.build(
+        splits.train.audio.shape[-1], **dict(c.pooling_options)
+    )
+    text_pool = the_plan.components["text_pooling"].spec.build(
+        splits.train.text.shape[-1], **dict(c.text_pooling_options)
+    )
+    return DualEncoder(audio_pool, text_pool, c.embed_dim, c.gate_batch_norm, c.audio_l2renorm)
+
+
+def run_seed(
+    the_plan: Plan,
+    splits: Splits,
+    seed: int,
+    device: torch.device,
+    runs_dir: Path,
+    load_seconds: float,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and test one seed, save the selected model and write the run record."""
+    c = the_plan.config
+    run_id = the_plan.run_id(seed)
+    seed_everything(seed)
+    model = build_model(the_plan, splits).to(device)
+    started = time.perf_counter()
+    outcome = train(
+        model,
+        splits.train,
+        splits.val,
+        c,
+        the_plan.protocol,
+        seed,
+        device,
+        checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
+        progress=progress,
+        label=f"{the_plan.label} seed {seed}",
+    )
+    train_seconds = time.perf_counter() - started
+    model.load_state_dict(outcome.best_state)
+    started = time.perf_counter()
+    test = evaluate(model, splits.test, device, c.amp)
+    test_seconds = time.perf_counter() - started
+    order = None
+    if splits.order is not None:
+        order = {
+            "pairs": splits.order.n_clips // 2,
+            "accuracy": order_contrast_accuracy(model, splits.order, device, c.amp),
+        }
+    save_torch(
+        checkpoint_path(runs_dir, run_id),
+        {"model": outcome.best_state, "config": c.as_dict(), "seed": seed},
+    )
+    record = {
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": c.dataset,
+        "extractor": c.extractor,
+        "pooling": c.pooling,
+        "text_pooling": c.text_pooling,
+        "text_encoder": c.text_encoder,
+        "seed": seed,
+        "protocol": {"name": the_plan.protocol.name, "version": the_plan.protocol.version},
+        "protocol_hash": the_plan.protocol_hash,
+        "settings": the_plan.settings,
+        "config": c.as_dict(),
+        "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        "untrained": c.weights == "random" or splits.untrained_features,
+        "features": {split: dict(p) for split, p in splits.provenance.items()},
+        "versions": {
+            "atr_bench": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "device": _device_name(device),
+        "execution": execution(device),
+        "sizes": {
+            split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
+        },
+        "seconds": {"load": load_seconds, "train": train_seconds, "test": test_seconds},
+        "best_epoch": outcome.best_epoch,
+        "val_curve": outcome.curve,
+        "test": test,
+        "order_contrast": order,
+    }
+    write_record(record_path(runs_dir, run_id), record)
+    checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
+    return record
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,200 @@
+"""Turn a dataset + extractor + text encoder into the three padded splits a run trains on."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from atr_bench.data.feature_store import read_features, read_provenance
+from atr_bench.data.index import ClipCaptions
+from atr_bench.data.layout import SPLITS
+from atr_bench.data.split import SplitData, build_split
+from atr_bench.data.streamed import HostRows, open_streamed, should_stream
+from atr_bench.data.text_store import read_text_features, write_text_features
+from atr_bench.errors import AtrBenchError
+from atr_bench.features.weights import feature_provenance
+from atr_bench.plugins.specs import ExtractorSpec, TextEncoderSpec
+
+ORDER = "order"
+"""The optional order-contrast set's name in ``Splits`` and in the text cache."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The train, val and test splits of one run, as padded tensors, and the dataset's
+    order-contrast set when it has one (clips ``2i`` and ``2i + 1`` are a swapped pair)."""
+
+    train: SplitData
+    val: SplitData
+    test: SplitData
+    order: SplitData | None = None
+    provenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per split, what made its audio features (see ``feature_provenance``)."""
+
+    @property
+    def untrained_features(self) -> bool:
+        """Some split's features came from a randomly initialised network."""
+        return any(p.get("weights") == "random" for p in self.provenance.values())
+
+    def items(self) -> tuple[tuple[str, SplitData], ...]:
+        named = (("train", self.train), ("val", self.val), ("test", self.test))
+        return named + ((("order", self.order),) if self.order is not None else ())
+
+    def to(self, device: Any) -> Splits:
+        return dataclasses.replace(self, **{name: s.to(device) for name, s in self.items()})
+
+    def audio_bytes(self) -> int:
+        """Bytes of audio that ``to(device)`` would move (streamed or host-kept audio: none)."""
+        return sum(
+            s.audio.numel() * s.audio.element_size()
+            for _, s in self.items()
+            if isinstance(s.audio, torch.Tensor)
+        )
+
+    def audio_on_host(self) -> Splits:
+        """The same splits with in-memory audio kept on the host whatever ``to`` is given."""
+        return dataclasses.replace(
+            self,
+            **{
+                name: dataclasses.replace(s, audio=HostRows(s.audio))
+                for name, s in self.items()
+                if isinstance(s.audio, torch.Tensor)
+            },
+        )
+
+
+def _cache_tag(name: str, options: Mapping[str, Any], encoder: Any) -> str:
+    """A short hash naming one encoder configuration (and, for trained encoders, its corpus)."""
+    key = {"encoder": name, "options": dict(options), "fit": getattr(encoder, "cache_tag", "")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _group(clips: Sequence[ClipCaptions], vectors: Sequence[np.ndarray]):
+    out, at = {}, 0
+    for clip in clips:
+        out[clip.clip_id] = list(vectors[at : at + len(clip.captions)])
+        at += len(clip.captions)
+    return out
+
+
+def text_features(
+    dataset: Any,
+    spec: TextEncoderSpec,
+    options: Mapping[str, Any],
+    clips: Mapping[str, list[ClipCaptions]],
+    encoder: Any = None,
+) -> dict[str, dict[str, list[np.ndarray]]]:
+    """Token-level features of every caption, per split: from the encoder's precomputed files
+    (``lookup``) or encoded once and cached as HDF5 under ``TextEmbeddings/``."""
+    encoder = spec.build(**options) if encoder is None else encoder
+    if hasattr(encoder, "lookup"):
+        return {split: encoder.lookup(dataset.layout.path, split) for split in clips}
+    if hasattr(encoder, "fit"):
+        corpus = [c for clip in clips["train"] for c in clip.captions]
+        encoder.fit(corpus, dataset.layout.path / "TextEmbeddings")
+    tag = _cache_tag(spec.name, options, encoder)
+    out = {}
+    for split, split_clips in clips.items():
+        path = dataset.layout.text_cache(spec.name, split, tag)
+        if not path.exists():
+            captions = [c for clip in split_clips for c in clip.captions]
+            grouped = _group(split_clips, encoder.encode(captions))
+            write_text_features(path, grouped, {"encoder": spec.name, "tag": tag})
+        out[split] = read_text_features(path)
+    return out
+
+
+def _text_fix(dataset: Any, encoder: Any) -> str:
+    """What to do about text features that do not match the index: a cache the harness
+    wrote can be deleted and made again; precomputed files (``lookup``) cannot."""
+    if hasattr(encoder, "lookup"):
+        return (
+            "these precomputed features do not match the index and cannot be made again here: "
+            "check that the index and the features come from the same release"
+        )
+    return f"delete its cache under {dataset.layout.path / 'TextEmbeddings'} to encode it again"
+
+
+def _check_weights(
+    extractor: str,
+    weights: Any,
+    features: Mapping[str, Any],
+    provenance: Mapping[str, Mapping[str, str]],
+) -> None:
+    """``--weights`` given for features that other weights made is refused (as ``extract``
+    refuses to add to them): the run would be recorded under weights it never used."""
+    if weights is None:
+        return
+    wanted = feature_provenance(extractor, weights)["weights"]
+    for split, made in provenance.items():
+        if made.get("weights") not in (None, wanted):
+            raise AtrBenchError(
+                f"{features[split]}: these {extractor} features were made with weights "
+                f"{made['weights']!r}, not {wanted!r}; drop --weights to use them, or extract "
+                "with these weights into another --data-root"
+            )
+
+
+def load_splits(
+    dataset: Any,
+    extractor: ExtractorSpec,
+    extractor_build: Mapping[str, Any],
+    text_spec: TextEncoderSpec,
+    text_options: Mapping[str, Any],
+    audio_frames: int,
+    text_tokens: int,
+    progress: bool = True,
+    stream: str = "auto",
+) -> Splits:
+    """Features for every split, ready to train on (extracting or encoding what is missing).
+    The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
+    when it would not fit comfortably in memory; see ``should_stream``)."""
+    dataset.ensure_audio_features(extractor, extractor_build, progress)
+    clips = {split: dataset.clips(split) for split in SPLITS}
+    for split, split_clips in clips.items():
+        if not split_clips:
+            raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
+    features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
+    if hasattr(dataset, "order_clips") and (order := dataset.order_clips()):
+        clips[ORDER] = order
+        features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
+    encoder = text_spec.build(**text_options)
+    provenance = {split: read_provenance(path) for split, path in features.items()}
+    _check_weights(extractor.name, extractor_build.get("weights"), features, provenance)
+    text = text_features(dataset, text_spec, text_options, clips, encoder)
+    text_fix = _text_fix(dataset, encoder)
+    padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
+    streamed = should_stream(stream, padded)
+    if streamed and stream == "auto":
+        print(
+            f"audio features: {padded / 1e9:.1f} GB padded, over half of this machine's memory; "
+            "reading them from disk a batch at a time (--stream-features never loads them whole)",
+            file=sys.stderr,
+        )
+    loaded = {}
+    for split, split_clips in clips.items():
+        ids = [c.clip_id for c in split_clips]
+        if streamed:
+            audio, audio_len = open_streamed(
+                features[split], ids, audio_frames, extractor.dim, progress
+            )
+        else:
+            audio, audio_len = read_features(features[split], ids, audio_frames, extractor.dim)
+        loaded[split] = build_split(
+            split_clips,
+            audio,
+            audio_len,
+            text[split],
+            text_tokens,
+            text_source=f"{text_spec.name} features of {dataset.name}/{split}",
+            text_fix=text_fix,
+        )
+    return Splits(**loaded, provenance=provenance)

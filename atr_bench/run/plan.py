@@ -1,0 +1,164 @@
+"""The plan of a run: every plugin looked up, every option typed, every protocol default filled
+in; the run id and the settings a leaderboard row shows come from it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.registry import Found, Registry
+from atr_bench.plugins.specs import ProtocolSpec
+from atr_bench.run.config import RunConfig, freeze
+from atr_bench.run.losses import LOSSES
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run's config with every default filled in, the plugins behind each component, and
+    ``defaults``: the same components under the protocol with nothing set by the user."""
+
+    config: RunConfig
+    components: dict[str, Found]
+    dataset: Any
+    defaults: RunConfig
+
+    @property
+    def protocol(self) -> ProtocolSpec:
+        return self.components["protocol"].spec
+
+    @property
+    def protocol_hash(self) -> str:
+        """The config's hash without options that do not affect results (see ``Option``)."""
+        kept = {
+            f"{component}_options": freeze(
+                found.spec.result_options(getattr(self.config, f"{component}_options"))
+            )
+            for component, found in self.components.items()
+            if component in COMPONENTS  # the protocol has no options of its own
+        }
+        return dataclasses.replace(self.config, **kept).protocol_hash()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What this run sets away from its protocol's values for its components, results
+        only (``pooling.readout``, ``lr``, ...): how a leaderboard tells rows of one pooling
+        and protocol apart."""
+        c, base = self.config, self.defaults
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(RunConfig):
+            if f.name in COMPONENTS or f.name.startswith("protocol"):
+                continue
+            if f.name.endswith("_options"):
+                prefix = f.name.removesuffix("_options")
+                spec = self.components[prefix].spec
+                default = dict(getattr(base, f.name))
+                out.update(
+                    {
+                        f"{prefix}.{k}": v
+                        for k, v in getattr(c, f.name)
+                        if v != default.get(k) and spec.affects_results(k)
+                    }
+                )
+            elif getattr(c, f.name) != getattr(base, f.name):
+                out[f.name] = getattr(c, f.name)
+        return out
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        return f"{c.dataset}/{c.extractor}/{c.pooling}/{c.text_encoder}"
+
+    def run_id(self, seed: int) -> str:
+        c = self.config
+        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.protocol_hash)
+        return "-".join(parts) + f"-s{seed}"
+
+
+COMPONENTS = ("dataset", "extractor", "pooling", "text_pooling", "text_encoder")
+"""RunConfig fields naming a plugin: leaderboard columns of their own, not settings."""
+PROTOCOL_FIELDS = (
+    "embed_dim",
+    "loss",
+    "margin",
+    "temperature",
+    "lr",
+    "weight_decay",
+    "gamma",
+    "batch_size",
+    "epochs",
+    "text_tokens",
+    "gate_batch_norm",
+    "batch_items",
+    "audio_l2renorm",
+)
+"""RunConfig fields that default to the protocol's value."""
+
+
+def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
+    """Look every plugin up, validate every option and fill in the protocol's defaults."""
+    found_protocol = registry.find("protocol", config.protocol)
+    found_dataset = registry.find("dataset", config.dataset)
+    dataset_opts = found_dataset.spec.resolve_options(dict(config.dataset_options))
+    dataset = found_dataset.spec.build(data_root, **dataset_opts)
+    extractor = registry.find("extractor", config.extractor)
+    pooling = registry.find("pooling", config.pooling)
+    text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
+    text_encoder = registry.find(
+        "text_encoder", config.text_encoder or dataset.defaults.text_encoder
+    )
+    components = {
+        "dataset": found_dataset,
+        "extractor": extractor,
+        "pooling": pooling,
+        "text_pooling": text_pooling,
+        "text_encoder": text_encoder,
+        "protocol": found_protocol,
+    }
+    base = RunConfig(
+        **{name: getattr(config, name) for name in (*COMPONENTS, "protocol")},
+    )
+    resolved = _resolve(config, components, dataset)
+    return Plan(resolved, components, dataset, _resolve(base, components, dataset))
+
+
+def _resolve(config: RunConfig, components: dict[str, Found], dataset: Any) -> RunConfig:
+    """``config`` with the protocol's values where it has None and every option typed."""
+    protocol: ProtocolSpec = components["protocol"].spec
+    extractor = components["extractor"].spec
+    audio_spec, text_spec = components["pooling"].spec, components["text_pooling"].spec
+    encoder = components["text_encoder"].spec
+    filled = {
+        name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
+        for name in PROTOCOL_FIELDS
+    }
+    if config.embed_dim is None:
+        filled["embed_dim"] = protocol.embed_dim_for(audio_spec.name, extractor.dim)
+    if filled["loss"] not in LOSSES:
+        raise AtrBenchError(f"unknown loss {filled['loss']!r}; known: {', '.join(sorted(LOSSES))}")
+    audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)
+    text_base = {
+        **text_spec.text_defaults,
+        **protocol.build(text_spec.name, "text", encoder.dim),
+    }
+    return dataclasses.replace(
+        config,
+        **filled,
+        protocol_version=protocol.version,
+        text_pooling=text_spec.name,
+        text_encoder=encoder.name,
+        dataset_options=freeze(
+            components["dataset"].spec.resolve_options(dict(config.dataset_options))
+        ),
+        extractor_options=freeze(extractor.resolve_options(dict(config.extractor_options))),
+        pooling_options=freeze(
+            audio_spec.resolve_options(dict(config.pooling_options), base=audio_base)
+        ),
+        text_pooling_options=freeze(
+            text_spec.resolve_options(dict(config.text_pooling_options), base=text_base)
+        ),
+        text_encoder_options=freeze(encoder.resolve_options(dict(config.text_encoder_options))),
+        audio_frames=config.audio_frames or dataset.defaults.frames_for(extractor),
+    )

@@ -1,0 +1,295 @@
+"""Training and evaluation of the dual encoder under the protocol: whole batches on the device,
+no per-item Python work, model selection on validation, resumable from a checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from atr_bench.data.split import SplitData
+from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import save_torch
+from atr_bench.plugins.specs import ProtocolSpec
+from atr_bench.run.config import RunConfig
+from atr_bench.run.losses import LOSSES
+from atr_bench.run.metrics import retrieval_metrics
+from atr_bench.run.model import DualEncoder
+from atr_bench.run.optim import build_optimizer
+
+SELECTION = ("t2a", "geo")
+"""Model selection: best validation geometric mean of t2a R@1, R@5, R@10."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What training produced: the validation curve, the chosen epoch and its weights."""
+
+    curve: list[dict[str, Any]]
+    best_epoch: int
+    best_state: dict[str, torch.Tensor]
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when mixed precision is on; a no-op on CPU."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def embed_split(
+    model: DualEncoder, split: SplitData, device: torch.device, amp: bool, batch: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit-norm embeddings of every clip and every caption of a split, in fp32."""
+    model.eval()
+    with autocast(device, amp):
+        audio = torch.cat(
+            [
+                model.embed_audio(split.audio[i : i + batch], split.audio_len[i : i + batch])
+                for i in range(0, split.n_clips, batch)
+            ]
+        )
+        text = torch.cat(
+            [
+                model.embed_text(split.text[i : i + batch], split.text_len[i : i + batch])
+                for i in range(0, split.n_captions, batch)
+            ]
+        )
+    return audio.float(), text.float()
+
+
+def evaluate(
+    model: DualEncoder, split: SplitData, device: torch.device, amp: bool
+) -> dict[str, dict[str, float]]:
+    """Both directions' retrieval metrics on one split (captions x clips cosine similarity)."""
+    audio, text = embed_split(model, split, device, amp)
+    return retrieval_metrics(text @ audio.T, split.caption_clip)
+
+
+def order_contrast_accuracy(
+    model: DualEncoder, split: SplitData, device: torch.device, amp: bool
+) -> float:
+    """Percent of captions that score their own clip above its order-swapped partner
+    (clips ``2i`` and ``2i + 1`` are partners); a tie counts half."""
+    audio, text = embed_split(model, split, device, amp)
+    return pair_accuracy(text @ audio.T, split.caption_clip)
+
+
+def pair_accuracy(sims: torch.Tensor, caption_clip: torch.Tensor) -> float:
+    """Percent of captions (rows of ``sims``) scoring their clip above its partner clip
+    ``caption_clip ^ 1``; a tie counts half, so ties never favour the model."""
+    own = sims.gather(1, caption_clip[:, None])
+    other = sims.gather(1, (caption_clip ^ 1)[:, None])
+    wins = (own > other).float() + 0.5 * (own == other).float()
+    return float(wins.mean() * 100)
+
+
+def loss_function(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The configured loss with its hyper-parameter bound."""
+    loss = LOSSES[config.loss]
+    if config.loss == "infonce":
+        return lambda sims, pos: loss(sims, pos, temperature=config.temperature)
+    return lambda sims, pos: loss(sims, pos, margin=config.margin)
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class CaptionGroups:
+    """Where each clip's captions are: ``by_clip`` lists caption indices clip by clip, clip
+    ``c``'s are ``by_clip[start[c] : start[c] + count[c]]``."""
+
+    by_clip: torch.Tensor
+    start: torch.Tensor
+    count: torch.Tensor
+
+    @classmethod
+    def of_clips(cls, caption_clip: torch.Tensor, n_clips: int) -> CaptionGroups:
+        """The groups of captions whose clips are ``caption_clip``."""
+        count = torch.bincount(caption_clip, minlength=n_clips)
+        by_clip = torch.argsort(caption_clip, stable=True)
+        return cls(by_clip, torch.cumsum(count, 0) - count, count)
+
+    def captions_of(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The captions of ``clips`` and, for each, its clip's position in ``clips``."""
+        lengths = self.count[clips]
+        group = torch.repeat_interleave(torch.arange(len(clips), device=clips.device), lengths)
+        first = torch.cumsum(lengths, 0) - lengths
+        offset = torch.arange(len(group), device=clips.device) - first[group]
+        return self.by_clip[self.start[clips][group] + offset], group
+
+
+def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.Tensor:
+    """``[captions, clips]`` similarities -> ``[clips, clips]``: row ``i`` is the mean over the
+    captions of batch clip ``i`` (the paper's code's ``merge_caption_similiarities="avg"``)."""
+    total = sims.new_zeros(clips, sims.shape[1]).index_add_(0, group, sims)
+    return total / torch.bincount(group, minlength=clips).unsqueeze(1).to(sims.dtype)
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+"""The clips and the captions a training step embeds, and for clip batches each caption's
+position among the clips (``None``: caption ``i`` pairs with clip ``i``)."""
+
+
+def _pair_batches(
+    split: SplitData, generator: torch.Generator, size: int, device: torch.device
+) -> Iterator[Batch]:
+    """Every (clip, caption) pair in random order, ``size`` pairs a batch."""
+    order = torch.randperm(split.n_captions, generator=generator).to(device)
+    for start in range(0, split.n_captions, size):
+        captions = order[start : start + size]
+        yield split.caption_clip[captions], captions, None
+
+
+def _clip_batches(
+    split: SplitData, generator: torch.Generator, size: int, device: torch.device
+) -> Iterator[Batch]:
+    """Every clip in random order, ``size`` clips a batch, each with all of its captions."""
+    groups = CaptionGroups.of_clips(split.caption_clip, split.n_clips)
+    order = torch.randperm(split.n_clips, generator=generator).to(device)
+    for start in range(0, split.n_clips, size):
+        clips = order[start : start + size]
+        yield clips, *groups.captions_of(clips)
+
+
+BATCHES = {"pairs": _pair_batches, "clips": _clip_batches}
+"""The training batches of each batch composition (``RunConfig.batch_items``)."""
+
+
+def _train_epoch(
+    model: DualEncoder,
+    split: SplitData,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    generator: torch.Generator,
+    config: RunConfig,
+    device: torch.device,
+) -> float:
+    """One epoch of the configured batch composition; returns the mean loss.
+
+    Pair batches: captions of the same clip that meet in a batch are positives of each other,
+    never negatives. Clip batches: a clip-caption similarity is the mean over the clip's
+    captions, and every other clip of the batch is a negative.
+    """
+    model.train()
+    losses = []
+    batches = BATCHES[config.batch_items](split, generator, config.batch_size, device)
+    for clips, captions, group in batches:
+        if clips.numel() < 2:  # a lone item has no negatives
+            continue
+        with autocast(device, config.amp):
+            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
+            text = model.embed_text(split.text[captions], split.text_len[captions])
+        sims = text.float() @ audio.float().T
+        if group is None:
+            positives = clips[:, None] == clips[None, :]
+        else:
+            sims = caption_mean(sims, group, len(clips))
+            positives = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(sims, positives)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return sum(losses) / max(len(losses), 1)
+
+
+def improves(score: float, best: float, ties: str) -> bool:
+    """Whether an epoch's validation ``score`` replaces the ``best`` so far; a tie does when
+    ``ties`` is ``later`` (the paper's code compares with ``>=``)."""
+    return score > best or (ties == "later" and score == best)
+
+
+def train(
+    model: DualEncoder,
+    train_split: SplitData,
+    val_split: SplitData,
+    config: RunConfig,
+    protocol: ProtocolSpec,
+    seed: int,
+    device: torch.device,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    label: str = "train",
+) -> Outcome:
+    """Train for ``config.epochs`` and keep the epoch with the best validation t2a geo mean
+    (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
+
+    After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
+    atomically to ``checkpoint``; a run started again with the same checkpoint goes on from
+    there and ends with exactly the numbers an uninterrupted run gives.
+    """
+    optimizer, scheduler = build_optimizer(
+        model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
+    )
+    loss_fn = loss_function(config)
+    generator = torch.Generator().manual_seed(seed)
+    curve: list[dict[str, Any]] = []
+    best_score, best_epoch, best_state = -math.inf, 0, _copy_state(model)
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            curve, best_score = list(state["curve"]), state["best_score"]
+            best_epoch, best_state = state["best_epoch"], state["best_state"]
+            start = int(state["epoch"])
+        except Exception as exc:  # garbage, truncated, another run's or a hostile file
+            raise AtrBenchError(
+                f"{checkpoint}: not a resume file of this run ({type(exc).__name__}); deleting "
+                "it restarts the run from epoch 0"
+            ) from None
+        if progress:
+            print(f"{label}: resuming after epoch {start} of {config.epochs}", file=sys.stderr)
+    bar = tqdm(
+        range(start, config.epochs),
+        desc=label,
+        unit="epoch",
+        initial=start,
+        total=config.epochs,
+        disable=not progress,
+        leave=False,
+    )
+    for epoch in bar:
+        loss = _train_epoch(model, train_split, optimizer, loss_fn, generator, config, device)
+        scheduler.step()
+        val = evaluate(model, val_split, device, config.amp)
+        score = val[SELECTION[0]][SELECTION[1]]
+        curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
+        if improves(score, best_score, protocol.selection_ties):
+            best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
+        bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
+        if checkpoint is not None:
+            save_torch(
+                checkpoint,
+                {
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "curve": curve,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "best_state": best_state,
+                },
+            )
+    return Outcome(curve, best_epoch, best_state)
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
