@@ -1,0 +1,47 @@
+"""``atr-bench leaderboard``: run records -> tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from atr_bench.cli.options import writable_dir
+
+
+def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
+    from atr_bench.report.leaderboard import FORMATS
+
+    p = sub.add_parser("leaderboard", help="aggregate run records into per-dataset tables")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    p.add_argument("--out", type=Path, default=Path("leaderboards"), help="default: ./leaderboards")
+    p.add_argument("--dataset", default=None, help="only these datasets (comma-separated)")
+    p.add_argument(
+        "--format",
+        default=",".join(FORMATS),
+        help=f"comma-separated files to write (default: {','.join(FORMATS)})",
+    )
+    p.add_argument(
+        "--command",
+        default=None,
+        help="the command line that reproduces the runs, written at the top of every file "
+        "(default: this leaderboard call)",
+    )
+    p.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from atr_bench.report.leaderboard import build_leaderboards
+
+    def split(text: str) -> list[str]:
+        return [v.strip() for v in text.split(",") if v.strip()]
+
+    writable_dir(args.out, "--out")
+    report = build_leaderboards(
+        args.runs_dir,
+        args.out,
+        datasets=split(args.dataset) if args.dataset else None,
+        formats=split(args.format),
+        command=args.command,
+    )
+    print("\n".join(report.lines()))
+    return 0

@@ -1,0 +1,124 @@
+"""What the subcommands share: argument types and checks, component flags, the data root and
+writable folders."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.registry import registry
+from atr_bench.plugins.specs import ExtractorSpec, parse_option_strings
+
+DATA_ENV = "ATR_BENCH_DATA"
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise argparse.ArgumentTypeError(f"seed {bad[0]} is not in 0..{MAX_SEED}")
+    return seeds
+
+
+MAX_SEED = 2**32 - 1
+"""numpy's seeds are 32-bit."""
+
+
+NUMBERS = {
+    "lr": ("> 0", lambda v: v > 0),
+    "weight_decay": (">= 0", lambda v: v >= 0),
+    "gamma": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "margin": (">= 0", lambda v: v >= 0),
+    "temperature": ("> 0", lambda v: v > 0),
+    "batch_size": (">= 2 (a batch needs a negative)", lambda v: v >= 2),
+}
+"""Flags that must be finite numbers in a range, and the range."""
+
+
+def in_range(args: argparse.Namespace) -> None:
+    for name, (rule, ok) in NUMBERS.items():
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and ok(value)):
+            flag = "--" + name.replace("_", "-")
+            raise AtrBenchError(f"{flag} {value}: must be a finite number {rule}")
+
+
+def add_component(parser: argparse.ArgumentParser, name: str, default: str | None, what: str):
+    parser.add_argument(f"--{name}", default=default, help=what)
+    parser.add_argument(
+        f"--{name}-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"an option of the {name.replace('-', ' ')} (repeatable; see `atr-bench list`)",
+    )
+
+
+def add_data_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data"
+    )
+
+
+def positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise AtrBenchError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise AtrBenchError(f"--threads {threads}: must be at least 1")
+        torch.set_num_threads(threads)
+
+
+def data_root(given: Path | None) -> Path:
+    return given or Path(os.environ.get(DATA_ENV, "data"))
+
+
+def writable_dir(path: Path, flag: str) -> Path:
+    """``path`` as a folder this process can write in, or can make (its nearest existing
+    ancestor is a writable folder); checked before any work, so that a run does not fail
+    after training, and nothing is created yet."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AtrBenchError(f"{flag} {path}: {existing} is a file, not a folder; name a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise AtrBenchError(
+            f"{flag} {path}: cannot write in {existing} ({exc.strerror}); name a writable folder"
+        ) from None
+    return path
+
+
+def dataset_and_extractor(args: argparse.Namespace) -> tuple[Any, ExtractorSpec, dict[str, Any]]:
+    """The dataset (built with ``--dataset-opt``), the extractor and its resolved options."""
+    reg = registry()
+    dataset_spec = reg.get("dataset", args.dataset)
+    dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
+    dataset = dataset_spec.build(
+        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
+    )
+    extractor = reg.get("extractor", args.extractor)
+    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    return dataset, extractor, options

@@ -1,0 +1,181 @@
+"""``atr-bench run`` and ``atr-bench sweep``: one configuration, or the grid of the components
+given, under a protocol."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from atr_bench.cli.options import (
+    add_component,
+    add_data_root,
+    data_root,
+    in_range,
+    positive,
+    seed_list,
+    set_threads,
+    writable_dir,
+)
+from atr_bench.data.streamed import STREAM_MODES
+from atr_bench.plugins.registry import registry
+from atr_bench.plugins.specs import parse_option_strings
+from atr_bench.run.config import RunConfig
+from atr_bench.run.losses import LOSSES
+
+
+def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
+    """The arguments ``run`` and ``sweep`` share; with ``many``, components take lists."""
+    defaults = RunConfig()
+    lst = " (comma-separated list)" if many else ""
+    add_component(p, "dataset", defaults.dataset, f"dataset plugin{lst} (default: synthcaps)")
+    add_component(p, "extractor", defaults.extractor, f"audio extractor{lst} (default: lms)")
+    add_component(p, "pooling", defaults.pooling, f"audio pooling{lst} (default: netrvlad)")
+    add_component(p, "text-pooling", None, "text pooling (default: same as --pooling)")
+    add_component(p, "text-encoder", None, f"text encoder{lst} (default: the dataset's)")
+    p.add_argument("--weights", default=None, help="extractor weights: a checkpoint or 'random'")
+    p.add_argument(
+        "--seeds", type=seed_list, default=[0], help="comma-separated seeds (default: 0)"
+    )
+    p.add_argument(
+        "--protocol",
+        default=defaults.protocol,
+        help=f"the named protocol{lst} (default: {defaults.protocol}; see `atr-bench list`); "
+        "the flags below override single settings of it",
+    )
+    proto = " (default: the protocol's)"
+    p.add_argument("--epochs", type=int, default=None, help=proto)
+    p.add_argument("--batch-size", type=int, default=None, help=proto)
+    p.add_argument("--lr", type=float, default=None, help=proto)
+    p.add_argument("--weight-decay", type=float, default=None, help=proto)
+    p.add_argument("--gamma", type=float, default=None, help="StepLR decay per epoch" + proto)
+    p.add_argument("--loss", choices=sorted(LOSSES), default=None, help=proto)
+    p.add_argument("--margin", type=float, default=None, help=proto)
+    p.add_argument("--temperature", type=float, default=None, help=proto)
+    p.add_argument("--embed-dim", type=int, default=None, help=proto)
+    p.add_argument("--audio-frames", type=int, default=None, help="default: the protocol's")
+    p.add_argument("--text-tokens", type=int, default=None, help=proto)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    p.add_argument(
+        "--gate-batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="BatchNorm in the gated embedding units' context gating" + proto,
+    )
+    p.add_argument(
+        "--stream-features",
+        choices=STREAM_MODES,
+        default="auto",
+        help="read audio features from disk a batch at a time instead of loading them whole "
+        "(default auto: when they would take over half of this machine's memory); same numbers",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads per run (default: torch's; a sweep with --jobs N splits the cores). "
+        "Use 1 on a machine other jobs share: small models slow down badly when threads wait",
+    )
+    add_data_root(p)
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_run_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train and test one configuration under the protocol")
+    _add_protocol_arguments(p, many=False)
+    p.add_argument("--force", action="store_true", help="redo seeds whose record already exists")
+    p.set_defaults(func=cmd_run)
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="every combination of the components given, every seed")
+    _add_protocol_arguments(p, many=True)
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    p.set_defaults(func=cmd_sweep)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    positive(args, "epochs", "embed_dim", "text_tokens", "audio_frames")
+    in_range(args)
+
+    given = vars(args)
+    fields = {}
+    for field in dataclasses.fields(RunConfig):
+        if field.name.endswith("_options"):  # args.pooling_opt (--pooling-opt) -> pooling_options
+            dest = field.name.replace("_options", "_opt")
+            flag = "--" + dest.replace("_", "-")
+            fields[field.name] = tuple(parse_option_strings(given[dest], flag).items())
+        elif field.name in given:  # every other field has the flag of its own name
+            fields[field.name] = given[field.name]
+    return RunConfig(**fields, amp=not args.no_amp)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from atr_bench.record.results import execution, metrics_table, read_done, record_path
+    from atr_bench.run import execute
+    from atr_bench.run.plan import plan
+
+    config = config_from_args(args)
+    set_threads(args.threads)
+    device = execute.resolve_device(args.device)
+    the_plan = plan(config, registry(), data_root(args.data_root))
+    writable_dir(args.runs_dir, "--runs-dir")
+    writable_dir(data_root(args.data_root), "--data-root")
+    started = time.perf_counter()
+    splits = execute.load_data(the_plan, device, not args.no_progress, args.stream_features)
+    load_seconds = time.perf_counter() - started
+    records = []
+    for seed in args.seeds:
+        path = record_path(args.runs_dir, the_plan.run_id(seed))
+        if path.exists() and not args.force:
+            records.append(read_done(path, execution(device)))
+            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
+            continue
+        record = execute.run_seed(
+            the_plan, splits, seed, device, args.runs_dir, load_seconds, not args.no_progress
+        )
+        records.append(record)
+        print(f"wrote {path}", file=sys.stderr)
+    seeds = ",".join(str(s) for s in args.seeds)
+    print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
+    print(metrics_table(records))
+    return 0
+
+
+SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")
+"""Components a sweep crosses; each takes a comma-separated list."""
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from atr_bench.run.sweep import expand, sweep
+
+    positive(args, "jobs")
+    set_threads(args.threads)
+    writable_dir(args.runs_dir, "--runs-dir")
+    writable_dir(data_root(args.data_root), "--data-root")
+    grid = {}
+    for name in SWEPT:
+        given = getattr(args, name)
+        values = [v.strip() for v in given.split(",") if v.strip()] if given else []
+        setattr(args, name, values[0] if values else None)
+        if values:
+            grid[name] = values
+    base = config_from_args(args)
+    configs = expand(base, grid)
+    report = sweep(
+        configs,
+        args.seeds,
+        args.device,
+        args.runs_dir,
+        data_root(args.data_root),
+        jobs=args.jobs,
+        threads=args.threads,
+        progress=not args.no_progress,
+        stream=args.stream_features,
+    )
+    print(report.summary())
+    return 1 if report.failures else 0
