@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from importlib.metadata import entry_points
 
 import pytest
 
@@ -12,6 +13,9 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins import registry as plugins
 from atr_bench.plugins.registry import Origin, Registry, load_registry
 from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec
+
+BUILTIN_POINTS = [ep for ep in entry_points(group="atr_bench") if ep.name.startswith("atr_bench.")]
+"""atr-bench's own entry points, kept beside the fake installed ones below."""
 
 
 def _module(name: str, **hooks) -> tuple[types.ModuleType, Origin]:
@@ -30,8 +34,20 @@ def test_builtins_register_through_the_hooks():
     poolings = {f.spec.name for f in reg.all("pooling")}
     assert {"mean", "max", "lstm", "transformer", "netvlad", "netrvlad"} <= poolings
     assert reg.find("extractor", "lms").origin.distribution == "atr-bench"
-    assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.components.datasets.plugin"
+    assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.datasets"
     assert {"word2vec", "w2v"} <= {f.spec.name for f in reg.all("text_encoder")}
+
+
+def test_builtins_are_this_distributions_entry_points_and_ignore_the_filter(monkeypatch):
+    """Built-ins come from atr-bench's own entry points, as a third party's plugins do, and
+    a filter that names only other plugins still loads them."""
+    assert {ep.value for ep in BUILTIN_POINTS} == {
+        m.__name__ for m, _ in plugins._builtin_modules()
+    }
+    monkeypatch.setenv("ATR_BENCH_PLUGINS", "")
+    reg = load_registry()
+    assert reg.find("protocol", "lou2022").origin.plugin == "atr_bench.protocols"
+    assert not reg.failures
 
 
 def test_unknown_name_lists_the_known_ones():
@@ -93,7 +109,7 @@ def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
         _EntryPoint("broken", ImportError("No module named 'missing_dep'")),
         _EntryPoint("ok", module),
     ]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [*BUILTIN_POINTS, *eps])
     monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
     reg = load_registry()
     assert reg.find("pooling", "thirdparty").origin.plugin == "ok"
@@ -105,7 +121,8 @@ def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
 def test_env_filter_restricts_installed_plugins(monkeypatch):
     module, _ = _module("ext", atr_bench_poolings=lambda: [_pooling("thirdparty")])
     broken = _EntryPoint("broken", ImportError("boom"))
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [broken, _EntryPoint("ok", module)])
+    points = [*BUILTIN_POINTS, broken, _EntryPoint("ok", module)]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: points)
     monkeypatch.setenv(plugins.ENV_FILTER, "ok")
     reg = load_registry()
     assert reg.failures == []
@@ -161,7 +178,7 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         assert "good_mean" in out.out and "netrvlad" in out.out
         assert "plugin 'missingplug' not loaded: failed to import missingplug" in out.err
         assert "not_installed_dependency" in out.err
-        builtin = "'atr_bench.components.poolings.plugin'"
+        builtin = "'atr_bench.poolings'"
         clash = f"pooling name 'mean' is defined by two plugins, {builtin} and "
         assert f"plugin 'clashplug' not loaded: {clash}'clashplug'" in out.err
         runs = tmp_path / "runs"

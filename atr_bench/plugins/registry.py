@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
 
 import pluggy
 
-from atr_bench import PROJECT, __version__
+from atr_bench import PROJECT
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.plugins import hookspecs
@@ -29,13 +29,9 @@ from atr_bench.plugins.specs import (
 ENV_FILTER = "ATR_BENCH_PLUGINS"
 """Comma-separated entry-point names: when set, only these installed plugins load."""
 
-BUILTIN_MODULES = (
-    "atr_bench.components.poolings.plugin",
-    "atr_bench.components.extractors.plugin",
-    "atr_bench.components.text_encoders.plugin",
-    "atr_bench.components.datasets.plugin",
-    "atr_bench.components.protocols",
-)
+OWN_DISTRIBUTION = "atr-bench"
+"""The built-ins are this distribution's own entry points in the group: registered exactly as a
+third party's plugin is, and always loaded (the filter applies to other distributions)."""
 
 KINDS: dict[str, tuple[str, type[Spec]]] = {
     "extractor": ("atr_bench_extractors", ExtractorSpec),
@@ -163,31 +159,41 @@ class Registry:
         return self.find(kind, name).spec
 
 
+def _distribution(ep: EntryPoint) -> str:
+    return re.sub(r"[-_.]+", "-", ep.dist.name).lower() if ep.dist else "?"
+
+
+def _origin(ep: EntryPoint) -> Origin:
+    return Origin(ep.name, ep.dist.name if ep.dist else "?", ep.dist.version if ep.dist else "?")
+
+
 def _builtin_modules() -> list[tuple[ModuleType, Origin]]:
-    return [
-        (importlib.import_module(name), Origin(name, "atr-bench", __version__))
-        for name in BUILTIN_MODULES
-    ]
+    points = [ep for ep in entry_points(group=PROJECT) if _distribution(ep) == OWN_DISTRIBUTION]
+    if not points:
+        raise AtrBenchError(
+            f"atr-bench's built-in plugins are not registered (its package metadata has no "
+            f"{PROJECT!r} entry points); install it with `pip install -e .` in its source tree, "
+            "or `pip install atr-bench`"
+        )
+    return [(ep.load(), _origin(ep)) for ep in sorted(points, key=lambda ep: ep.name)]
 
 
 def _installed_modules() -> tuple[list[tuple[ModuleType, Origin]], list[Failure]]:
     wanted = os.environ.get(ENV_FILTER)
     allowed = {n.strip() for n in wanted.split(",") if n.strip()} if wanted is not None else None
     modules, failures = [], []
-    points = list(entry_points(group=PROJECT))
+    points = [ep for ep in entry_points(group=PROJECT) if _distribution(ep) != OWN_DISTRIBUTION]
     for name in sorted((allowed or set()) - {ep.name for ep in points}):
         failures.append(Failure(name, f"named in {ENV_FILTER} but no installed plugin has it"))
     for ep in points:
         if allowed is not None and ep.name not in allowed:
             continue
-        dist = ep.dist
-        origin = Origin(ep.name, dist.name if dist else "?", dist.version if dist else "?")
         try:
             module = ep.load()
         except Exception as exc:  # report and go on: one broken plugin must not stop the others
             failures.append(Failure(ep.name, f"failed to import {ep.value}: {exc!r}"))
             continue
-        modules.append((module, origin))
+        modules.append((module, _origin(ep)))
     return modules, failures
 
 
