@@ -5,13 +5,16 @@ from __future__ import annotations
 import types
 
 import pytest
+from torch import nn
 
 from atr_bench import hookimpl
 from atr_bench.cli.main import main
+from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins import registry as plugins
-from atr_bench.plugins.registry import Origin, Registry, load_registry
-from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec
+from atr_bench.plugins.contract import Pooling, TextEncoder
+from atr_bench.plugins.registry import KINDS, Origin, Registry, load_registry
+from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec, TextEncoderSpec
 
 
 def _module(name: str, **hooks) -> tuple[types.ModuleType, Origin]:
@@ -32,6 +35,27 @@ def test_builtins_register_through_the_hooks():
     assert reg.find("extractor", "lms").origin.distribution == "atr-bench"
     assert reg.find("dataset", "synthcaps").origin.plugin == "atr_bench.components.datasets.plugin"
     assert {"word2vec", "w2v"} <= {f.spec.name for f in reg.all("text_encoder")}
+
+
+def test_spec_kinds_are_the_registry_kinds():
+    assert {kind: spec_type.kind for kind, (_, spec_type) in KINDS.items()} == {k: k for k in KINDS}
+    word2vec = load_registry().find("text_encoder", "word2vec").spec
+    with pytest.raises(AtrBenchError, match=r"^text encoder 'word2vec' has no option 'nope'"):
+        word2vec.resolve_options({"nope": "1"})
+
+
+def test_what_build_returns_is_checked_against_the_contract():
+    mean = PoolingSpec(name="m", description="mean", build=MeanPooling).create(4)
+    assert isinstance(mean, Pooling) and mean.out_dim == 4
+    bare = PoolingSpec(name="bare", description="no out_dim", build=lambda in_dim: nn.Identity())
+    lacks = r"^pooling 'bare': build returned Identity, which lacks out_dim \(the Pooling protocol"
+    with pytest.raises(AtrBenchError, match=lacks):
+        bare.create(4)
+    mute = TextEncoderSpec(name="mute", description="nothing", build=lambda: object())
+    lacks = r"'mute': build returned object, which lacks dim, encode"
+    with pytest.raises(AtrBenchError, match=lacks):
+        mute.create()
+    assert not isinstance(object(), TextEncoder)
 
 
 def test_unknown_name_lists_the_known_ones():

@@ -25,6 +25,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract import extract_to_store
 from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.features.weights import feature_provenance
+from atr_bench.plugins.contract import Extractor, FramesFor
 from atr_bench.plugins.specs import ExtractorSpec
 
 _SHOW = 10
@@ -123,12 +124,12 @@ def _plan(
 
 
 def _waves(
-    plan: _SplitPlan, model: Any, problems: list[Problem], workers: int
+    plan: _SplitPlan, model: Extractor, problems: list[Problem], workers: int
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Read the plan's files in order with up to ``2 * workers`` reads in flight; unreadable
     or too short ones go to ``problems``."""
     rate = int(model.sample_rate)
-    frames_for = getattr(model, "frames_for", None)
+    frames_for = model.frames_for if isinstance(model, FramesFor) else None
     jobs = iter(plan.jobs)
     pending: deque[tuple[str, Path, Future[np.ndarray]]] = deque()
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
@@ -184,13 +185,13 @@ def extract_folder(
             f"{audio_dir}: no .wav/.flac/.ogg files found (searched recursively); pass the "
             f"folder holding {dataset.name}'s audio clips"
         )
-    model = extractor_spec.build(**build_options) if any(p.jobs for p in plans) else None
+    model = extractor_spec.create(**build_options) if any(p.jobs for p in plans) else None
     provenance = feature_provenance(extractor_spec.name, build_options.get("weights"))
     written: dict[str, int] = {}
     unreadable: list[Problem] = []
     for plan in plans:
         written[plan.split] = 0
-        if plan.jobs:
+        if plan.jobs and model is not None:
             written[plan.split] = extract_to_store(
                 model,
                 _waves(plan, model, unreadable, workers),
