@@ -46,8 +46,8 @@ class _BatchRunner:
         for row, (_, wave) in enumerate(batch):
             padded[row, : len(wave)] = wave
         with torch.no_grad():
-            out = self.extractor(torch.from_numpy(padded).to(self.device))
-        out = out.detach().float().cpu().numpy()
+            frames_out = self.extractor(torch.from_numpy(padded).to(self.device))
+        out = frames_out.detach().float().cpu().numpy()
         for row, (clip_id, wave) in enumerate(batch):
             frames = out.shape[1] if self.frames_for is None else int(self.frames_for(len(wave)))
             if frames < 1:

@@ -12,13 +12,18 @@ from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.dev.conformance.base import check_spec, conforms, fail
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins.contract import Clip, Dataset, Defaults, Layout, OrderContrast
+from atr_bench.plugins.contract import Clip, Dataset, Defaults, Extractor, Layout, OrderContrast
 from atr_bench.plugins.specs import DatasetSpec, ExtractorSpec
+
+
+def _unbuilt(**_: Any) -> Extractor:
+    raise AtrBenchError("the conformance kit's probe extractor is only asked about, never built")
+
 
 PROBE = ExtractorSpec(
     name="conformance_probe",
     description="an extractor no dataset knows, 10 frames per second",
-    build=lambda **_: None,
+    build=_unbuilt,
     dim=1,
     frames_per_second=10.0,
 )
@@ -65,7 +70,7 @@ def _splits(spec: DatasetSpec, dataset: Dataset) -> dict[str, list[tuple[str, li
 
 
 def check_dataset_splits(
-    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_: Any
+    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_ignored: Any
 ) -> None:
     """``train``, ``val`` and ``test`` list clips with ids and captions, no id in two splits;
     another split is an ``AtrBenchError``; a second build lists the same clips and captions."""
@@ -88,7 +93,7 @@ def check_dataset_splits(
 
 
 def check_dataset_defaults(
-    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_: Any
+    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_ignored: Any
 ) -> None:
     """``defaults`` name a text encoder and give any extractor one frame or more per clip."""
     defaults = build_dataset(spec, options, root).defaults
@@ -100,7 +105,7 @@ def check_dataset_defaults(
 
 
 def check_dataset_order(
-    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_: Any
+    spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_ignored: Any
 ) -> None:
     """A dataset with an order-contrast set (``OrderContrast``) lists pairs of clips, with
     captions, none of them in a split. (A dataset without one passes.)"""

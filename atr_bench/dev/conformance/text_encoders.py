@@ -68,8 +68,8 @@ def _features(
         if lookup_dir is None:
             fail(spec, "the encoder has lookup(); pass lookup_dir=a dataset folder with its files")
         table = encoder.lookup(Path(lookup_dir), split)
-        arrays = [a for captions in table.values() for a in captions]
-        return _token_arrays(spec, encoder, f"lookup({split!r})", arrays)
+        looked_up = [a for captions in table.values() for a in captions]
+        return _token_arrays(spec, encoder, f"lookup({split!r})", looked_up)
     arrays = encoder.encode(list(CAPTIONS))
     if len(arrays) != len(CAPTIONS):
         fail(spec, f"encode(captions) returned {len(arrays)} items for {len(CAPTIONS)} captions")
