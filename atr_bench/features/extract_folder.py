@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from atr_bench.data.dataset import IndexedDataset
 from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract import extract_to_store
 from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.features.weights import feature_provenance
-from atr_bench.plugins.contract import Extractor, FramesFor
+from atr_bench.plugins.contract import Dataset, Extractor, FramesFor, Indexed
 from atr_bench.plugins.specs import ExtractorSpec
 
 _SHOW = 10
@@ -95,9 +94,7 @@ class _SplitPlan:
     missing: tuple[Problem, ...]
 
 
-def _plan(
-    dataset: IndexedDataset, extractor: str, files: Sequence[Path], style: str
-) -> list[_SplitPlan]:
+def _plan(dataset: Dataset, extractor: str, files: Sequence[Path], style: str) -> list[_SplitPlan]:
     """Read every index and store first, so a bad index or ambiguous file fails before work."""
     plans = []
     for split in SPLITS:
@@ -161,7 +158,7 @@ def _waves(
 
 
 def extract_folder(
-    dataset: IndexedDataset,
+    dataset: Dataset,
     extractor_spec: ExtractorSpec,
     build_options: Mapping[str, Any],
     audio_dir: Path,
@@ -177,7 +174,8 @@ def extract_folder(
     ``"filename"`` otherwise unless given. A KeyboardInterrupt propagates, keeping every clip
     written so far; running again extracts only the rest.
     """
-    style = style or ("youtube" if dataset.index_format == "csv" else "filename")
+    csv = isinstance(dataset, Indexed) and dataset.index_format == "csv"
+    style = style or ("youtube" if csv else "filename")
     files = audio_files(audio_dir)
     plans = _plan(dataset, extractor_spec.name, files, style)
     if not files and any(p.missing for p in plans):

@@ -1,11 +1,8 @@
 """The plugin contract: what each kind's ``spec.build(...)`` returns, as runtime-checkable
-protocols.
-
-A hook (``hookspecs.py``) returns specs; the harness calls ``spec.build`` and uses the result only
-through the members below. A capability (``Fittable``, ``Lookup``, ...) is optional: the harness
-asks ``isinstance(obj, Capability)`` and uses it where present. ``atr_bench.dev.conformance``
-checks a plugin against this contract; the harness checks what every ``build`` returns
-(``Spec.create``), naming the members an object lacks.
+protocols. A hook (``hookspecs.py``) returns specs; the harness uses what their ``build``
+returns only through the members below, checked when it is built (``Spec.create``). A
+capability (``Fittable``, ``Lookup``, ...) is optional: the harness asks ``isinstance(obj,
+Capability)`` and uses it where present. ``atr_bench.dev.conformance`` tests the behaviour.
 """
 
 from __future__ import annotations
@@ -148,16 +145,22 @@ class OrderContrast(Protocol):
     ) -> Path: ...
 
 
+@runtime_checkable
+class Indexed(Protocol):
+    """Dataset capability: its clips are read from ``Index/<split>.csv`` (``index_format``
+    ``"csv"``, AudioCaps: audio files are matched by YouTube id) or ``.json`` (``"json"``,
+    Clotho: by file name) in the seed layout, which ``data export`` copies."""
+
+    @property
+    def index_format(self) -> str: ...
+
+
 def missing_members(obj: object, protocol: type) -> list[str]:
     """The members of ``protocol`` that ``obj`` lacks, found without evaluating any (a lazy
     ``dim`` property that loads a model is not run), as ``isinstance`` does from Python 3.12."""
-    names = [n for c in protocol.__mro__ if c not in (object, Protocol) for n in _members(c)]
-    return [n for n in dict.fromkeys(names) if inspect.getattr_static(obj, n, _ABSENT) is _ABSENT]
+    names = [*getattr(protocol, "__annotations__", {}), *vars(protocol)]
+    wanted = [n for n in dict.fromkeys(names) if not n.startswith("_") or n == "__call__"]
+    return [n for n in wanted if inspect.getattr_static(obj, n, _ABSENT) is _ABSENT]
 
 
 _ABSENT = object()
-
-
-def _members(cls: type) -> list[str]:
-    own = [*getattr(cls, "__annotations__", {}), *vars(cls)]
-    return [n for n in own if not n.startswith("_") or n in ("__call__",)]

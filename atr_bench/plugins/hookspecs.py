@@ -42,7 +42,7 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
 @hookspec
 def atr_bench_datasets() -> list[DatasetSpec]:
     """Datasets: ``spec.build(root, **opts)`` returns a ``contract.Dataset`` (optionally
-    ``OrderContrast``) rooted at ``root``."""
+    ``OrderContrast``, ``Indexed``) rooted at ``root``."""
 
 
 @hookspec

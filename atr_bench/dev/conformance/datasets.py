@@ -12,7 +12,15 @@ from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.dev.conformance.base import check_spec, conforms, fail
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins.contract import Clip, Dataset, Defaults, Extractor, Layout, OrderContrast
+from atr_bench.plugins.contract import (
+    Clip,
+    Dataset,
+    Defaults,
+    Extractor,
+    Indexed,
+    Layout,
+    OrderContrast,
+)
 from atr_bench.plugins.specs import DatasetSpec, ExtractorSpec
 
 
@@ -73,8 +81,11 @@ def check_dataset_splits(
     spec: DatasetSpec, options: Mapping[str, Any] | None = None, *, root: Path, **_ignored: Any
 ) -> None:
     """``train``, ``val`` and ``test`` list clips with ids and captions, no id in two splits;
-    another split is an ``AtrBenchError``; a second build lists the same clips and captions."""
+    another split is an ``AtrBenchError``; a second build lists the same clips and captions;
+    an ``Indexed`` dataset's ``index_format`` is ``csv`` or ``json``."""
     dataset = build_dataset(spec, options, root)
+    if isinstance(dataset, Indexed) and dataset.index_format not in ("csv", "json"):
+        fail(spec, f"index_format is {dataset.index_format!r}; Index files are 'csv' or 'json'")
     splits = _splits(spec, dataset)
     seen: dict[str, str] = {}
     for split, clips in splits.items():
