@@ -2,8 +2,8 @@
 
 The names exported here are the public API a plugin needs: ``hookimpl`` to mark hook
 implementations, the spec types a hook returns, ``Option`` for typed plugin options and
-``AtrBenchError`` for one-line user-facing errors. ``atr_bench.dev.conformance`` is the
-conformance kit.
+``AtrBenchError`` for one-line user-facing errors. ``atr_bench.plugins.contract`` says what a
+spec's ``build`` returns; ``atr_bench.dev.conformance`` is the conformance kit.
 """
 
 from importlib.metadata import PackageNotFoundError, version

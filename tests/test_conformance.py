@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,22 @@ import pytest
 import torch
 from torch import nn
 
-from atr_bench import Option, PoolingSpec, TextEncoderSpec
+from atr_bench import DatasetSpec, Option, PoolingSpec, TextEncoderSpec
+from atr_bench.components.datasets.plugin import atr_bench_datasets
 from atr_bench.components.extractors.plugin import atr_bench_extractors
 from atr_bench.components.poolings.plugin import atr_bench_poolings
 from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.components.text_encoders.plugin import atr_bench_text_encoders
+from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
+from atr_bench.data.index import ClipCaptions, write_audiocaps_csv, write_clotho_json
+from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.dev.conformance import (
+    DATASET_CHECKS,
     POOLING_CHECKS,
     TEXT_ENCODER_CHECKS,
     ConformanceError,
+    check_dataset,
+    check_dataset_features,
     check_extractor,
     check_pooling,
     check_pooling_determinism,
@@ -30,6 +38,9 @@ from atr_bench.dev.conformance import (
 
 POOLINGS = {spec.name: spec for spec in atr_bench_poolings()}
 TEXT_ENCODERS = {spec.name: spec for spec in atr_bench_text_encoders()}
+DATASETS = {spec.name: spec for spec in atr_bench_datasets()}
+(LMS,) = [s for s in atr_bench_extractors() if s.name == "lms"]
+TINY_SYNTHCAPS = {"train": 3, "val": 2, "test": 2, "duration": 1.0, "order_pairs": 1}
 
 
 @pytest.mark.parametrize("check", [check_spec, *POOLING_CHECKS], ids=lambda c: c.__name__)
@@ -57,8 +68,100 @@ def test_builtin_text_encoders_conform(name, check, tmp_path):
 
 
 def test_builtin_lms_extractor_conforms():
-    (lms,) = [s for s in atr_bench_extractors() if s.name == "lms"]
-    check_extractor(lms)
+    check_extractor(LMS)
+
+
+def _indexed_root(root: Path, name: str) -> Path:
+    """A data root holding tiny Index files of the built-in dataset ``name``."""
+    dataset = DATASETS[name].build(root)
+    for i, split in enumerate(SPLITS):
+        clips = [ClipCaptions(f"{split}{k}", (f"a beep number {k}", "a hiss")) for k in (1, 2)]
+        if name == "audiocaps":
+            clips = [ClipCaptions(str(10 * i + k), c.captions) for k, c in enumerate(clips)]
+            write_audiocaps_csv(dataset.layout.index_csv(split), clips)
+        else:
+            write_clotho_json(dataset.layout.index_json(split), clips)
+    return root
+
+
+@pytest.mark.parametrize("check", DATASET_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_builtin_datasets_conform(name, check, tmp_path):
+    options = TINY_SYNTHCAPS if name == "synthcaps" else {}
+    root = tmp_path if name == "synthcaps" else _indexed_root(tmp_path, name)
+    check_spec(DATASETS[name], options)
+    check(DATASETS[name], options, root=root)
+
+
+def test_synthcaps_features_hold_every_clip(tmp_path):
+    check_dataset_features(DATASETS["synthcaps"], TINY_SYNTHCAPS, root=tmp_path, extractor=LMS)
+
+
+@dataclass(frozen=True)
+class _Listed(IndexedDataset):
+    """A Clotho-style dataset with one contract bug switched on."""
+
+    bug: str = ""
+
+    def clips(self, split: str) -> list[ClipCaptions]:
+        clips = super().clips(split)
+        if self.bug == "shared" and split == "test":
+            return [*clips, ClipCaptions("train1", ("again",))]
+        if self.bug == "empty" and split == "val":
+            return []
+        return clips
+
+    def order_clips(self) -> list[ClipCaptions]:
+        first = "train1" if self.bug == "order" else "o1"
+        return [ClipCaptions(first, ("a, then b",)), ClipCaptions("o2", ("b, then a",))]
+
+    def ensure_order_features(self, extractor, build, progress=True) -> Path:
+        return self.layout.features(extractor.name, "order")
+
+
+class _NoDefaults:
+    """Everything of a dataset but ``defaults``."""
+
+    name = "bad"
+
+    def __init__(self, root: Path):
+        self.layout = DatasetLayout(root, "Bad")
+
+    def clips(self, split: str) -> list[ClipCaptions]:
+        return [ClipCaptions(f"{split}1", ("x",))]
+
+    def ensure_audio_features(self, extractor, build, progress=True) -> None:
+        return None
+
+
+def _bad_dataset(bug: str) -> DatasetSpec:
+    def build(root: Path):
+        defaults = ProtocolDefaults(clip_seconds=1.0, text_encoder="word2vec")
+        return _Listed("bad", DatasetLayout(root, "Clotho"), defaults, "json", bug)
+
+    return DatasetSpec(name="bad", description="a dataset with one bug", build=build)
+
+
+@pytest.mark.parametrize(
+    ("bug", "message"),
+    [
+        ("shared", r"clip 'train1' is in train and test; keep splits apart"),
+        ("empty", r"clips\('val'\) is empty"),
+        ("order", r"order clip 'train1' is also in a split"),
+    ],
+)
+def test_kit_catches_broken_datasets(bug, message, tmp_path):
+    root = _indexed_root(tmp_path, "clotho")
+    check_dataset(_bad_dataset(""), root=root)  # the same dataset without the bug conforms
+    with pytest.raises(ConformanceError, match=rf"dataset 'bad': {message}"):
+        check_dataset(_bad_dataset(bug), root=root)
+
+
+def test_kit_names_what_a_dataset_lacks(tmp_path):
+    spec = DatasetSpec(name="bad", description="no defaults", build=_NoDefaults)
+    lacks = r"dataset 'bad': .* _NoDefaults, which lacks defaults"
+    with pytest.raises(ConformanceError, match=lacks):
+        check_dataset(spec, root=tmp_path)
 
 
 class _Broken(nn.Module):

@@ -7,11 +7,17 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 
 from atr_bench.cli.main import main
-from atr_bench.data.layout import SPLITS
+from atr_bench.data.dataset import ProtocolDefaults
+from atr_bench.data.export import export_seed_layout
+from atr_bench.data.index import ClipCaptions
+from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.data.safe_pickle import load_text_pickle
 from atr_bench.data.text_store import read_text_features
+from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.contract import Dataset, Indexed
 
 
 def _export_args(data, out, tiny_options):
@@ -48,6 +54,29 @@ def test_export_writes_the_seed_layout_with_the_same_tensors(tiny_data, tmp_path
 def test_export_refuses_to_write_over_its_own_data(tiny_data, tiny_options, capsys):
     assert main(_export_args(tiny_data, tiny_data, tiny_options)) == 2
     assert "export to another folder" in capsys.readouterr().err
+
+
+class _Unindexed:
+    """A dataset that lists its clips itself: no Index files to export."""
+
+    name = "listed"
+
+    def __init__(self, root):
+        self.layout = DatasetLayout(root, "Listed")
+        self.defaults = ProtocolDefaults(clip_seconds=1.0, text_encoder="word2vec")
+
+    def clips(self, split):
+        return [ClipCaptions(f"{split}1", ("a beep",))]
+
+    def ensure_audio_features(self, extractor, build, progress=True):
+        return None
+
+
+def test_export_refuses_a_dataset_without_index_files(tmp_path):
+    dataset = _Unindexed(tmp_path / "data")
+    assert isinstance(dataset, Dataset) and not isinstance(dataset, Indexed)
+    with pytest.raises(AtrBenchError, match=r"dataset 'listed' has no Index files .*Indexed"):
+        export_seed_layout(dataset, "lms", {}, tmp_path / "out")
 
 
 def test_run_reads_the_export_and_never_advises_deleting_its_features(

@@ -6,13 +6,16 @@ import types
 from importlib.metadata import entry_points
 
 import pytest
+from torch import nn
 
 from atr_bench import hookimpl
 from atr_bench.cli.main import main
+from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins import registry as plugins
-from atr_bench.plugins.registry import Origin, Registry, load_registry
-from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec
+from atr_bench.plugins.contract import Pooling, TextEncoder
+from atr_bench.plugins.registry import KINDS, Origin, Registry, load_registry
+from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec, TextEncoderSpec
 
 BUILTIN_POINTS = [ep for ep in entry_points(group="atr_bench") if ep.name.startswith("atr_bench.")]
 """atr-bench's own entry points, kept beside the fake installed ones below."""
@@ -48,6 +51,27 @@ def test_builtins_are_this_distributions_entry_points_and_ignore_the_filter(monk
     reg = load_registry()
     assert reg.find("protocol", "lou2022").origin.plugin == "atr_bench.protocols"
     assert not reg.failures
+
+
+def test_spec_kinds_are_the_registry_kinds():
+    assert {kind: spec_type.kind for kind, (_, spec_type) in KINDS.items()} == {k: k for k in KINDS}
+    word2vec = load_registry().find("text_encoder", "word2vec").spec
+    with pytest.raises(AtrBenchError, match=r"^text encoder 'word2vec' has no option 'nope'"):
+        word2vec.resolve_options({"nope": "1"})
+
+
+def test_what_build_returns_is_checked_against_the_contract():
+    mean = PoolingSpec(name="m", description="mean", build=MeanPooling).create(4)
+    assert isinstance(mean, Pooling) and mean.out_dim == 4
+    bare = PoolingSpec(name="bare", description="no out_dim", build=lambda in_dim: nn.Identity())
+    lacks = r"^pooling 'bare': build returned Identity, which lacks out_dim \(the Pooling protocol"
+    with pytest.raises(AtrBenchError, match=lacks):
+        bare.create(4)
+    mute = TextEncoderSpec(name="mute", description="nothing", build=lambda: object())
+    lacks = r"'mute': build returned object, which lacks dim, encode"
+    with pytest.raises(AtrBenchError, match=lacks):
+        mute.create()
+    assert not isinstance(object(), TextEncoder)
 
 
 def test_unknown_name_lists_the_known_ones():

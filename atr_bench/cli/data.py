@@ -48,7 +48,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     from atr_bench.data.prepare import prepare_audiocaps, prepare_clotho
 
     prepare = prepare_clotho if args.dataset == "clotho" else prepare_audiocaps
-    dataset = registry().get("dataset", args.dataset).build(data_root(args.data_root))
+    dataset = registry().get("dataset", args.dataset).create(data_root(args.data_root))
     print(prepare(args.captions_dir, dataset.layout).summary())
     return 0
 

@@ -116,7 +116,7 @@ def dataset_and_extractor(args: argparse.Namespace) -> tuple[Any, ExtractorSpec,
     reg = registry()
     dataset_spec = reg.get("dataset", args.dataset)
     dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
-    dataset = dataset_spec.build(
+    dataset = dataset_spec.create(
         data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
     )
     extractor = reg.get("extractor", args.extractor)

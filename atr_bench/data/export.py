@@ -10,13 +10,13 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
+from atr_bench.plugins.contract import Dataset, Indexed
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _copy(source: Path, target: Path) -> Path:
 
 
 def export_seed_layout(
-    dataset: Any,
+    dataset: Dataset,
     extractor: str,
     text: Mapping[str, Mapping[str, list[np.ndarray]]],
     out_root: Path,
@@ -55,7 +55,12 @@ def export_seed_layout(
     """Write ``out_root/<dataset dir>/``: Index, ``AudioExpert/<extractor>/``, and the text
     features ``text[split]`` as ``w2v_<split>.pkl``. Refuses to write into the dataset's own
     folder (it would overwrite what it reads)."""
-    source: DatasetLayout = dataset.layout
+    if not isinstance(dataset, Indexed) or not isinstance(dataset.layout, DatasetLayout):
+        raise AtrBenchError(
+            f"dataset {dataset.name!r} has no Index files in the seed layout (the Indexed "
+            "protocol in atr_bench/plugins/contract.py), so it cannot be exported as the seed"
+        )
+    source = dataset.layout
     target = DatasetLayout(Path(out_root), source.directory)
     if target.path.resolve() == source.path.resolve():
         raise AtrBenchError(

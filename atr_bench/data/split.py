@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atr_bench.data.index import ClipCaptions
 from atr_bench.data.streamed import HostRows, StreamedFeatures
 from atr_bench.errors import AtrBenchError, preview
+from atr_bench.plugins.contract import Clip
 
 
 def pad_tokens(
@@ -81,7 +81,7 @@ def _token_dim(text_source: str, features: Sequence[np.ndarray]) -> int:
 
 
 def build_split(
-    clips: Sequence[ClipCaptions],
+    clips: Sequence[Clip],
     audio: torch.Tensor | StreamedFeatures,
     audio_len: torch.Tensor,
     text_features: Mapping[str, Sequence[np.ndarray]],

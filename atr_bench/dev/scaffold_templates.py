@@ -42,7 +42,8 @@ atr-bench list                     # shows $name
 $run
 ```
 
-Edit `$package/plugin.py`; the hook contract is in atr-bench's `docs/writing-plugins.md`.
+Edit `$package/plugin.py`; what it must provide is in atr-bench's
+`atr_bench/plugins/contract.py`, how to package and test it in `docs/writing-plugins.md`.
 """
 
 INIT = '''\

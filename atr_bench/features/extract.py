@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from atr_bench.data.feature_store import FeatureWriter
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.contract import Extractor, FramesFor
 
 
 def _as_wave(clip_id: str, wave: Any) -> np.ndarray:
@@ -35,9 +36,9 @@ def _as_wave(clip_id: str, wave: Any) -> np.ndarray:
 class _BatchRunner:
     """Pads, runs and crops one batch; writes each clip's features to the store."""
 
-    def __init__(self, extractor: Any, store: FeatureWriter, device: str) -> None:
+    def __init__(self, extractor: Extractor, store: FeatureWriter, device: str) -> None:
         self.extractor, self.store, self.device = extractor, store, torch.device(device)
-        self.frames_for = getattr(extractor, "frames_for", None)
+        self.frames_for = extractor.frames_for if isinstance(extractor, FramesFor) else None
 
     def run(self, batch: list[tuple[str, np.ndarray]]) -> None:
         longest = max(len(wave) for _, wave in batch)
@@ -45,8 +46,8 @@ class _BatchRunner:
         for row, (_, wave) in enumerate(batch):
             padded[row, : len(wave)] = wave
         with torch.no_grad():
-            out = self.extractor(torch.from_numpy(padded).to(self.device))
-        out = out.detach().float().cpu().numpy()
+            frames_out = self.extractor(torch.from_numpy(padded).to(self.device))
+        out = frames_out.detach().float().cpu().numpy()
         for row, (clip_id, wave) in enumerate(batch):
             frames = out.shape[1] if self.frames_for is None else int(self.frames_for(len(wave)))
             if frames < 1:
@@ -62,7 +63,7 @@ class _BatchRunner:
 
 
 def extract_to_store(
-    extractor: Any,
+    extractor: Extractor,
     clips: Iterable[tuple[str, np.ndarray]],
     path: Path,
     batch_size: int = 32,
@@ -74,14 +75,15 @@ def extract_to_store(
     """Extract ``(clip_id, wave)`` pairs (waves at the extractor's sample rate) into the
     feature file ``path``; returns how many clips were written now.
 
-    An extractor without ``frames_for`` cannot have padding cropped off its output, so its
-    clips are run one at a time. An ``nn.Module`` extractor is moved to ``device`` in eval mode.
+    An extractor without ``frames_for`` (``FramesFor``) cannot have padding cropped off its
+    output, so its clips are run one at a time. An ``nn.Module`` extractor is moved to
+    ``device`` in eval mode.
     """
     if batch_size < 1:
         raise AtrBenchError(f"batch size must be >= 1, got {batch_size}")
     if isinstance(extractor, nn.Module):
         extractor.to(device).eval()
-    if not hasattr(extractor, "frames_for"):
+    if not isinstance(extractor, FramesFor):
         batch_size = 1
     total = len(clips) if isinstance(clips, Sized) else None
     written = 0

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from atr_bench.data.dataset import IndexedDataset
 from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract import extract_to_store
 from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.features.weights import feature_provenance
+from atr_bench.plugins.contract import Dataset, Extractor, FramesFor, Indexed
 from atr_bench.plugins.specs import ExtractorSpec
 
 _SHOW = 10
@@ -94,9 +94,7 @@ class _SplitPlan:
     missing: tuple[Problem, ...]
 
 
-def _plan(
-    dataset: IndexedDataset, extractor: str, files: Sequence[Path], style: str
-) -> list[_SplitPlan]:
+def _plan(dataset: Dataset, extractor: str, files: Sequence[Path], style: str) -> list[_SplitPlan]:
     """Read every index and store first, so a bad index or ambiguous file fails before work."""
     plans = []
     for split in SPLITS:
@@ -123,12 +121,12 @@ def _plan(
 
 
 def _waves(
-    plan: _SplitPlan, model: Any, problems: list[Problem], workers: int
+    plan: _SplitPlan, model: Extractor, problems: list[Problem], workers: int
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Read the plan's files in order with up to ``2 * workers`` reads in flight; unreadable
     or too short ones go to ``problems``."""
     rate = int(model.sample_rate)
-    frames_for = getattr(model, "frames_for", None)
+    frames_for = model.frames_for if isinstance(model, FramesFor) else None
     jobs = iter(plan.jobs)
     pending: deque[tuple[str, Path, Future[np.ndarray]]] = deque()
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
@@ -160,7 +158,7 @@ def _waves(
 
 
 def extract_folder(
-    dataset: IndexedDataset,
+    dataset: Dataset,
     extractor_spec: ExtractorSpec,
     build_options: Mapping[str, Any],
     audio_dir: Path,
@@ -176,7 +174,8 @@ def extract_folder(
     ``"filename"`` otherwise unless given. A KeyboardInterrupt propagates, keeping every clip
     written so far; running again extracts only the rest.
     """
-    style = style or ("youtube" if dataset.index_format == "csv" else "filename")
+    csv = isinstance(dataset, Indexed) and dataset.index_format == "csv"
+    style = style or ("youtube" if csv else "filename")
     files = audio_files(audio_dir)
     plans = _plan(dataset, extractor_spec.name, files, style)
     if not files and any(p.missing for p in plans):
@@ -184,13 +183,13 @@ def extract_folder(
             f"{audio_dir}: no .wav/.flac/.ogg files found (searched recursively); pass the "
             f"folder holding {dataset.name}'s audio clips"
         )
-    model = extractor_spec.build(**build_options) if any(p.jobs for p in plans) else None
+    model = extractor_spec.create(**build_options) if any(p.jobs for p in plans) else None
     provenance = feature_provenance(extractor_spec.name, build_options.get("weights"))
     written: dict[str, int] = {}
     unreadable: list[Problem] = []
     for plan in plans:
         written[plan.split] = 0
-        if plan.jobs:
+        if plan.jobs and model is not None:
             written[plan.split] = extract_to_store(
                 model,
                 _waves(plan, model, unreadable, workers),

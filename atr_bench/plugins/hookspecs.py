@@ -1,8 +1,9 @@
-"""The plugin contract.
+"""The hooks a plugin implements.
 
 A plugin is a module (registered under the entry-point group ``atr_bench``) implementing any of
 these hooks with ``@atr_bench.hookimpl``. Each hook returns a list of specs; names are unique
 across all plugins. The built-in plugins in ``atr_bench.components`` use exactly these hooks.
+What each spec's ``build`` returns is the protocol of its kind in ``atr_bench.plugins.contract``.
 """
 
 from __future__ import annotations
@@ -23,30 +24,25 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 @hookspec
 def atr_bench_poolings() -> list[PoolingSpec]:
-    """Temporal poolings: ``spec.build(in_dim, **opts)`` returns an ``nn.Module`` whose
-    ``forward(x[B, T, D], mask[B, T] bool) -> [B, out_dim]`` ignores frames where ``mask`` is
-    False, and which has an ``out_dim`` attribute."""
+    """Temporal poolings: ``spec.build(in_dim, **opts)`` returns a ``contract.Pooling``."""
 
 
 @hookspec
 def atr_bench_extractors() -> list[ExtractorSpec]:
-    """Audio feature extractors: ``spec.build(weights=None, device="cpu", **opts)`` returns an
-    object with ``sample_rate``, ``dim``, ``frames_per_second`` and
-    ``__call__(wave[B, N]) -> [B, T, D]``."""
+    """Audio feature extractors: ``spec.build(weights=None, device="cpu", **opts)`` returns a
+    ``contract.Extractor`` (optionally ``FramesFor``)."""
 
 
 @hookspec
 def atr_bench_text_encoders() -> list[TextEncoderSpec]:
-    """Text encoders: ``spec.build(**opts)`` returns an object with ``dim`` and
-    ``encode(list[str]) -> list[array[n_tokens, dim]]`` (token level, so a text pooling
-    applies). Encoders that learn from text may define ``fit(captions, cache_dir)``; encoders
-    backed by precomputed files may define ``lookup(dataset_dir, split)``."""
+    """Text encoders: ``spec.build(**opts)`` returns a ``contract.TextEncoder`` (optionally
+    ``Fittable``, ``CacheTagged`` or ``Lookup``)."""
 
 
 @hookspec
 def atr_bench_datasets() -> list[DatasetSpec]:
-    """Datasets: ``spec.build(root, **opts)`` returns a ``Dataset`` (splits, clip ids, captions
-    per clip, protocol defaults) rooted at ``root/<directory>`` in the seed layout."""
+    """Datasets: ``spec.build(root, **opts)`` returns a ``contract.Dataset`` (optionally
+    ``OrderContrast``, ``Indexed``) rooted at ``root``."""
 
 
 @hookspec

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.contract import Dataset, Extractor, Pooling, TextEncoder, missing_members
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -68,25 +69,48 @@ def parse_option_strings(items: Iterable[str], flag: str) -> dict[str, str]:
     return out
 
 
+Built = TypeVar("Built", covariant=True)
+"""What a spec's ``build`` returns (the protocols of ``atr_bench.plugins.contract``)."""
+
+
 @dataclass(frozen=True)
-class Spec:
+class Spec(Generic[Built]):
     """Common part of every spec: a unique name, a one-line description, a factory, options."""
 
     name: str
     description: str
-    build: Callable[..., Any]
+    build: Callable[..., Built]
     options: tuple[Option, ...] = ()
 
+    kind: ClassVar[str] = "spec"
+    """The registry's name for this kind of plugin (``text_encoder``), as ``Registry.find``
+    takes it; messages write it with a space."""
+    contract: ClassVar[type | None] = None
+    """The protocol of ``atr_bench.plugins.contract`` that what ``build`` returns satisfies."""
+
     @property
-    def kind(self) -> str:
-        return type(self).__name__.removesuffix("Spec").lower()
+    def title(self) -> str:
+        """``text encoder 'word2vec'``: how messages name this plugin."""
+        return f"{self.kind.replace('_', ' ')} {self.name!r}"
+
+    def create(self, *args: Any, **options: Any) -> Built:
+        """``build(*args, **options)``, refused with one line naming the members the result
+        lacks when it does not satisfy the kind's protocol (``contract``)."""
+        built = self.build(*args, **options)
+        if self.contract is not None and (missing := missing_members(built, self.contract)):
+            raise AtrBenchError(
+                f"{self.title}: build returned "
+                f"{type(built).__name__}, which lacks {', '.join(missing)} (the "
+                f"{self.contract.__name__} protocol in atr_bench/plugins/contract.py)"
+            )
+        return built
 
     def resolve_options(
         self, given: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """Defaults, overridden by ``base`` then ``given``; unknown names are an error."""
         known = {o.name: o for o in self.options}
-        owner = f"{self.kind} {self.name!r}"
+        owner = self.title
         values = {o.name: o.default for o in self.options}
         for source in (base or {}, given or {}):
             for key, raw in source.items():
@@ -116,18 +140,25 @@ class Spec:
 
 
 @dataclass(frozen=True)
-class PoolingSpec(Spec):
-    """A temporal pooling. ``text_defaults`` override option defaults on the text side
-    (the protocol uses 12 VLAD clusters on audio and 20 on text)."""
+class PoolingSpec(Spec[Pooling]):
+    """A temporal pooling, ``build(in_dim, **opts)``. ``text_defaults`` override option
+    defaults on the text side (the protocol uses 12 VLAD clusters on audio and 20 on text)."""
+
+    kind: ClassVar[str] = "pooling"
+    contract: ClassVar[type | None] = Pooling
 
     text_defaults: Mapping[str, Any] = field(default_factory=dict)
     order_aware: bool = False
 
 
 @dataclass(frozen=True)
-class ExtractorSpec(Spec):
-    """An audio feature extractor; ``dim``, ``sample_rate`` and ``frames_per_second`` are
-    known before it is built so ``atr-bench list`` and the data layer can use them."""
+class ExtractorSpec(Spec[Extractor]):
+    """An audio feature extractor, ``build(weights=None, device="cpu", **opts)``; ``dim``,
+    ``sample_rate`` and ``frames_per_second`` are known before it is built so ``atr-bench
+    list`` and the data layer can use them."""
+
+    kind: ClassVar[str] = "extractor"
+    contract: ClassVar[type | None] = Extractor
 
     dim: int = 0
     sample_rate: int = 16000
@@ -135,15 +166,22 @@ class ExtractorSpec(Spec):
 
 
 @dataclass(frozen=True)
-class TextEncoderSpec(Spec):
-    """A token-level text encoder producing ``dim``-dimensional vectors per token."""
+class TextEncoderSpec(Spec[TextEncoder]):
+    """A token-level text encoder producing ``dim``-dimensional vectors per token,
+    ``build(**opts)``."""
+
+    kind: ClassVar[str] = "text_encoder"
+    contract: ClassVar[type | None] = TextEncoder
 
     dim: int = 0
 
 
 @dataclass(frozen=True)
-class DatasetSpec(Spec):
+class DatasetSpec(Spec[Dataset]):
     """A dataset in the seed layout, built as ``build(root, **opts)``."""
+
+    kind: ClassVar[str] = "dataset"
+    contract: ClassVar[type | None] = Dataset
 
 
 @dataclass(frozen=True)
@@ -158,13 +196,14 @@ class OptimizerSettings:
 
 
 @dataclass(frozen=True)
-class ProtocolSpec(Spec):
+class ProtocolSpec(Spec[Mapping[str, Any]]):
     """A named, versioned training and evaluation protocol: everything a run's numbers depend
     on besides the components, the seed and the machine. ``build(pooling, side, in_dim)``
     returns the options the protocol gives a pooling on the ``"audio"`` or ``"text"`` side
     (the user's ``--pooling-opt`` still overrides them); a protocol that knows nothing of a
     pooling returns ``{}``. Any change to what a protocol computes bumps ``version``."""
 
+    kind: ClassVar[str] = "protocol"
     version: int = 1
     batch_items: str = "clips"
     """``clips``: a training batch is clips, each with all of its captions, and a clip-caption

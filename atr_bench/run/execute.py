@@ -79,10 +79,10 @@ def load_data(
 
 def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
     c = the_plan.config
-    audio_pool = the_plan.components["pooling"].spec.build(
+    audio_pool = the_plan.components["pooling"].spec.create(
         splits.train.audio.shape[-1], **dict(c.pooling_options)
     )
-    text_pool = the_plan.components["text_pooling"].spec.build(
+    text_pool = the_plan.components["text_pooling"].spec.create(
         splits.train.text.shape[-1], **dict(c.text_pooling_options)
     )
     return DualEncoder(audio_pool, text_pool, c.embed_dim, c.gate_batch_norm, c.audio_l2renorm)

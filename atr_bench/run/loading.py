@@ -14,13 +14,21 @@ import numpy as np
 import torch
 
 from atr_bench.data.feature_store import read_features, read_provenance
-from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
 from atr_bench.data.streamed import HostRows, open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.weights import feature_provenance
+from atr_bench.plugins.contract import (
+    CacheTagged,
+    Clip,
+    Dataset,
+    Fittable,
+    Lookup,
+    OrderContrast,
+    TextEncoder,
+)
 from atr_bench.plugins.specs import ExtractorSpec, TextEncoderSpec
 
 ORDER = "order"
@@ -71,13 +79,14 @@ class Splits:
         )
 
 
-def _cache_tag(name: str, options: Mapping[str, Any], encoder: Any) -> str:
+def _cache_tag(name: str, options: Mapping[str, Any], encoder: TextEncoder) -> str:
     """A short hash naming one encoder configuration (and, for trained encoders, its corpus)."""
-    key = {"encoder": name, "options": dict(options), "fit": getattr(encoder, "cache_tag", "")}
+    fitted = encoder.cache_tag if isinstance(encoder, CacheTagged) else ""
+    key = {"encoder": name, "options": dict(options), "fit": fitted}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _group(clips: Sequence[ClipCaptions], vectors: Sequence[np.ndarray]):
+def _group(clips: Sequence[Clip], vectors: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
     out, at = {}, 0
     for clip in clips:
         out[clip.clip_id] = list(vectors[at : at + len(clip.captions)])
@@ -86,22 +95,22 @@ def _group(clips: Sequence[ClipCaptions], vectors: Sequence[np.ndarray]):
 
 
 def text_features(
-    dataset: Any,
+    dataset: Dataset,
     spec: TextEncoderSpec,
     options: Mapping[str, Any],
-    clips: Mapping[str, list[ClipCaptions]],
-    encoder: Any = None,
-) -> dict[str, dict[str, list[np.ndarray]]]:
+    clips: Mapping[str, Sequence[Clip]],
+    encoder: TextEncoder | None = None,
+) -> dict[str, Mapping[str, Sequence[np.ndarray]]]:
     """Token-level features of every caption, per split: from the encoder's precomputed files
-    (``lookup``) or encoded once and cached as HDF5 under ``TextEmbeddings/``."""
-    encoder = spec.build(**options) if encoder is None else encoder
-    if hasattr(encoder, "lookup"):
+    (``Lookup``) or encoded once and cached as HDF5 under ``TextEmbeddings/``."""
+    encoder = spec.create(**options) if encoder is None else encoder
+    if isinstance(encoder, Lookup):
         return {split: encoder.lookup(dataset.layout.path, split) for split in clips}
-    if hasattr(encoder, "fit"):
+    if isinstance(encoder, Fittable):
         corpus = [c for clip in clips["train"] for c in clip.captions]
         encoder.fit(corpus, dataset.layout.path / "TextEmbeddings")
     tag = _cache_tag(spec.name, options, encoder)
-    out = {}
+    out: dict[str, Mapping[str, Sequence[np.ndarray]]] = {}
     for split, split_clips in clips.items():
         path = dataset.layout.text_cache(spec.name, split, tag)
         if not path.exists():
@@ -112,10 +121,10 @@ def text_features(
     return out
 
 
-def _text_fix(dataset: Any, encoder: Any) -> str:
+def _text_fix(dataset: Dataset, encoder: TextEncoder) -> str:
     """What to do about text features that do not match the index: a cache the harness
-    wrote can be deleted and made again; precomputed files (``lookup``) cannot."""
-    if hasattr(encoder, "lookup"):
+    wrote can be deleted and made again; precomputed files (``Lookup``) cannot."""
+    if isinstance(encoder, Lookup):
         return (
             "these precomputed features do not match the index and cannot be made again here: "
             "check that the index and the features come from the same release"
@@ -144,7 +153,7 @@ def _check_weights(
 
 
 def load_splits(
-    dataset: Any,
+    dataset: Dataset,
     extractor: ExtractorSpec,
     extractor_build: Mapping[str, Any],
     text_spec: TextEncoderSpec,
@@ -158,15 +167,15 @@ def load_splits(
     The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
     when it would not fit comfortably in memory; see ``should_stream``)."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
-    clips = {split: dataset.clips(split) for split in SPLITS}
+    clips: dict[str, Sequence[Clip]] = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
         if not split_clips:
             raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
     features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
-    if hasattr(dataset, "order_clips") and (order := dataset.order_clips()):
+    if isinstance(dataset, OrderContrast) and (order := dataset.order_clips()):
         clips[ORDER] = order
         features[ORDER] = dataset.ensure_order_features(extractor, extractor_build, progress)
-    encoder = text_spec.build(**text_options)
+    encoder = text_spec.create(**text_options)
     provenance = {split: read_provenance(path) for split, path in features.items()}
     _check_weights(extractor.name, extractor_build.get("weights"), features, provenance)
     text = text_features(dataset, text_spec, text_options, clips, encoder)

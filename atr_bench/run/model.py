@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.contract import Pooling
 
 
 def lengths_to_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -52,8 +53,8 @@ class DualEncoder(nn.Module):
 
     def __init__(
         self,
-        audio_pooling: nn.Module,
-        text_pooling: nn.Module,
+        audio_pooling: Pooling,
+        text_pooling: Pooling,
         embed_dim: int = 768,
         gate_batch_norm: bool = False,
         audio_l2renorm: bool = False,
@@ -77,7 +78,7 @@ class DualEncoder(nn.Module):
         return self.text_head(_pool(self.text_pooling, "text", x, lengths))
 
 
-def _pool(pooling: nn.Module, side: str, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def _pool(pooling: Pooling, side: str, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Run a pooling plugin, turning a broken output shape into a one-line error."""
     out = pooling(x, lengths_to_mask(lengths, x.shape[1]))
     if out.shape != (x.shape[0], pooling.out_dim):

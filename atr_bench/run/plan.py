@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ProtocolSpec
 from atr_bench.run.config import RunConfig, freeze
@@ -22,7 +23,7 @@ class Plan:
 
     config: RunConfig
     components: dict[str, Found]
-    dataset: Any
+    dataset: Dataset
     defaults: RunConfig
 
     @property
@@ -102,7 +103,7 @@ def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
     found_protocol = registry.find("protocol", config.protocol)
     found_dataset = registry.find("dataset", config.dataset)
     dataset_opts = found_dataset.spec.resolve_options(dict(config.dataset_options))
-    dataset = found_dataset.spec.build(data_root, **dataset_opts)
+    dataset = found_dataset.spec.create(data_root, **dataset_opts)
     extractor = registry.find("extractor", config.extractor)
     pooling = registry.find("pooling", config.pooling)
     text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
@@ -124,7 +125,7 @@ def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
     return Plan(resolved, components, dataset, _resolve(base, components, dataset))
 
 
-def _resolve(config: RunConfig, components: dict[str, Found], dataset: Any) -> RunConfig:
+def _resolve(config: RunConfig, components: dict[str, Found], dataset: Dataset) -> RunConfig:
     """``config`` with the protocol's values where it has None and every option typed."""
     protocol: ProtocolSpec = components["protocol"].spec
     extractor = components["extractor"].spec

@@ -102,7 +102,7 @@ class SynthCapsDataset(IndexedDataset):
                 )
             todo = [c for c in clips if c.clip_id not in done]
             if todo:
-                model = extractor.build(**build)
+                model = extractor.create(**build)
                 extract_to_store(
                     model,
                     self._waves(todo, model.sample_rate),
