@@ -62,8 +62,11 @@ class DualEncoder(nn.Module):
         self.audio_l2renorm = audio_l2renorm
         self.audio_pooling = audio_pooling
         self.text_pooling = text_pooling
-        self.audio_head = GatedEmbeddingUnit(audio_pooling.out_dim, embed_dim, gate_batch_norm)
-        self.text_head = GatedEmbeddingUnit(text_pooling.out_dim, embed_dim, gate_batch_norm)
+        # out_dim: the int every pooling has (its contract), which nn.Module cannot declare
+        audio_dim: int = audio_pooling.out_dim  # type: ignore[assignment]
+        text_dim: int = text_pooling.out_dim  # type: ignore[assignment]
+        self.audio_head = GatedEmbeddingUnit(audio_dim, embed_dim, gate_batch_norm)
+        self.text_head = GatedEmbeddingUnit(text_dim, embed_dim, gate_batch_norm)
 
     def embed_audio(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, T, D]`` features and ``[B]`` lengths -> ``[B, embed_dim]`` unit vectors."""

@@ -94,7 +94,11 @@ def vggish_spec() -> ExtractorSpec:
 
 
 def network_spec(
-    name: str, network: type[nn.Module], description: str, dim: int, sample_rate: int
+    name: str,
+    network: type[vggsound.VGGSound | efficient_latent.EfficientLatent],
+    description: str,
+    dim: int,
+    sample_rate: int,
 ) -> ExtractorSpec:
     """A network class (with a ``frames_per_second`` attribute) built without options."""
     return ExtractorSpec(
