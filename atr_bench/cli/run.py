@@ -117,8 +117,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run_context(args: argparse.Namespace) -> RunContext:
-    """The context ``run`` and ``sweep`` give their runs, from the flags (checked first: the
-    thread count, the device, and folders this process can write in)."""
+    """The context ``run`` and ``sweep`` give their runs, from the flags (the thread count and
+    the device checked here, the folders by ``_check_folders``)."""
     from atr_bench.run.execute import resolve_device
 
     set_threads(args.threads)
@@ -135,6 +135,7 @@ def run_context(args: argparse.Namespace) -> RunContext:
 
 
 def _check_folders(context: RunContext) -> None:
+    """Both folders writable (or creatable) before any work, so no run fails after training."""
     writable_dir(context.runs_dir, "--runs-dir")
     writable_dir(context.data_root, "--data-root")
 
