@@ -16,6 +16,7 @@ from atr_bench.plugins.registry import registry
 from atr_bench.record.results import read_records
 from atr_bench.run import training
 from atr_bench.run.config import RunConfig
+from atr_bench.run.context import RunContext
 from atr_bench.run.execute import load_data
 from atr_bench.run.plan import plan
 
@@ -74,7 +75,7 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
         }
     )
     the_plan = plan(config, registry(), tiny_data)
-    splits = load_data(the_plan, torch.device("cpu"))
+    splits = load_data(the_plan, RunContext(torch.device("cpu"), tmp_path / "runs", tiny_data))
     from atr_bench.run.execute import build_model
 
     model = build_model(the_plan, splits)
@@ -116,7 +117,7 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
     )
     the_plan = plan(config, registry(), tiny_data)
     cpu = torch.device("cpu")
-    splits = load_data(the_plan, cpu)
+    splits = load_data(the_plan, RunContext(cpu, tmp_path / "runs", tiny_data))
     from atr_bench.run.execute import build_model, seed_everything
 
     def train_fresh(checkpoint=None):
@@ -219,7 +220,7 @@ def test_list_shows_every_builtin_with_its_plugin(capsys):
         "clotho",
     ):
         assert name in out
-    assert "atr_bench.components.poolings.plugin" in out
+    assert "atr_bench.poolings" in out
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ files are caught when the split is opened; a streamed run gives the same numbers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import h5py
@@ -109,18 +110,20 @@ def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
     assert a["test"] == b["test"] and a["val_curve"] == b["val_curve"]
 
 
-def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options):
+def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options, tmp_path):
     from atr_bench.plugins.registry import registry
     from atr_bench.run import execute
     from atr_bench.run.config import RunConfig
+    from atr_bench.run.context import RunContext
     from atr_bench.run.plan import plan
 
     config = RunConfig(dataset_options=tuple(tiny_options.items()))
     the_plan = plan(config, registry(), tiny_data)
-    splits = execute.load_data(the_plan, torch.device("cpu"), progress=False, stream="never")
+    context = RunContext(torch.device("cpu"), tmp_path, tiny_data, progress=False, stream="never")
+    splits = execute.load_data(the_plan, context)
     kept = splits.audio_on_host().to("cpu")
     assert all(isinstance(s.audio, streamed.HostRows) for _, s in kept.items())
     assert kept.audio_bytes() == 0 < splits.audio_bytes()
     assert torch.equal(kept.train.audio[torch.tensor([2, 0])], splits.train.audio[[2, 0]])
-    on_disk = execute.load_data(the_plan, torch.device("cpu"), progress=False, stream="always")
+    on_disk = execute.load_data(the_plan, dataclasses.replace(context, stream="always"))
     assert isinstance(on_disk.test.audio, streamed.StreamedFeatures) and on_disk.audio_bytes() == 0

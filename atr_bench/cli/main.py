@@ -1,13 +1,15 @@
-"""The ``atr-bench`` command line: the parser of every subcommand, and the one place errors
-become exit codes."""
+"""The ``atr-bench`` command line: the parser of every subcommand, where library messages are
+shown, and the one place errors become exit codes."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
-from atr_bench import __version__
+from atr_bench import __version__, logs
 from atr_bench.cli.data import add_data_parser
 from atr_bench.cli.extract import add_extract_parser
 from atr_bench.cli.leaderboard import add_leaderboard_parser
@@ -21,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="atr-bench", description="Audio-text retrieval benchmark harness."
     )
     parser.add_argument("--version", action="version", version=f"atr-bench {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (and of each failed run of a sweep) "
+        "instead of one line",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
     add_sweep_parser(sub)
@@ -41,10 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.to_stderr(logging.DEBUG if args.debug else logging.INFO)
     try:
         return args.func(args)
     except AtrBenchError as exc:
-        print(f"atr-bench: error: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"atr-bench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output was piped into a program that stopped reading (head)
         sys.stderr.close()

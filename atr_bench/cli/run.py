@@ -8,6 +8,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from atr_bench.cli.options import (
     add_component,
@@ -23,6 +24,7 @@ from atr_bench.data.streamed import STREAM_MODES
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import RunConfig
+from atr_bench.run.context import RunContext
 from atr_bench.run.losses import LOSSES
 
 
@@ -103,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     in_range(args)
 
     given = vars(args)
-    fields = {}
+    fields: dict[str, Any] = {}
     for field in dataclasses.fields(RunConfig):
         if field.name.endswith("_options"):  # args.pooling_opt (--pooling-opt) -> pooling_options
             dest = field.name.replace("_options", "_opt")
@@ -114,33 +116,53 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**fields, amp=not args.no_amp)
 
 
+def run_context(args: argparse.Namespace) -> RunContext:
+    """The context ``run`` and ``sweep`` give their runs, from the flags (the thread count and
+    the device checked here, the folders by ``_check_folders``)."""
+    from atr_bench.run.execute import resolve_device
+
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    root = data_root(args.data_root)
+    return RunContext(
+        device=device,
+        runs_dir=args.runs_dir,
+        data_root=root,
+        progress=not args.no_progress,
+        threads=args.threads,
+        stream=args.stream_features,
+    )
+
+
+def _check_folders(context: RunContext) -> None:
+    """Both folders writable (or creatable) before any work, so no run fails after training."""
+    writable_dir(context.runs_dir, "--runs-dir")
+    writable_dir(context.data_root, "--data-root")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench.record.results import execution, metrics_table, read_done, record_path
     from atr_bench.run import execute
     from atr_bench.run.plan import plan
 
     config = config_from_args(args)
-    set_threads(args.threads)
-    device = execute.resolve_device(args.device)
-    the_plan = plan(config, registry(), data_root(args.data_root))
-    writable_dir(args.runs_dir, "--runs-dir")
-    writable_dir(data_root(args.data_root), "--data-root")
+    context = run_context(args)
+    the_plan = plan(config, registry(), context.data_root)
+    _check_folders(context)
     started = time.perf_counter()
-    splits = execute.load_data(the_plan, device, not args.no_progress, args.stream_features)
+    splits = execute.load_data(the_plan, context)
     load_seconds = time.perf_counter() - started
     records = []
     for seed in args.seeds:
-        path = record_path(args.runs_dir, the_plan.run_id(seed))
+        path = record_path(context.runs_dir, the_plan.run_id(seed))
         if path.exists() and not args.force:
-            records.append(read_done(path, execution(device)))
+            records.append(read_done(path, execution(context.device)))
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
             continue
-        record = execute.run_seed(
-            the_plan, splits, seed, device, args.runs_dir, load_seconds, not args.no_progress
-        )
-        records.append(record)
+        records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
         print(f"wrote {path}", file=sys.stderr)
     seeds = ",".join(str(s) for s in args.seeds)
+    device = context.device
     print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
     print(metrics_table(records))
     return 0
@@ -154,9 +176,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from atr_bench.run.sweep import expand, sweep
 
     positive(args, "jobs")
-    set_threads(args.threads)
-    writable_dir(args.runs_dir, "--runs-dir")
-    writable_dir(data_root(args.data_root), "--data-root")
+    context = run_context(args)
+    _check_folders(context)
     grid = {}
     for name in SWEPT:
         given = getattr(args, name)
@@ -166,16 +187,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             grid[name] = values
     base = config_from_args(args)
     configs = expand(base, grid)
-    report = sweep(
-        configs,
-        args.seeds,
-        args.device,
-        args.runs_dir,
-        data_root(args.data_root),
-        jobs=args.jobs,
-        threads=args.threads,
-        progress=not args.no_progress,
-        stream=args.stream_features,
-    )
+    report = sweep(configs, args.seeds, context, jobs=args.jobs)
     print(report.summary())
     return 1 if report.failures else 0

@@ -21,7 +21,7 @@ VLAD_ASSIGNMENT = {"assign_norm": "batch", "assign_bias": False, "assign_init": 
 """Its NetVLAD/NetRVLAD assignment: ``x @ clusters`` (no bias, N(0, 1/D)), then BatchNorm."""
 VLAD_CLUSTERS = {"audio": 12, "text": 20}
 TEXT_LSTM_HIDDEN = 2048
-TRANSFORMER = {
+TRANSFORMER: dict[str, Any] = {
     "d_model": 512,
     "heads": 4,
     "layers": 8,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ class ExportReport:
         return f"exported {len(self.files)} files to {self.root}"
 
 
-def write_text_pickle(path: Path, features: Mapping[str, list[np.ndarray]]) -> Path:
+def write_text_pickle(path: Path, features: Mapping[str, Sequence[np.ndarray]]) -> Path:
     """Atomically pickle ``clip id -> [float32 [n_words, D], ...]`` (plain dict, lists, arrays:
     what the restricted unpickler reads back)."""
     plain = {
@@ -49,7 +49,7 @@ def _copy(source: Path, target: Path) -> Path:
 def export_seed_layout(
     dataset: Dataset,
     extractor: str,
-    text: Mapping[str, Mapping[str, list[np.ndarray]]],
+    text: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
     out_root: Path,
 ) -> ExportReport:
     """Write ``out_root/<dataset dir>/``: Index, ``AudioExpert/<extractor>/``, and the text

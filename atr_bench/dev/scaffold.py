@@ -7,14 +7,16 @@ point, a module implementing the hook, and a test running the harness's conforma
 from __future__ import annotations
 
 import argparse
+import logging
 import re
-import sys
 from pathlib import Path
 from string import Template
 
 from atr_bench import __version__
 from atr_bench.dev.scaffold_templates import INIT, KINDS, PYPROJECT, README
 from atr_bench.errors import AtrBenchError
+
+_log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -66,7 +68,7 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     root = new_plugin(args.kind, args.name, args.dest)
     flag = KINDS[args.kind][2]
-    print(f"wrote {root}", file=sys.stderr)
+    _log.info("wrote %s", root)
     print(f"next: pip install -e {root} && pytest {root / 'tests'}")
     print(f"then: atr-bench run {flag} {args.name}")
     return 0

@@ -76,7 +76,7 @@ def match_files(clip_ids: Iterable[str], files: Iterable[Path], style: str) -> d
     if style not in STYLES:
         raise AtrBenchError(f"unknown file matching style {style!r}; use one of {STYLES}")
     wanted = set(clip_ids)
-    loose = {}
+    loose: dict[str, list[str]] = {}
     for clip_id in wanted:
         loose.setdefault(_lookup_key(clip_id, style), []).append(clip_id)
     best: dict[str, tuple[int, list[Path]]] = {}

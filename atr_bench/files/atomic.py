@@ -54,7 +54,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temp file beside ``path``, fsync it, then rename over ``path``.
     The file gets the permissions of any new file under the user's umask (``mkstemp`` alone
     would leave it readable by its owner only, and a shared runs folder unreadable)."""

@@ -67,6 +67,9 @@ class VLADReference(_Reference):
         logits = x @ p.assign.weight.T + p.assign.bias
         if p.assign_norm is not None:  # BatchNorm over the real frames' logits only
             bn, rows = p.assign_norm, logits[mask]
+            assert (
+                bn.running_mean is not None and bn.running_var is not None
+            )  # as NetVLAD builds it
             stats = (bn.running_mean.clone(), bn.running_var.clone())
             normed = F.batch_norm(rows, *stats, bn.weight, bn.bias, self.training, 0.0, bn.eps)
             logits = torch.zeros_like(logits).index_put((mask,), normed)

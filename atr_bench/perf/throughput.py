@@ -126,7 +126,8 @@ def build_pooling(spec: PoolingSpec, case: Case) -> nn.Module:
     """The pooling with its default options for the case's side, on its device and dtype."""
     base = spec.text_defaults if case.shape.side == "text" else None
     given = dict([case.variant.split("=", 1)]) if case.variant else None
-    module = spec.build(case.shape.dim, **spec.resolve_options(given, base))
+    module = spec.create(case.shape.dim, **spec.resolve_options(given, base))
+    assert isinstance(module, nn.Module)  # a pooling is a module (the contract)
     return module.to(device=case.device, dtype=DTYPES[case.dtype])
 
 
@@ -158,7 +159,8 @@ def make_step(module: nn.Module, x: Tensor, mask: Tensor, mode: str) -> Callable
         return forward
     module.train()
     x = x.detach().requires_grad_(True)
-    grad = torch.randn(x.shape[0], module.out_dim, device=x.device, dtype=x.dtype)
+    out_dim: int = module.out_dim  # type: ignore[assignment]  # every pooling's int attribute
+    grad = torch.randn(x.shape[0], out_dim, device=x.device, dtype=x.dtype)
 
     def forward_backward() -> None:
         x.grad = None
@@ -200,7 +202,8 @@ def min_bytes(module: nn.Module, case: Case) -> int:
     shape, item = case.shape, DTYPES[case.dtype].itemsize
     data = shape.batch * shape.frames * shape.dim * item
     params = sum(p.numel() * p.element_size() for p in module.parameters())
-    outputs = shape.batch * module.out_dim * item
+    out_dim: int = module.out_dim  # type: ignore[assignment]  # every pooling's int attribute
+    outputs = shape.batch * out_dim * item
     total = data + shape.batch * shape.frames + params + outputs
     if case.mode == "forward":
         return total

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import platform
 import random
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ from atr_bench.record.results import (
     record_path,
     write_record,
 )
+from atr_bench.run.context import RunContext
 from atr_bench.run.loading import Splits, load_splits
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
@@ -47,12 +46,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_data(
-    the_plan: Plan, device: torch.device, progress: bool = True, stream: str = "auto"
-) -> Splits:
-    """Every split of the plan's dataset, on ``device`` (progress bars for any extraction);
-    ``stream`` says whether the audio is read from disk a batch at a time (``load_splits``)."""
+def load_data(the_plan: Plan, context: RunContext) -> Splits:
+    """Every split of the plan's dataset, on the context's device (extracting what is missing);
+    the context's ``stream`` says whether the audio is read from disk a batch at a time."""
     c = the_plan.config
+    device = context.device
     extractor = the_plan.components["extractor"].spec
     build = {"weights": c.weights, "device": str(device), **dict(c.extractor_options)}
     splits = load_splits(
@@ -63,15 +61,16 @@ def load_data(
         dict(c.text_encoder_options),
         c.audio_frames,
         c.text_tokens,
-        progress,
-        stream,
+        context.progress,
+        context.stream,
     )
     audio_bytes = splits.audio_bytes()
     if not room_on_device(device, audio_bytes):
-        print(
-            f"audio features: {audio_bytes / 1e9:.1f} GB, over half of {device}'s free "
-            "memory; kept in host memory and copied to it a batch at a time",
-            file=sys.stderr,
+        context.log.warning(
+            "audio features: %.1f GB, over half of %s's free memory; kept in host memory and "
+            "copied to it a batch at a time",
+            audio_bytes / 1e9,
+            device,
         )
         splits = splits.audio_on_host()
     return splits.to(device)
@@ -89,16 +88,11 @@ def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
 
 
 def run_seed(
-    the_plan: Plan,
-    splits: Splits,
-    seed: int,
-    device: torch.device,
-    runs_dir: Path,
-    load_seconds: float,
-    progress: bool = True,
+    the_plan: Plan, splits: Splits, seed: int, load_seconds: float, context: RunContext
 ) -> dict[str, Any]:
     """Train and test one seed, save the selected model and write the run record."""
     c = the_plan.config
+    device, runs_dir = context.device, context.runs_dir
     run_id = the_plan.run_id(seed)
     seed_everything(seed)
     model = build_model(the_plan, splits).to(device)
@@ -112,7 +106,7 @@ def run_seed(
         seed,
         device,
         checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
-        progress=progress,
+        progress=context.progress,
         label=f"{the_plan.label} seed {seed}",
     )
     train_seconds = time.perf_counter() - started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +16,7 @@ import torch
 from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
-from atr_bench.data.streamed import HostRows, open_streamed, should_stream
+from atr_bench.data.streamed import HostRows, StreamedFeatures, open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.weights import feature_provenance
@@ -30,6 +30,8 @@ from atr_bench.plugins.contract import (
     TextEncoder,
 )
 from atr_bench.plugins.specs import ExtractorSpec, TextEncoderSpec
+
+_log = logging.getLogger(__name__)
 
 ORDER = "order"
 """The optional order-contrast set's name in ``Splits`` and in the text cache."""
@@ -57,7 +59,8 @@ class Splits:
         return named + ((("order", self.order),) if self.order is not None else ())
 
     def to(self, device: Any) -> Splits:
-        return dataclasses.replace(self, **{name: s.to(device) for name, s in self.items()})
+        moved: dict[str, Any] = {name: s.to(device) for name, s in self.items()}
+        return dataclasses.replace(self, **moved)
 
     def audio_bytes(self) -> int:
         """Bytes of audio that ``to(device)`` would move (streamed or host-kept audio: none)."""
@@ -69,14 +72,12 @@ class Splits:
 
     def audio_on_host(self) -> Splits:
         """The same splits with in-memory audio kept on the host whatever ``to`` is given."""
-        return dataclasses.replace(
-            self,
-            **{
-                name: dataclasses.replace(s, audio=HostRows(s.audio))
-                for name, s in self.items()
-                if isinstance(s.audio, torch.Tensor)
-            },
-        )
+        kept: dict[str, Any] = {
+            name: dataclasses.replace(s, audio=HostRows(s.audio))
+            for name, s in self.items()
+            if isinstance(s.audio, torch.Tensor)
+        }
+        return dataclasses.replace(self, **kept)
 
 
 def _cache_tag(name: str, options: Mapping[str, Any], encoder: TextEncoder) -> str:
@@ -183,14 +184,15 @@ def load_splits(
     padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
     streamed = should_stream(stream, padded)
     if streamed and stream == "auto":
-        print(
-            f"audio features: {padded / 1e9:.1f} GB padded, over half of this machine's memory; "
-            "reading them from disk a batch at a time (--stream-features never loads them whole)",
-            file=sys.stderr,
+        _log.warning(
+            "audio features: %.1f GB padded, over half of this machine's memory; reading them "
+            "from disk a batch at a time (--stream-features never loads them whole)",
+            padded / 1e9,
         )
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
+        audio: torch.Tensor | StreamedFeatures
         if streamed:
             audio, audio_len = open_streamed(
                 features[split], ids, audio_frames, extractor.dim, progress

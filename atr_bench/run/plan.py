@@ -33,7 +33,7 @@ class Plan:
     @property
     def protocol_hash(self) -> str:
         """The config's hash without options that do not affect results (see ``Option``)."""
-        kept = {
+        kept: dict[str, Any] = {
             f"{component}_options": freeze(
                 found.spec.result_options(getattr(self.config, f"{component}_options"))
             )

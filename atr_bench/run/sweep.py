@@ -11,25 +11,31 @@ import ctypes
 import ctypes.util
 import dataclasses
 import itertools
+import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from atr_bench import logs
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.results import execution, read_done, record_path
 from atr_bench.run import execute
 from atr_bench.run.config import RunConfig
+from atr_bench.run.context import RunContext
 from atr_bench.run.plan import Plan, plan
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,11 @@ class SweepReport:
 def expand(base: RunConfig, grid: Mapping[str, Sequence[str]]) -> list[RunConfig]:
     """Every combination of the values in ``grid`` (field name -> values) applied to ``base``."""
     fields = list(grid)
-    return [
-        dataclasses.replace(base, **dict(zip(fields, values, strict=True)))
+    changes: list[dict[str, Any]] = [
+        dict(zip(fields, values, strict=True))
         for values in itertools.product(*(grid[f] for f in fields))
     ]
+    return [dataclasses.replace(base, **c) for c in changes]
 
 
 PR_SET_PDEATHSIG = 1
@@ -85,6 +92,12 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _start_worker(parent: int, log_level: int) -> None:
+    """A worker process's start: it dies with the sweep and shows messages as the sweep does."""
+    die_with_parent(parent)
+    logs.to_stderr(log_level)
+
+
 @dataclass(frozen=True)
 class _Job:
     config: RunConfig
@@ -92,56 +105,71 @@ class _Job:
     label: str
 
 
-def _run_in_worker(
-    job: _Job, device: str, runs_dir: Path, data_root: Path, threads: int, stream: str
-) -> tuple[_Job, Path | None, str | None]:
-    """One (configuration, seed) in a worker process; errors come back as text."""
-    torch.set_num_threads(threads)
+Outcome = Path | Failure
+"""What became of a run: its record, or why it has none."""
+
+
+def _failed(label: str, seed: int | None, exc: Exception) -> Failure:
+    """A run's failure, reported on one line; with ``--debug`` its traceback is logged too."""
+    _log.debug("%s%s failed", label, "" if seed is None else f" seed {seed}", exc_info=exc)
+    return Failure(label, seed, f"{type(exc).__name__}: {exc}")
+
+
+def _run_in_worker(job: _Job, context: RunContext) -> Outcome:
+    """One (configuration, seed) in a worker process; an error comes back as a ``Failure``."""
+    if context.threads is not None:
+        torch.set_num_threads(context.threads)
     try:
-        the_plan = plan(job.config, registry(), data_root)
-        dev = execute.resolve_device(device)
+        the_plan = plan(job.config, registry(), context.data_root)
         started = time.perf_counter()
-        splits = execute.load_data(the_plan, dev, progress=False, stream=stream)
+        splits = execute.load_data(the_plan, context)
         load_seconds = time.perf_counter() - started
-        record = execute.run_seed(
-            the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
-        )
-        return job, record_path(runs_dir, record["run_id"]), None
+        record = execute.run_seed(the_plan, splits, job.seed, load_seconds, context)
+        return record_path(context.runs_dir, record["run_id"])
     except Exception as exc:  # a sweep reports every failure and goes on with the others
-        return job, None, f"{type(exc).__name__}: {exc}"
+        return _failed(job.label, job.seed, exc)
 
 
 def sweep(
-    configs: Sequence[RunConfig],
-    seeds: Sequence[int],
-    device: str,
-    runs_dir: Path,
-    data_root: Path,
-    jobs: int = 1,
-    threads: int | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    stream: str = "auto",
+    configs: Sequence[RunConfig], seeds: Sequence[int], context: RunContext, jobs: int = 1
 ) -> SweepReport:
-    """Run every configuration for every seed, skipping runs whose record already exists."""
-    written: list[Path] = []
+    """Run every configuration for every seed, skipping runs whose record already exists;
+    ``jobs`` worker processes share the cores unless ``context.threads`` says otherwise."""
+    if jobs > 1:
+        threads = context.threads or max(1, (os.cpu_count() or 1) // jobs)
+        context = dataclasses.replace(context, threads=threads)
+    pending, skipped, failures = _triage(configs, seeds, context)
+    total = sum(len(todo) for _, todo in pending)
+    bar = tqdm(total=total, desc="sweep", unit="run", disable=not context.progress)
+    if jobs <= 1:
+        outcomes = [o for plan_, todo in pending for o in _run_here(plan_, todo, context, bar)]
+    else:
+        outcomes = _run_in_pool(pending, context, jobs, bar)
+    bar.close()
+    written = tuple(o for o in outcomes if isinstance(o, Path))
+    failures += [o for o in outcomes if isinstance(o, Failure)]
+    return SweepReport(written, tuple(skipped), tuple(failures))
+
+
+def _triage(
+    configs: Sequence[RunConfig], seeds: Sequence[int], context: RunContext
+) -> tuple[list[tuple[Plan, list[int]]], list[Path], list[Failure]]:
+    """The seeds still to run of each configuration, the records already done (under this
+    execution), and the configurations or records that cannot be used."""
+    pending: list[tuple[Plan, list[int]]] = []
     skipped: list[Path] = []
     failures: list[Failure] = []
-    pending: list[tuple[Plan, list[int]]] = []
-    dev = execute.resolve_device(device)
-    if jobs > 1:
-        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    expected = execution(dev, threads)
+    expected = execution(context.device, context.threads)
     for config in configs:
         label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
         try:
-            the_plan = plan(config, registry(), data_root)
+            the_plan = plan(config, registry(), context.data_root)
         except AtrBenchError as exc:
-            failures.append(Failure(label, None, str(exc)))
+            failures.append(_failed(label, None, exc))
             continue
         todo = []
         for seed in seeds:
-            path = record_path(runs_dir, the_plan.run_id(seed))
+            path = record_path(context.runs_dir, the_plan.run_id(seed))
             if not path.exists():
                 todo.append(seed)
                 continue
@@ -149,93 +177,65 @@ def sweep(
                 read_done(path, expected)
                 skipped.append(path)
             except AtrBenchError as exc:
-                failures.append(Failure(the_plan.label, seed, str(exc)))
+                failures.append(_failed(the_plan.label, seed, exc))
         if todo:
             pending.append((the_plan, todo))
-    total = sum(len(todo) for _, todo in pending)
-    bar = tqdm(total=total, desc="sweep", unit="run", disable=not progress)
-    if jobs <= 1:
-        for the_plan, todo in pending:
-            _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream)
-    else:
-        _run_in_pool(
-            pending, device, runs_dir, data_root, jobs, threads, bar, written, failures, stream
-        )
-    bar.close()
-    return SweepReport(tuple(written), tuple(skipped), tuple(failures))
+    return pending, skipped, failures
 
 
-def _run_plan_here(
-    the_plan: Plan,
-    seeds: Sequence[int],
-    device: torch.device,
-    runs_dir: Path,
-    bar: tqdm,
-    written: list[Path],
-    failures: list[Failure],
-    progress: bool,
-    stream: str,
-) -> None:
+def _run_here(
+    the_plan: Plan, seeds: Sequence[int], context: RunContext, bar: tqdm
+) -> list[Outcome]:
     """All seeds of one configuration in this process, loading its data once."""
     try:
         started = time.perf_counter()
-        splits = execute.load_data(the_plan, device, progress, stream)
+        splits = execute.load_data(the_plan, context)
         load_seconds = time.perf_counter() - started
     except Exception as exc:  # reported, the sweep goes on
-        failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
         bar.update(len(seeds))
-        return
+        return [_failed(the_plan.label, None, exc)]
+    outcomes: list[Outcome] = []
     for seed in seeds:
         try:
-            record = execute.run_seed(
-                the_plan, splits, seed, device, runs_dir, load_seconds, progress
-            )
-            written.append(record_path(runs_dir, record["run_id"]))
+            record = execute.run_seed(the_plan, splits, seed, load_seconds, context)
+            outcomes.append(record_path(context.runs_dir, record["run_id"]))
         except Exception as exc:  # reported, the sweep goes on
-            failures.append(Failure(the_plan.label, seed, f"{type(exc).__name__}: {exc}"))
+            outcomes.append(_failed(the_plan.label, seed, exc))
         bar.update(1)
+    return outcomes
 
 
 def _run_in_pool(
-    pending: Sequence[tuple[Plan, list[int]]],
-    device_name: str,
-    runs_dir: Path,
-    data_root: Path,
-    jobs: int,
-    threads: int,
-    bar: tqdm,
-    written: list[Path],
-    failures: list[Failure],
-    stream: str,
-) -> None:
+    pending: Sequence[tuple[Plan, list[int]]], context: RunContext, jobs: int, bar: tqdm
+) -> list[Outcome]:
     """Prepare each configuration's data here, then one worker task per (config, seed)."""
+    outcomes: list[Outcome] = []
     ready: list[_Job] = []
+    on_cpu = dataclasses.replace(context, device=torch.device("cpu"))
     for the_plan, todo in pending:
         try:
-            execute.load_data(the_plan, torch.device("cpu"), not bar.disable, stream)
+            execute.load_data(the_plan, on_cpu)
         except Exception as exc:  # reported, the sweep goes on
-            failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
+            outcomes.append(_failed(the_plan.label, None, exc))
             bar.update(len(todo))
             continue
         ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
-    context = get_context("spawn")
+    in_worker = dataclasses.replace(context, progress=False)
+    level = logging.getLogger(logs.ROOT).getEffectiveLevel()
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        jobs,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), level),
     ) as pool:
-        futures = {
-            pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads, stream)
-            for job in ready
-        }
+        futures = {pool.submit(_run_in_worker, job, in_worker) for job in ready}
         try:
             while futures:
                 done, futures = wait(futures, return_when=FIRST_COMPLETED)
                 for future in done:
-                    job, path, error = future.result()
-                    if error is None:
-                        written.append(path)
-                    else:
-                        failures.append(Failure(job.label, job.seed, error))
+                    outcomes.append(future.result())
                     bar.update(1)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+    return outcomes

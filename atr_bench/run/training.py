@@ -4,8 +4,8 @@ no per-item Python work, model selection on validation, resumable from a checkpo
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,8 @@ from atr_bench.run.losses import LOSSES
 from atr_bench.run.metrics import retrieval_metrics
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
+
+_log = logging.getLogger(__name__)
 
 SELECTION = ("t2a", "geo")
 """Model selection: best validation geometric mean of t2a R@1, R@5, R@10."""
@@ -253,7 +255,7 @@ def train(
                 "it restarts the run from epoch 0"
             ) from None
         if progress:
-            print(f"{label}: resuming after epoch {start} of {config.epochs}", file=sys.stderr)
+            _log.info("%s: resuming after epoch %d of %d", label, start, config.epochs)
     bar = tqdm(
         range(start, config.epochs),
         desc=label,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,8 @@ from atr_bench.features.extract import extract_to_store
 from atr_bench.features.weights import feature_provenance
 from atr_bench.files.atomic import exclusive
 from atr_bench.plugins.specs import ExtractorSpec
+
+_log = logging.getLogger(__name__)
 
 DIRECTORY = "SynthCaps"
 ORDER_SPLIT = "order"
@@ -123,7 +125,7 @@ class SynthCapsDataset(IndexedDataset):
 
 
 def _say_waiting(path: Path) -> None:
-    print(f"{path}: another atr-bench process is writing it; waiting for it", file=sys.stderr)
+    _log.info("%s: another atr-bench process is writing it; waiting for it", path)
 
 
 def synthcaps(root: Path, order_pairs: int = 100, **options: Any) -> SynthCapsDataset:

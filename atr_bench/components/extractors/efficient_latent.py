@@ -129,11 +129,12 @@ class _MelSpectrogram(nn.Module):
         self.mel_scale.register_buffer("fb", torch.tensor(fb.T, dtype=torch.float32))
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        window, fb = self.spectrogram.get_buffer("window"), self.mel_scale.get_buffer("fb")
         spec = torch.stft(
-            wave, N_FFT, HOP, window=self.spectrogram.window, center=True,
+            wave, N_FFT, HOP, window=window, center=True,
             pad_mode="reflect", return_complex=True,
         ).abs() ** 2  # fmt: skip
-        return (spec.transpose(1, 2) @ self.mel_scale.fb).transpose(1, 2)
+        return (spec.transpose(1, 2) @ fb).transpose(1, 2)
 
 
 class _PowerToDb(nn.Module):
@@ -164,7 +165,7 @@ class EfficientLatent(nn.Module):
         self._bn0 = _bn(stem)
         image = math.ceil(IMAGE_SIZE / 2)
         blocks: list[MBConv] = []
-        self._time_layers: list[tuple[int, int, int]] = [(3, 2, *_same_pad(IMAGE_SIZE, 3, 2))]
+        self._time_layers: list[tuple[int, int, int, int]] = [(3, 2, *_same_pad(IMAGE_SIZE, 3, 2))]
         for repeats, kernel, stride, expand, cin, cout in _B0_STAGES:
             cin, cout = round_filters(cin), round_filters(cout)
             for i in range(round_repeats(repeats)):

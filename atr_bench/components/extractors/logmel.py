@@ -34,6 +34,8 @@ class LogMel(nn.Module):
     sample_rate = SAMPLE_RATE
     dim = N_MELS
     frames_per_second = SAMPLE_RATE / HOP / BLOCK
+    mel_basis: torch.Tensor
+    window: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

@@ -20,21 +20,24 @@ from torch import nn
 from atr_bench.components.extractors import efficient_latent, panns, vggish, vggsound
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.weights import SOURCES, load_checkpoint, read_checkpoint, resolve_weights
+from atr_bench.plugins.contract import Extractor
 from atr_bench.plugins.specs import ExtractorSpec, Option
 
 Weights = str | os.PathLike[str] | None
 
 
-def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> nn.Module:
+def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> Extractor:
     """Load the checkpoint at ``path`` (``None``: keep random init), then eval mode on
     ``device``."""
     if path is not None:
         load_checkpoint(module, path, name)
-    return module.eval().to(device)
+    ready = module.eval().to(device)
+    assert isinstance(ready, Extractor)  # each network declares sample_rate, dim, frames/s
+    return ready
 
 
-def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., nn.Module]:
-    def build(weights: Weights = None, device: str = "cpu") -> nn.Module:
+def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., Extractor]:
+    def build(weights: Weights = None, device: str = "cpu") -> Extractor:
         path = resolve_weights(name, weights)  # before building: a missing file fails fast
         return _finish(factory(), name, path, device)
 
@@ -42,7 +45,7 @@ def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., nn.Mo
     return build
 
 
-def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") -> nn.Module:
+def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") -> Extractor:
     """VGGish; ``pca`` (or ATR_BENCH_VGGISH_PCA_WEIGHTS) names torchvggish's PCA parameter file
     to output the quantised AudioSet-style embeddings instead of the raw ones."""
     path = resolve_weights("vggish", weights)
@@ -94,7 +97,11 @@ def vggish_spec() -> ExtractorSpec:
 
 
 def network_spec(
-    name: str, network: type[nn.Module], description: str, dim: int, sample_rate: int
+    name: str,
+    network: type[vggsound.VGGSound | efficient_latent.EfficientLatent],
+    description: str,
+    dim: int,
+    sample_rate: int,
 ) -> ExtractorSpec:
     """A network class (with a ``frames_per_second`` attribute) built without options."""
     return ExtractorSpec(

@@ -57,6 +57,10 @@ class VGGish(nn.Module):
     sample_rate = SAMPLE_RATE
     dim = EMBEDDING
     frames_per_second = SAMPLE_RATE / (HOP * EXAMPLE_FRAMES)
+    window: torch.Tensor
+    mel: torch.Tensor
+    pca_matrix: torch.Tensor
+    pca_means: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

@@ -59,6 +59,11 @@ class BasicBlock(nn.Module):
 class AudioResNet18(nn.Module):
     """ResNet-18 with a 1-channel 7x7 stem, as ``models/resnet.py`` with ``pool="avgpool"``."""
 
+    layer1: nn.Sequential  # added by name in __init__, as the released state dict names them
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, num_classes: int = VGGSOUND_CLASSES) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
@@ -89,6 +94,7 @@ class VGGSound(nn.Module):
     sample_rate = SAMPLE_RATE
     dim = DIM
     frames_per_second = SAMPLE_RATE / HOP / TIME_STRIDE
+    window: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from torch import nn
-
 from atr_bench import hookimpl
 from atr_bench.components.poolings.attention import TransformerPooling
 from atr_bench.components.poolings.recurrent import LSTMPooling
@@ -18,6 +16,7 @@ from atr_bench.components.poolings.vlad import (
     NetRVLAD,
     NetVLAD,
 )
+from atr_bench.plugins.contract import Pooling
 from atr_bench.plugins.specs import Option, PoolingSpec
 
 
@@ -122,14 +121,14 @@ VLAD_OPTIONS = (
 def _spec(
     name: str,
     description: str,
-    module: Callable[..., nn.Module],
+    module: Callable[..., Pooling],
     options: tuple[Option, ...] = (),
     text_defaults: Mapping[str, Any] | None = None,
     order_aware: bool = False,
 ) -> PoolingSpec:
     """A spec whose ``build`` types and checks its options before constructing ``module``."""
 
-    def build(in_dim: int, **opts: Any) -> nn.Module:
+    def build(in_dim: int, **opts: Any) -> Pooling:
         return module(in_dim, **spec.resolve_options(opts))
 
     spec = PoolingSpec(

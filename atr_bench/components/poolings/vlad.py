@@ -100,10 +100,18 @@ class NetVLAD(nn.Module):
         bn = self.assign_norm
         if bn is None:
             return None
+        mean, var, tracked, momentum = (
+            bn.running_mean,
+            bn.running_var,
+            bn.num_batches_tracked,
+            bn.momentum,
+        )
+        # BatchNorm1d as built in __init__ keeps running statistics with a fixed momentum
+        assert mean is not None and var is not None and tracked is not None
+        assert momentum is not None
         if self.training:
-            bn.num_batches_tracked += 1
-        state = (bn.running_mean, bn.running_var, bn.momentum, bn.eps, self.training)
-        return AssignNorm(bn.weight, bn.bias, *state)
+            tracked.add_(1)
+        return AssignNorm(bn.weight, bn.bias, mean, var, momentum, bn.eps, self.training)
 
 
 class NetRVLAD(NetVLAD):

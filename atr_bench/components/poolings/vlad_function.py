@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import FunctionCtx
 
 from atr_bench.components.poolings.simple import zero_padding
 from atr_bench.components.poolings.vlad_frames import DenseFrames
@@ -40,7 +39,7 @@ class _Normed(NamedTuple):
     logits: Tensor  # the normalised logits, [B, T, N]
     unit: Tensor  # (z - mean) / std, zero on padded frames in training, [B, T, N]
     rstd: Tensor  # [N]
-    count: Tensor  # real frames in the batch (at least 1), a scalar tensor
+    n_frames: Tensor  # real frames in the batch (at least 1), a scalar tensor
     batch_mean: Tensor | None  # [N], training only
     batch_var: Tensor | None  # [N], biased, training only
 
@@ -82,7 +81,7 @@ def _assign_norm_backward(
     if not norm.training:
         return (scaled * normed.rstd).to(grad.dtype), grad_weight, grad_bias
     inner = scaled.sum((0, 1)) + normed.unit * (scaled * normed.unit).sum((0, 1))
-    grad_z = torch.where(mask.unsqueeze(-1), (scaled - inner / normed.count) * normed.rstd, 0.0)
+    grad_z = torch.where(mask.unsqueeze(-1), (scaled - inner / normed.n_frames) * normed.rstd, 0.0)
     return grad_z.to(grad.dtype), grad_weight, grad_bias
 
 
@@ -127,7 +126,7 @@ class _VLAD(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx,
+        ctx: Any,
         x: Tensor,
         mask: Tensor,
         weight: Tensor,
@@ -139,7 +138,10 @@ class _VLAD(torch.autograd.Function):
         norm_bias: Tensor | None,
         norm_state: tuple[Tensor, Tensor, float, float, bool] | None,
     ) -> Tensor:
-        norm = None if norm_state is None else AssignNorm(norm_weight, norm_bias, *norm_state)
+        norm = None
+        if norm_state is not None:
+            assert norm_weight is not None and norm_bias is not None  # they come with the state
+            norm = AssignNorm(norm_weight, norm_bias, *norm_state)
         frames = _frames(x, mask, kernel)
         agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
         if kernel == "torch" and not torch.isfinite(agg.vlad).all():
@@ -147,7 +149,7 @@ class _VLAD(torch.autograd.Function):
             # the culprit this gives the right numbers; when a real frame was, the same NaNs.
             frames = DenseFrames(zero_padding(x, mask), mask)
             agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
-        if norm is not None and norm.training:
+        if norm is not None and norm.training and agg.normed is not None:
             _update_running(norm, agg.normed)
         ctx.norm, ctx.normed = norm, agg.normed
         vlad = agg.vlad
@@ -196,7 +198,8 @@ class _VLAD(torch.autograd.Function):
 
 def _update_running(norm: AssignNorm, normed: _Normed) -> None:
     """Running mean and unbiased variance, as ``nn.BatchNorm1d`` keeps them (no host sync)."""
-    unbiased = normed.batch_var * normed.count / (normed.count - 1).clamp_min(1)
+    assert normed.batch_mean is not None and normed.batch_var is not None  # a training call's
+    unbiased = normed.batch_var * normed.n_frames / (normed.n_frames - 1).clamp_min(1)
     norm.mean.lerp_(normed.batch_mean.to(norm.mean.dtype), norm.momentum)
     norm.var.lerp_(unbiased.to(norm.var.dtype), norm.momentum)
 
@@ -267,12 +270,12 @@ def vlad_pool(
     device = x.device.type
     if torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
-        x, weight, bias, centroids = (
-            None if t is None else t.to(dtype) for t in (x, weight, bias, centroids)
-        )
+        x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype)
+        centroids = None if centroids is None else centroids.to(dtype)
         with torch.autocast(device, enabled=False):
             return vlad_pool(x, mask, weight, bias, centroids, clusters, kernel, norm)
     kernel = resolve_kernel(kernel, x)
+    norm_args: tuple[Tensor | None, Tensor | None, tuple[Tensor, Tensor, float, float, bool] | None]
     norm_args = (None, None, None)
     if norm is not None:
         state = (norm.mean, norm.var, norm.momentum, norm.eps, norm.training)

@@ -53,11 +53,12 @@ def check_pooling_out_dim(
     for batches with and without padding."""
     for dim in (in_dim, 2 * in_dim):
         module = build_pooling(spec, options, dim).eval()
+        out_dim: int = module.out_dim  # type: ignore[assignment]  # build_pooling checked it
         for lengths, frames in (([9, 4, 1], 9), ([5], 5)):
             x, mask = padded_batch(lengths, frames, dim, seed=dim)
             with torch.no_grad():
                 out = module(x, mask)
-            expected = (len(lengths), module.out_dim)
+            expected = (len(lengths), out_dim)
             if not isinstance(out, Tensor) or tuple(out.shape) != expected:
                 shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
                 fail(
