@@ -28,7 +28,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.results import execution, read_done, record_path
 from atr_bench.run import execute
-from atr_bench.run.config import RunConfig
+from atr_bench.run.config import RunRequest
 from atr_bench.run.plan import Plan, plan
 
 
@@ -60,7 +60,7 @@ class SweepReport:
         return "\n".join(lines)
 
 
-def expand(base: RunConfig, grid: Mapping[str, Sequence[str]]) -> list[RunConfig]:
+def expand(base: RunRequest, grid: Mapping[str, Sequence[str]]) -> list[RunRequest]:
     """Every combination of the values in ``grid`` (field name -> values) applied to ``base``."""
     fields = list(grid)
     return [
@@ -87,7 +87,7 @@ def die_with_parent(parent: int) -> None:
 
 @dataclass(frozen=True)
 class _Job:
-    config: RunConfig
+    config: RunRequest
     seed: int
     label: str
 
@@ -112,7 +112,7 @@ def _run_in_worker(
 
 
 def sweep(
-    configs: Sequence[RunConfig],
+    configs: Sequence[RunRequest],
     seeds: Sequence[int],
     device: str,
     runs_dir: Path,
@@ -217,7 +217,7 @@ def _run_in_pool(
             failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
             bar.update(len(todo))
             continue
-        ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
+        ready += [_Job(the_plan.request, seed, the_plan.label) for seed in todo]
     context = get_context("spawn")
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
