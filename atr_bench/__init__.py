@@ -1,9 +1,10 @@
 """atr-bench: a plugin-based benchmark harness for audio-text retrieval.
 
 The names exported here are the public API a plugin needs: ``hookimpl`` to mark hook
-implementations, the spec types a hook returns, ``Option`` for typed plugin options and
-``AtrBenchError`` for one-line user-facing errors. ``atr_bench.plugins.contract`` says what a
-spec's ``build`` returns; ``atr_bench.dev.conformance`` is the conformance kit.
+implementations, the spec types a hook returns, ``Option`` for typed plugin options (``Rule``
+and ``Requirement`` for the conditions they must meet) and ``AtrBenchError`` for one-line
+user-facing errors. ``atr_bench.plugins.contract`` says what a spec's ``build`` returns;
+``atr_bench.dev.conformance`` is the conformance kit.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,7 +12,15 @@ from importlib.metadata import PackageNotFoundError, version
 import pluggy
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins.specs import DatasetSpec, ExtractorSpec, Option, PoolingSpec, TextEncoderSpec
+from atr_bench.plugins.specs import (
+    DatasetSpec,
+    ExtractorSpec,
+    Option,
+    PoolingSpec,
+    Requirement,
+    Rule,
+    TextEncoderSpec,
+)
 
 PROJECT = "atr_bench"
 
@@ -30,6 +39,8 @@ __all__ = [
     "ExtractorSpec",
     "Option",
     "PoolingSpec",
+    "Requirement",
+    "Rule",
     "TextEncoderSpec",
     "__version__",
     "hookimpl",

@@ -47,11 +47,12 @@ def test_the_runs_messages_go_to_the_contexts_logger(
 ):
     from atr_bench.plugins.registry import registry
     from atr_bench.run import execute
-    from atr_bench.run.config import RunConfig
+    from atr_bench.run.config import RunRequest
     from atr_bench.run.plan import plan
 
     monkeypatch.setattr(execute, "room_on_device", lambda device, nbytes: False)
-    the_plan = plan(RunConfig(dataset_options=tuple(tiny_options.items())), registry(), tiny_data)
+    request = RunRequest(dataset_options=tuple(tiny_options.items()))
+    the_plan = plan(request, registry(), tiny_data)
     mine = logging.getLogger("atr_bench.tests.my_run")
     context = RunContext(torch.device("cpu"), tmp_path, tiny_data, progress=False, log=mine)
     with caplog.at_level(logging.INFO):

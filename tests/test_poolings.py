@@ -40,7 +40,13 @@ GARBAGE = [0.0, 1.0, -7.5, 1e6, -1e30, 1e30, float("inf"), float("-inf"), float(
 
 def build(name: str, **opts):
     torch.manual_seed(0)
-    return SPECS[name].build(D, **{**SMALL.get(name, {}), **opts})
+    return resolved_build(name, **{**SMALL.get(name, {}), **opts})
+
+
+def resolved_build(name: str, **opts):
+    """Build as the harness does: options typed and checked by the spec first."""
+    spec = SPECS[name]
+    return spec.build(D, **spec.resolve_options(opts))
 
 
 def mask_of(lengths: list[int], frames: int) -> torch.Tensor:
@@ -171,38 +177,53 @@ def test_lstm_order_matters():
 def test_unknown_option_lists_the_valid_ones():
     valid = r"no option 'cluster'; valid options: assign_bias, assign_init, assign_norm, clusters"
     with pytest.raises(AtrBenchError, match=valid):
-        SPECS["netvlad"].build(D, cluster=3)
+        resolved_build("netvlad", cluster=3)
     with pytest.raises(AtrBenchError, match=r"no option .hidden.; valid options: padding$"):
-        SPECS["max"].build(D, hidden=3)
+        resolved_build("max", hidden=3)
     with pytest.raises(AtrBenchError, match=r"no option 'hidden'; valid options: readout"):
-        SPECS["mean"].build(D, hidden=3)
+        resolved_build("mean", hidden=3)
 
 
 @pytest.mark.parametrize(
-    ("name", "opts", "option"),
+    ("name", "opts", "message"),
     [
-        ("netvlad", {"clusters": 0}, "clusters"),
-        ("netrvlad", {"ghost_clusters": -1}, "ghost_clusters"),
-        ("netvlad", {"clusters": "many"}, "clusters"),
-        ("lstm", {"hidden": 0}, "hidden"),
-        ("lstm", {"layers": 0}, "layers"),
-        ("lstm", {"bidirectional": "maybe"}, "bidirectional"),
-        ("transformer", {"d_model": 8, "heads": 3}, "heads"),
-        ("transformer", {"heads": 0}, "heads"),
-        ("transformer", {"dropout": 1.5}, "dropout"),
-        ("transformer", {"layers": 0}, "layers"),
-        ("transformer", {"max_len": 0}, "max_len"),
+        ("netvlad", {"clusters": 0}, "option clusters=0 must be >= 1"),
+        ("netrvlad", {"ghost_clusters": -1}, "option ghost_clusters=-1 must be >= 0"),
+        ("netvlad", {"clusters": "many"}, "option clusters='many' is not a valid int"),
+        ("netvlad", {"kernel": "cuda"}, "option kernel='cuda' must be one of auto, torch, triton"),
+        (
+            "netvlad",
+            {"kernel": "triton", "torch_compile": "yes"},
+            "option kernel='triton' must be auto or torch with torch_compile=true",
+        ),
+        ("netrvlad", {"assign_norm": "layer"}, "option assign_norm='layer' must be one of none"),
+        ("netrvlad", {"padding": "edge"}, "option padding='edge' must be one of masked, zeros"),
+        ("lstm", {"hidden": 0}, "option hidden=0 must be >= 1"),
+        ("lstm", {"layers": 0}, "option layers=0 must be >= 1"),
+        ("lstm", {"bidirectional": "maybe"}, "option bidirectional='maybe' is not a valid bool"),
+        ("lstm", {"readout": "mean"}, "option readout='mean' must be one of last, normalised_mean"),
+        (
+            "transformer",
+            {"d_model": 8, "heads": 3},
+            "option heads=3 must be a divisor of d_model=8",
+        ),
+        ("transformer", {"heads": 0}, "option heads=0 must be >= 1"),
+        ("transformer", {"dropout": 1.5}, r"option dropout=1.5 must be in \[0, 1\)"),
+        ("transformer", {"layers": 0}, "option layers=0 must be >= 1"),
+        ("transformer", {"max_len": 0}, "option max_len=0 must be >= 1"),
+        ("transformer", {"activation": "tanh"}, "option activation='tanh' must be one of relu"),
+        ("mean", {"readout": "max"}, "option readout='max' must be one of mean, normalised_mean"),
     ],
 )
-def test_invalid_values_are_rejected(name, opts, option):
-    with pytest.raises(AtrBenchError, match=rf"option {option}="):
-        SPECS[name].build(D, **opts)
+def test_invalid_values_are_rejected_by_the_spec(name, opts, message):
+    with pytest.raises(AtrBenchError, match=rf"^pooling '{name}': {message}"):
+        resolved_build(name, **opts)
 
 
 def test_string_options_from_the_command_line_are_typed():
-    module = SPECS["lstm"].build(D, hidden="4", bidirectional="yes")
+    module = resolved_build("lstm", hidden="4", bidirectional="yes")
     assert module.out_dim == 8
-    assert SPECS["transformer"].build(D, d_model="8", heads="2", dropout="0").out_dim == 8
+    assert resolved_build("transformer", d_model="8", heads="2", dropout="0").out_dim == 8
 
 
 def test_transformer_too_long_input_names_max_len():

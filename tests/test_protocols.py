@@ -17,7 +17,7 @@ from atr_bench.components.protocols import RANGER
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import OptimizerSettings
 from atr_bench.report.leaderboard import build_leaderboards
-from atr_bench.run.config import DEFAULT_PROTOCOL, RunConfig
+from atr_bench.run.config import DEFAULT_PROTOCOL, RunRequest
 from atr_bench.run.losses import max_margin_loss
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
@@ -88,7 +88,7 @@ SHARED = {
 
 @pytest.mark.parametrize(("protocol", "pooling"), list(TABLE))
 def test_protocol_resolves_to_the_settings_it_documents(tmp_path, protocol, pooling):
-    resolved = plan(RunConfig(protocol=protocol, pooling=pooling), registry(), tmp_path).config
+    resolved = plan(RunRequest(protocol=protocol, pooling=pooling), registry(), tmp_path).config
     audio, text, embed = TABLE[protocol, pooling]
     assert audio.items() <= dict(resolved.pooling_options).items()
     assert text.items() <= dict(resolved.text_pooling_options).items()
@@ -111,7 +111,7 @@ def test_the_paper_protocols_use_its_ranger_and_later_ties():
 
 
 def test_given_flags_and_options_override_the_protocol(tmp_path):
-    config = RunConfig(
+    config = RunRequest(
         protocol="lou2022", lr=0.02, embed_dim=64, pooling_options=(("padding", "masked"),)
     )
     resolved = plan(config, registry(), tmp_path)
@@ -123,7 +123,7 @@ def test_given_flags_and_options_override_the_protocol(tmp_path):
 
 def test_protocols_hash_apart(tmp_path):
     hashes = {
-        name: plan(RunConfig(protocol=name), registry(), tmp_path).protocol_hash
+        name: plan(RunRequest(protocol=name), registry(), tmp_path).protocol_hash
         for name in ("lou2022", "lou2022-masked", "pairs")
     }
     assert len(set(hashes.values())) == 3

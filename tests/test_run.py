@@ -15,7 +15,7 @@ from atr_bench.data.layout import SPLITS
 from atr_bench.plugins.registry import registry
 from atr_bench.record.results import read_records
 from atr_bench.run import training
-from atr_bench.run.config import RunConfig
+from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.execute import load_data
 from atr_bench.run.plan import plan
@@ -68,10 +68,11 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
     assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 0
     (record,) = _records(runs)
     saved = torch.load(runs / "checkpoints" / f"{record['run_id']}.pt", weights_only=True)
-    config = RunConfig(
+    config = RunRequest(  # the request that plans to the saved config (its version follows)
         **{
             k: tuple(sorted(v.items())) if k.endswith("options") else v
             for k, v in saved["config"].items()
+            if k != "protocol_version"
         }
     )
     the_plan = plan(config, registry(), tiny_data)
@@ -108,7 +109,7 @@ def test_rerun_skips_seeds_already_done_unless_forced(tiny_data, tmp_path, capsy
 def test_interrupted_training_resumes_to_the_uninterrupted_result(
     tiny_data, tmp_path, monkeypatch, tiny_options
 ):
-    config = RunConfig(
+    config = RunRequest(
         pooling="netvlad",
         dataset_options=tuple(sorted(tiny_options.items())),
         epochs=3,

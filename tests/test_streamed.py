@@ -113,11 +113,11 @@ def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
 def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options, tmp_path):
     from atr_bench.plugins.registry import registry
     from atr_bench.run import execute
-    from atr_bench.run.config import RunConfig
+    from atr_bench.run.config import RunRequest
     from atr_bench.run.context import RunContext
     from atr_bench.run.plan import plan
 
-    config = RunConfig(dataset_options=tuple(tiny_options.items()))
+    config = RunRequest(dataset_options=tuple(tiny_options.items()))
     the_plan = plan(config, registry(), tiny_data)
     context = RunContext(torch.device("cpu"), tmp_path, tiny_data, progress=False, stream="never")
     splits = execute.load_data(the_plan, context)

@@ -112,11 +112,12 @@ def test_triton_where_it_cannot_run_is_a_clear_error(monkeypatch):
         vlad_function.resolve_kernel("triton", torch.zeros(2, 3, 4, dtype=torch.float64))
 
 
-def test_kernel_option_is_checked():
+def test_kernel_option_is_checked_by_the_spec():
+    spec = SPECS["netvlad"]
     with pytest.raises(AtrBenchError, match=r"kernel='cuda'.*auto, torch, triton"):
-        SPECS["netvlad"].build(DIM, kernel="cuda")
+        spec.resolve_options({"kernel": "cuda"})
     with pytest.raises(AtrBenchError, match="torch_compile"):
-        SPECS["netvlad"].build(DIM, kernel="triton", torch_compile=True)
+        spec.resolve_options({"kernel": "triton", "torch_compile": True})
 
 
 def test_a_kernel_that_fails_to_build_says_how_to_avoid_it(monkeypatch):

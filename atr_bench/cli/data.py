@@ -61,8 +61,9 @@ def cmd_data_export(args: argparse.Namespace) -> int:
     dataset, extractor, options = dataset_and_extractor(args)
     dataset.ensure_audio_features(extractor, {"device": "cpu", **options}, not args.no_progress)
     encoder = registry().get("text_encoder", args.text_encoder or dataset.defaults.text_encoder)
+    flag = "--text-encoder-opt"
     encoder_opts = encoder.resolve_options(
-        parse_option_strings(args.text_encoder_opt, "--text-encoder-opt")
+        parse_option_strings(args.text_encoder_opt, flag), flag=flag
     )
     clips = {split: dataset.clips(split) for split in SPLITS}
     text = text_features(dataset, encoder, encoder_opts, clips)

@@ -117,8 +117,11 @@ def dataset_and_extractor(args: argparse.Namespace) -> tuple[Any, ExtractorSpec,
     dataset_spec = reg.get("dataset", args.dataset)
     dataset_opts = parse_option_strings(args.dataset_opt, "--dataset-opt")
     dataset = dataset_spec.create(
-        data_root(args.data_root), **dataset_spec.resolve_options(dataset_opts)
+        data_root(args.data_root),
+        **dataset_spec.resolve_options(dataset_opts, flag="--dataset-opt"),
     )
     extractor = reg.get("extractor", args.extractor)
-    options = extractor.resolve_options(parse_option_strings(args.extractor_opt, "--extractor-opt"))
+    options = extractor.resolve_options(
+        parse_option_strings(args.extractor_opt, "--extractor-opt"), flag="--extractor-opt"
+    )
     return dataset, extractor, options

@@ -23,14 +23,14 @@ from atr_bench.cli.options import (
 from atr_bench.data.streamed import STREAM_MODES
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
-from atr_bench.run.config import RunConfig
+from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.losses import LOSSES
 
 
 def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     """The arguments ``run`` and ``sweep`` share; with ``many``, components take lists."""
-    defaults = RunConfig()
+    defaults = RunRequest()
     lst = " (comma-separated list)" if many else ""
     add_component(p, "dataset", defaults.dataset, f"dataset plugin{lst} (default: synthcaps)")
     add_component(p, "extractor", defaults.extractor, f"audio extractor{lst} (default: lms)")
@@ -100,20 +100,20 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def config_from_args(args: argparse.Namespace) -> RunRequest:
     positive(args, "epochs", "embed_dim", "text_tokens", "audio_frames")
     in_range(args)
 
     given = vars(args)
     fields: dict[str, Any] = {}
-    for field in dataclasses.fields(RunConfig):
+    for field in dataclasses.fields(RunRequest):
         if field.name.endswith("_options"):  # args.pooling_opt (--pooling-opt) -> pooling_options
             dest = field.name.replace("_options", "_opt")
             flag = "--" + dest.replace("_", "-")
             fields[field.name] = tuple(parse_option_strings(given[dest], flag).items())
         elif field.name in given:  # every other field has the flag of its own name
             fields[field.name] = given[field.name]
-    return RunConfig(**fields, amp=not args.no_amp)
+    return RunRequest(**fields, amp=not args.no_amp)
 
 
 def run_context(args: argparse.Namespace) -> RunContext:

@@ -9,6 +9,7 @@ code runs), unwraps the container the authors saved it in and loads it strictly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Mapping
@@ -123,9 +124,31 @@ def feature_provenance(extractor: str, weights: str | os.PathLike[str] | None) -
     path = Path(weights).expanduser()
     if not path.is_file():
         return {"extractor": extractor, "weights": str(weights)}
+    return {"extractor": extractor, "weights": f"{path.name} sha256:{file_sha256(path)[:16]}"}
+
+
+def weights_identity(weights: str | None) -> str | None:
+    """What ``--weights`` means independently of where the file lies: ``None`` (none given),
+    ``"random"``, or ``"sha256:<hex digest>"`` of the checkpoint (an error if there is none)."""
+    if weights is None or weights == RANDOM:
+        return weights
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise AtrBenchError(f"--weights {weights!r}: no such file; give a checkpoint or 'random'")
+    return f"sha256:{file_sha256(path)}"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read once per process for an unchanged file."""
+    stat = path.stat()
+    return _sha256(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    """Keyed on size and modification time too, so a rewritten file is read again."""
     with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    return {"extractor": extractor, "weights": f"{path.name} sha256:{digest[:16]}"}
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _numpy_globals() -> list[Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from enum import Enum
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset, Extractor, Pooling, TextEncoder, missing_members
@@ -13,25 +14,56 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+ALWAYS_HASHED = _Unset.UNSET
+"""``Option.legacy`` of an option that is in the run hash at every value."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition on one option's value, and how an error states it (``"in [0, 1)"``)."""
+
+    holds: Callable[[Any], bool]
+    text: str
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A condition between options of one spec, blamed on ``option`` when it fails; ``text``
+    is formatted with every option's value (``"a divisor of d_model={d_model}"``)."""
+
+    option: str
+    holds: Callable[[Mapping[str, Any]], bool]
+    text: str
+
+
 @dataclass(frozen=True)
 class Option:
-    """One typed option of a plugin (``--pooling-opt clusters=16``)."""
+    """One typed option of a plugin (``--pooling-opt clusters=16``), with the rules its value
+    must meet: ``choices``, ``minimum`` (inclusive) and any ``rule``. The harness checks them
+    when it resolves a spec's options, so a plugin's ``build`` gets typed, valid values."""
 
     name: str
     type: type
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    rule: Rule | None = None
     affects_results: bool = True
     """False for options that change how a run executes but not its numbers (compilation,
-    caching): they are left out of the protocol hash, so such runs share a leaderboard row."""
-    hashed_at_default: bool = True
-    """False for an option added after runs were recorded, whose default is the old behaviour:
-    at its default it is left out of the protocol hash, so those runs keep their hashes and
-    rows. Such a default must never change (runs at the old and new one would share a hash)."""
+    caching): they are left out of the run hash, so such runs share a leaderboard row."""
+    legacy: Any = ALWAYS_HASHED
+    """For an option added after runs were recorded: the value that gives the behaviour from
+    before it existed. At that value the option is left out of the run hash, so those runs
+    keep their ids (see ``atr_bench.run.hashing``)."""
 
-    def convert(self, raw: Any, owner: str) -> Any:
-        """Turn a string (from the command line) or a value into this option's type."""
+    def convert(self, raw: Any) -> Any:
+        """Turn a string (from the command line) or a value into this option's type; the
+        error says what is wrong after ``option NAME=VALUE``."""
         try:
             if self.type is bool and isinstance(raw, str):
                 low = raw.strip().lower()
@@ -47,15 +79,18 @@ class Option:
             else:
                 raise TypeError(raw)
         except (TypeError, ValueError):
-            raise AtrBenchError(
-                f"{owner}: option {self.name}={raw!r} is not a valid {self.type.__name__}"
-            ) from None
-        if self.choices is not None and value not in self.choices:
-            raise AtrBenchError(
-                f"{owner}: option {self.name}={value!r} must be one of "
-                + ", ".join(map(str, self.choices))
-            )
+            raise ValueError(f"is not a valid {self.type.__name__}") from None
         return value
+
+    def broken_rule(self, value: Any) -> str | None:
+        """What ``value`` must be, when it breaks one of this option's rules; else None."""
+        if self.choices is not None and value not in self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.minimum is not None and value < self.minimum:
+            return f">= {self.minimum}"
+        if self.rule is not None and not self.rule.holds(value):
+            return self.rule.text
+        return None
 
 
 def parse_option_strings(items: Iterable[str], flag: str) -> dict[str, str]:
@@ -81,6 +116,8 @@ class Spec(Generic[Built]):
     description: str
     build: Callable[..., Built]
     options: tuple[Option, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    """Conditions between options (one option's rules go on that ``Option``)."""
 
     kind: ClassVar[str] = "spec"
     """The registry's name for this kind of plugin (``text_encoder``), as ``Registry.find``
@@ -106,37 +143,56 @@ class Spec(Generic[Built]):
         return built
 
     def resolve_options(
-        self, given: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None
+        self,
+        given: Mapping[str, Any] | None = None,
+        base: Mapping[str, Any] | None = None,
+        flag: str | None = None,
     ) -> dict[str, Any]:
-        """Defaults, overridden by ``base`` then ``given``; unknown names are an error."""
+        """Defaults, overridden by ``base`` then ``given``, typed and checked against every
+        option's rules and the spec's requirements. An error names ``flag`` (the command-line
+        flag ``given`` came from, such as ``--pooling-opt``) with the value given there, or
+        says which flag sets an option that came from elsewhere."""
         known = {o.name: o for o in self.options}
         owner = self.title
+        given = dict(given or {})
         values = {o.name: o.default for o in self.options}
-        for source in (base or {}, given or {}):
+        for source in (base or {}, given):
             for key, raw in source.items():
                 if key not in known:
                     valid = ", ".join(sorted(known)) or "none"
-                    raise AtrBenchError(f"{owner} has no option {key!r}; valid options: {valid}")
-                values[key] = known[key].convert(raw, owner)
+                    where = f"{flag} {key}={raw}: " if flag and key in given else ""
+                    raise AtrBenchError(
+                        f"{where}{owner} has no option {key!r}; valid options: {valid}"
+                    )
+                try:
+                    values[key] = known[key].convert(raw)
+                except ValueError as exc:
+                    self._fail(key, raw, str(exc), given, flag)
+        for option in self.options:
+            rule = option.broken_rule(values[option.name])
+            if rule is not None:
+                self._fail(option.name, values[option.name], f"must be {rule}", given, flag)
+        for requirement in self.requirements:
+            if not requirement.holds(values):
+                name = requirement.option
+                rule = requirement.text.format(**values)
+                self._fail(name, values[name], f"must be {rule}", given, flag)
         return values
+
+    def _fail(
+        self, name: str, value: Any, problem: str, given: Mapping[str, Any], flag: str | None
+    ) -> NoReturn:
+        """Raise the one-line error for option ``name``: led by the flag and the value given
+        there when it came from ``flag``; else saying which flag sets it, when known."""
+        owner = f"{self.kind} {self.name!r}"
+        if flag and name in given:
+            raise AtrBenchError(f"{flag} {name}={given[name]}: option {name} of {owner} {problem}")
+        fix = f"; set it with {flag} {name}=..." if flag else ""
+        raise AtrBenchError(f"{owner}: option {name}={value!r} {problem}{fix}")
 
     def affects_results(self, name: str) -> bool:
         """Whether option ``name`` can change a run's numbers (unknown names: assumed so)."""
         return all(o.affects_results for o in self.options if o.name == name)
-
-    def result_options(self, values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-        """``values`` that go into the protocol hash: not those that do not affect results,
-        nor those at a default that is left out of it (``Option.hashed_at_default``)."""
-        known = {o.name: o for o in self.options}
-
-        def hashed(name: str, value: Any) -> bool:
-            option = known.get(name)
-            if option is None:
-                return True
-            at_default = not option.hashed_at_default and value == option.default
-            return option.affects_results and not at_default
-
-        return {name: value for name, value in values if hashed(name, value)}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""The configuration of one protocol run, and its hash (what makes two runs comparable)."""
+"""A run as asked for (``RunRequest``: what the command line or a sweep gives, ``None`` where
+the protocol or the dataset decides) and as resolved by ``plan`` (``RunConfig``: every value
+filled in and typed; what trains, and what the run hash covers)."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,8 @@ DEFAULT_PROTOCOL = "lou2022-masked"
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything that decides a run's numbers except the seed and the device.
+class RunRequest:
+    """A run as asked for: component names, raw option strings and the settings given.
 
     ``None`` means "the protocol's value" (training settings), "the dataset's default" (text
     encoder, frames) or "same as the audio side" (text pooling); ``plan`` fills every one in.
@@ -39,6 +39,7 @@ class RunConfig:
     text_pooling_options: Options = ()
     text_encoder_options: Options = ()
     weights: str | None = None
+    """A checkpoint path, ``random``, or None (the extractor's own default)."""
     audio_frames: int | None = None
     text_tokens: int | None = None
     embed_dim: int | None = None
@@ -52,38 +53,52 @@ class RunConfig:
     epochs: int | None = None
     amp: bool = True
     gate_batch_norm: bool | None = None
-    """BatchNorm inside the gated embedding units' context gating, as the paper's code has."""
     protocol: str = DEFAULT_PROTOCOL
-    protocol_version: int | None = None
     batch_items: str | None = None
-    """``clips`` (clips with all their captions) or ``pairs``; see ``ProtocolSpec``."""
     audio_l2renorm: bool | None = None
 
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A resolved run: everything that decides its numbers except the seed and the device.
+    Options are typed and checked; the protocol's values stand where the request had None."""
+
+    dataset: str
+    extractor: str
+    pooling: str
+    text_pooling: str
+    text_encoder: str
+    dataset_options: Options
+    extractor_options: Options
+    pooling_options: Options
+    text_pooling_options: Options
+    text_encoder_options: Options
+    weights: str | None
+    """As requested; the run hash holds the checkpoint's digest instead (``run.hashing``)."""
+    audio_frames: int
+    text_tokens: int
+    embed_dim: int
+    loss: str
+    margin: float
+    temperature: float
+    lr: float
+    weight_decay: float
+    gamma: float
+    batch_size: int
+    epochs: int
+    amp: bool
+    gate_batch_norm: bool
+    """BatchNorm inside the gated embedding units' context gating, as the paper's code has."""
+    protocol: str
+    protocol_version: int
+    batch_items: str
+    """``clips`` (clips with all their captions) or ``pairs``; see ``ProtocolSpec``."""
+    audio_l2renorm: bool
+
     def as_dict(self) -> dict[str, Any]:
+        """Plain values (options as dicts), as run records and checkpoints store them."""
         out = dataclasses.asdict(self)
         for key, value in out.items():
             if key.endswith("options"):
                 out[key] = dict(value)
         return out
-
-    def protocol_hash(self) -> str:
-        """12 hex digits over every field: equal hashes mean the same protocol and plugins.
-        Fields added after runs were recorded are left out at their old default
-        (``LATER_FIELDS``), so those runs keep their hashes."""
-        fields = self.as_dict()
-        for name, default in LATER_FIELDS.items():
-            if fields[name] == default:
-                del fields[name]
-        blob = json.dumps(fields, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
-
-
-LATER_FIELDS = {
-    "gate_batch_norm": False,
-    "protocol": "pairs",
-    "protocol_version": 1,
-    "batch_items": "pairs",
-    "audio_l2renorm": False,
-}
-"""Fields added to ``RunConfig`` after runs were recorded, with the value that is the old
-behaviour (never to be changed: runs at the old and a new default would share a hash)."""

@@ -1,46 +1,44 @@
-"""The plan of a run: every plugin looked up, every option typed, every protocol default filled
-in; the run id and the settings a leaderboard row shows come from it."""
+"""The plan of a run: a ``RunRequest`` turned into a ``RunConfig`` (every plugin looked up,
+every option typed and checked, every protocol default filled in); the run id and the settings
+a leaderboard row shows come from it."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.features.weights import weights_identity
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
-from atr_bench.plugins.specs import ProtocolSpec
-from atr_bench.run.config import RunConfig, freeze
+from atr_bench.plugins.specs import ProtocolSpec, Spec
+from atr_bench.run.config import Options, RunConfig, RunRequest, freeze
+from atr_bench.run.hashing import run_hash
 from atr_bench.run.losses import LOSSES
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A run's config with every default filled in, the plugins behind each component, and
-    ``defaults``: the same components under the protocol with nothing set by the user."""
+    """A run's resolved config, the plugins behind each component, ``defaults``: the same
+    components under the protocol with nothing set by the user, and the request it came from
+    (what a worker process plans again)."""
 
     config: RunConfig
     components: dict[str, Found]
     dataset: Dataset
     defaults: RunConfig
+    request: RunRequest
+    weights: str | None
+    """The checkpoint as the hash knows it: ``sha256:<digest>``, ``random`` or None."""
+    protocol_hash: str
+    """The run hash (``run.hashing``), under the name run records give it."""
 
     @property
     def protocol(self) -> ProtocolSpec:
         return self.components["protocol"].spec
-
-    @property
-    def protocol_hash(self) -> str:
-        """The config's hash without options that do not affect results (see ``Option``)."""
-        kept: dict[str, Any] = {
-            f"{component}_options": freeze(
-                found.spec.result_options(getattr(self.config, f"{component}_options"))
-            )
-            for component, found in self.components.items()
-            if component in COMPONENTS  # the protocol has no options of its own
-        }
-        return dataclasses.replace(self.config, **kept).protocol_hash()
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -63,6 +61,9 @@ class Plan:
                         if v != default.get(k) and spec.affects_results(k)
                     }
                 )
+            elif f.name == "weights":
+                if self.weights is not None:
+                    out[f.name] = self.weights  # the same checkpoint by any path: one row
             elif getattr(c, f.name) != getattr(base, f.name):
                 out[f.name] = getattr(c, f.name)
         return out
@@ -98,11 +99,23 @@ PROTOCOL_FIELDS = (
 """RunConfig fields that default to the protocol's value."""
 
 
-def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
+OPTION_FLAGS = {
+    "dataset": "--dataset-opt",
+    "extractor": "--extractor-opt",
+    "pooling": "--pooling-opt",
+    "text_pooling": "--text-pooling-opt",
+    "text_encoder": "--text-encoder-opt",
+}
+"""The command-line flag of each component's options, named by errors in them."""
+
+
+def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     """Look every plugin up, validate every option and fill in the protocol's defaults."""
     found_protocol = registry.find("protocol", config.protocol)
     found_dataset = registry.find("dataset", config.dataset)
-    dataset_opts = found_dataset.spec.resolve_options(dict(config.dataset_options))
+    dataset_opts = found_dataset.spec.resolve_options(
+        dict(config.dataset_options), flag=OPTION_FLAGS["dataset"]
+    )
     dataset = found_dataset.spec.create(data_root, **dataset_opts)
     extractor = registry.find("extractor", config.extractor)
     pooling = registry.find("pooling", config.pooling)
@@ -118,14 +131,16 @@ def plan(config: RunConfig, registry: Registry, data_root: Path) -> Plan:
         "text_encoder": text_encoder,
         "protocol": found_protocol,
     }
-    base = RunConfig(
-        **{name: getattr(config, name) for name in (*COMPONENTS, "protocol")},
-    )
+    base = RunRequest(**{name: getattr(config, name) for name in (*COMPONENTS, "protocol")})
     resolved = _resolve(config, components, dataset)
-    return Plan(resolved, components, dataset, _resolve(base, components, dataset))
+    specs = {name: found.spec for name, found in components.items()}
+    weights = weights_identity(resolved.weights)
+    defaults = _resolve(base, components, dataset)
+    digest = run_hash(resolved, specs, weights)
+    return Plan(resolved, components, dataset, defaults, config, weights, digest)
 
 
-def _resolve(config: RunConfig, components: dict[str, Found], dataset: Dataset) -> RunConfig:
+def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset) -> RunConfig:
     """``config`` with the protocol's values where it has None and every option typed."""
     protocol: ProtocolSpec = components["protocol"].spec
     extractor = components["extractor"].spec
@@ -144,22 +159,24 @@ def _resolve(config: RunConfig, components: dict[str, Found], dataset: Dataset) 
         **text_spec.text_defaults,
         **protocol.build(text_spec.name, "text", encoder.dim),
     }
-    return dataclasses.replace(
-        config,
-        **filled,
-        protocol_version=protocol.version,
-        text_pooling=text_spec.name,
-        text_encoder=encoder.name,
-        dataset_options=freeze(
-            components["dataset"].spec.resolve_options(dict(config.dataset_options))
-        ),
-        extractor_options=freeze(extractor.resolve_options(dict(config.extractor_options))),
-        pooling_options=freeze(
-            audio_spec.resolve_options(dict(config.pooling_options), base=audio_base)
-        ),
-        text_pooling_options=freeze(
-            text_spec.resolve_options(dict(config.text_pooling_options), base=text_base)
-        ),
-        text_encoder_options=freeze(encoder.resolve_options(dict(config.text_encoder_options))),
-        audio_frames=config.audio_frames or dataset.defaults.frames_for(extractor),
+    requested = {f.name: getattr(config, f.name) for f in dataclasses.fields(RunRequest)}
+
+    def options(component: str, spec: Spec, base: Mapping[str, Any] | None = None) -> Options:
+        given = dict(getattr(config, f"{component}_options"))
+        return freeze(spec.resolve_options(given, base=base, flag=OPTION_FLAGS[component]))
+
+    return RunConfig(
+        **{
+            **requested,
+            **filled,
+            "protocol_version": protocol.version,
+            "text_pooling": text_spec.name,
+            "text_encoder": encoder.name,
+            "dataset_options": options("dataset", components["dataset"].spec),
+            "extractor_options": options("extractor", extractor),
+            "pooling_options": options("pooling", audio_spec, audio_base),
+            "text_pooling_options": options("text_pooling", text_spec, text_base),
+            "text_encoder_options": options("text_encoder", encoder),
+            "audio_frames": config.audio_frames or dataset.defaults.frames_for(extractor),
+        }
     )

@@ -31,7 +31,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.results import execution, read_done, record_path
 from atr_bench.run import execute
-from atr_bench.run.config import RunConfig
+from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.plan import Plan, plan
 
@@ -66,7 +66,7 @@ class SweepReport:
         return "\n".join(lines)
 
 
-def expand(base: RunConfig, grid: Mapping[str, Sequence[str]]) -> list[RunConfig]:
+def expand(base: RunRequest, grid: Mapping[str, Sequence[str]]) -> list[RunRequest]:
     """Every combination of the values in ``grid`` (field name -> values) applied to ``base``."""
     fields = list(grid)
     changes: list[dict[str, Any]] = [
@@ -100,7 +100,7 @@ def _start_worker(parent: int, log_level: int) -> None:
 
 @dataclass(frozen=True)
 class _Job:
-    config: RunConfig
+    config: RunRequest
     seed: int
     label: str
 
@@ -131,7 +131,7 @@ def _run_in_worker(job: _Job, context: RunContext) -> Outcome:
 
 
 def sweep(
-    configs: Sequence[RunConfig], seeds: Sequence[int], context: RunContext, jobs: int = 1
+    configs: Sequence[RunRequest], seeds: Sequence[int], context: RunContext, jobs: int = 1
 ) -> SweepReport:
     """Run every configuration for every seed, skipping runs whose record already exists;
     ``jobs`` worker processes share the cores unless ``context.threads`` says otherwise."""
@@ -152,7 +152,7 @@ def sweep(
 
 
 def _triage(
-    configs: Sequence[RunConfig], seeds: Sequence[int], context: RunContext
+    configs: Sequence[RunRequest], seeds: Sequence[int], context: RunContext
 ) -> tuple[list[tuple[Plan, list[int]]], list[Path], list[Failure]]:
     """The seeds still to run of each configuration, the records already done (under this
     execution), and the configurations or records that cannot be used."""
@@ -219,7 +219,7 @@ def _run_in_pool(
             outcomes.append(_failed(the_plan.label, None, exc))
             bar.update(len(todo))
             continue
-        ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
+        ready += [_Job(the_plan.request, seed, the_plan.label) for seed in todo]
     in_worker = dataclasses.replace(context, progress=False)
     level = logging.getLogger(logs.ROOT).getEffectiveLevel()
     with ProcessPoolExecutor(

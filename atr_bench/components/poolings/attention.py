@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from atr_bench.components.poolings.simple import READOUTS, check_option, zero_padding
+from atr_bench.components.poolings.simple import READOUTS, zero_padding
 from atr_bench.errors import AtrBenchError
 
 
@@ -30,22 +30,10 @@ class TransformerPooling(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        check_option("transformer", "d_model", d_model, d_model >= 1, ">= 1")
-        check_option("transformer", "heads", heads, heads >= 1, ">= 1")
-        check_option(
-            "transformer", "heads", heads, d_model % heads == 0, f"a divisor of d_model={d_model}"
-        )
-        check_option("transformer", "layers", layers, layers >= 1, ">= 1")
-        check_option("transformer", "dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
-        check_option("transformer", "max_len", max_len, max_len >= 1, ">= 1")
-        check_option("transformer", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
         self.readout = READOUTS[readout]
         self.max_len = max_len
         self.project = nn.Linear(in_dim, d_model)
         self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
-        check_option(
-            "transformer", "activation", activation, activation in ("relu", "gelu"), "relu or gelu"
-        )
         layer = nn.TransformerEncoderLayer(
             d_model,
             heads,

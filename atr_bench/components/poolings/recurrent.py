@@ -6,9 +6,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from atr_bench.components.poolings.simple import check_option, normalised_mean
-
-LSTM_READOUTS = ("last", "normalised_mean")
+from atr_bench.components.poolings.simple import normalised_mean
 
 
 class LSTMPooling(nn.Module):
@@ -27,11 +25,6 @@ class LSTMPooling(nn.Module):
         readout: str = "last",
     ):
         super().__init__()
-        check_option("lstm", "hidden", hidden, hidden >= 1, ">= 1")
-        check_option("lstm", "layers", layers, layers >= 1, ">= 1")
-        check_option(
-            "lstm", "readout", readout, readout in LSTM_READOUTS, " or ".join(LSTM_READOUTS)
-        )
         self.readout = readout
         self.directions = 2 if bidirectional else 1
         self.lstm = nn.LSTM(

@@ -6,17 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from atr_bench.errors import AtrBenchError
-
-
-def check_option(pooling: str, name: str, value: object, ok: bool, rule: str) -> None:
-    """Raise a one-line error naming the pooling option whose ``value`` breaks ``rule``."""
-    if not ok:
-        raise AtrBenchError(
-            f"pooling {pooling!r}: option {name}={value!r} must be {rule}; "
-            f"fix it with --pooling-opt (or --text-pooling-opt) {name}=..."
-        )
-
 
 def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
     """``x`` with padded frames set to 0, so no value there (not even inf or NaN) can leak."""
@@ -65,7 +54,6 @@ class MeanPooling(nn.Module):
 
     def __init__(self, in_dim: int, readout: str = "mean"):
         super().__init__()
-        check_option("mean", "readout", readout, readout in READOUTS, " or ".join(READOUTS))
         self.readout = READOUTS[readout]
         self.out_dim = in_dim
 
@@ -102,7 +90,6 @@ class MaxPooling(nn.Module):
 
     def __init__(self, in_dim: int, padding: str = "masked"):
         super().__init__()
-        check_option("max", "padding", padding, padding in PADDINGS, " or ".join(PADDINGS))
         self.padding = padding
         self.out_dim = in_dim
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from atr_bench.components.poolings.simple import PADDINGS, apply_padding, check_option
+from atr_bench.components.poolings.simple import apply_padding
 from atr_bench.components.poolings.vlad_function import AssignNorm, compiled_vlad_pool, vlad_pool
 
 KERNELS = ("auto", "torch", "triton")
@@ -54,26 +54,9 @@ class NetVLAD(nn.Module):
         padding: str = "masked",
     ):
         super().__init__()
-        check_option(self.name, "clusters", clusters, clusters >= 1, ">= 1")
-        check_option(self.name, "ghost_clusters", ghost_clusters, ghost_clusters >= 0, ">= 0")
-        check_option(self.name, "kernel", kernel, kernel in KERNELS, "one of " + ", ".join(KERNELS))
-        check_option(
-            self.name,
-            "kernel",
-            kernel,
-            not (torch_compile and kernel == "triton"),
-            "auto or torch with torch_compile=true (torch.compile builds its own kernels)",
-        )
         self.clusters = clusters
         self.kernel = "torch" if torch_compile else kernel
         self.torch_compile = torch_compile
-        check_option(
-            self.name, "assign_norm", assign_norm, assign_norm in ASSIGN_NORMS, "none or batch"
-        )
-        check_option(
-            self.name, "assign_init", assign_init, assign_init in ASSIGN_INITS, "uniform or normal"
-        )
-        check_option(self.name, "padding", padding, padding in PADDINGS, " or ".join(PADDINGS))
         self.padding = padding
         self.assign = nn.Linear(in_dim, clusters + ghost_clusters, bias=assign_bias)
         if assign_init == "normal":

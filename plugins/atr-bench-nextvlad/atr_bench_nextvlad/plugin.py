@@ -10,9 +10,15 @@ SPEC = PoolingSpec(
     description="NeXtVLAD: grouped soft assignment with attention over groups (Lin et al. 2018)",
     build=NeXtVLAD,
     options=(
-        Option("clusters", int, 12, "clusters (12 on audio, 20 on text, as the protocol's VLADs)"),
-        Option("expansion", int, 2, "width multiplier before grouping (lambda)"),
-        Option("groups", int, 8, "groups (must divide expansion * in_dim)"),
+        Option(
+            "clusters",
+            int,
+            12,
+            "clusters (12 on audio, 20 on text, as the protocol's VLADs)",
+            minimum=1,
+        ),
+        Option("expansion", int, 2, "width multiplier before grouping (lambda)", minimum=1),
+        Option("groups", int, 8, "groups (must divide expansion * in_dim)", minimum=1),
     ),
     text_defaults={"clusters": 20},
 )

@@ -1,0 +1,31 @@
+"""Run ids of existing runs never change: the ids below are pinned as the command line made
+them before the request/config split and the one-hash policy (see ``run.hashing``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from atr_bench.cli.main import build_parser
+from atr_bench.cli.run import config_from_args
+from atr_bench.plugins.registry import registry
+from atr_bench.run.plan import plan
+
+PINNED = {
+    (): "synthcaps-lms-netrvlad-word2vec-e02eff3c96bb-s0",
+    ("--protocol", "pairs"): "synthcaps-lms-netrvlad-word2vec-97cc9e6bfdb0-s0",
+    ("--protocol", "lou2022"): "synthcaps-lms-netrvlad-word2vec-2d6781fd7d5d-s0",
+    ("--weights", "random"): "synthcaps-lms-netrvlad-word2vec-bae1b0faa45c-s0",
+    ("--protocol", "pairs", "--pooling", "transformer"): (
+        "synthcaps-lms-transformer-word2vec-84229126d17e-s0"
+    ),
+    ("--pooling", "netvlad", "--pooling-opt", "clusters=8", "--pooling-opt", "kernel=torch"): (
+        "synthcaps-lms-netvlad-word2vec-ab5f0d22ba9c-s0"
+    ),
+    ("--protocol", "lou2022", "--pooling", "lstm"): "synthcaps-lms-lstm-word2vec-52fa3817da07-s0",
+}
+
+
+@pytest.mark.parametrize(("flags", "run_id"), list(PINNED.items()))
+def test_the_command_line_gives_the_recorded_run_ids(tmp_path, flags, run_id):
+    args = build_parser().parse_args(["run", *flags])
+    assert plan(config_from_args(args), registry(), tmp_path).run_id(0) == run_id
