@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.record.metric_names import METRIC_KEYS
 
-METRIC_KEYS = ("R1", "R5", "R10", "R50", "MedR", "MeanR", "mAP10", "geo")
 RECALL_AT = (1, 5, 10, 50)
 MAP_CUTOFF = 10
 _CHUNK_ELEMENTS = 1 << 24  # bounds the memory of one comparison block (~16M entries)

@@ -106,7 +106,7 @@ def _run_in_worker(
         record = execute.run_seed(
             the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
         )
-        return job, record_path(runs_dir, record["run_id"]), None
+        return job, record_path(runs_dir, record.run_id), None
     except Exception as exc:  # a sweep reports every failure and goes on with the others
         return job, None, f"{type(exc).__name__}: {exc}"
 
@@ -190,7 +190,7 @@ def _run_plan_here(
             record = execute.run_seed(
                 the_plan, splits, seed, device, runs_dir, load_seconds, progress
             )
-            written.append(record_path(runs_dir, record["run_id"]))
+            written.append(record_path(runs_dir, record.run_id))
         except Exception as exc:  # reported, the sweep goes on
             failures.append(Failure(the_plan.label, seed, f"{type(exc).__name__}: {exc}"))
         bar.update(1)

@@ -1,0 +1,41 @@
+"""The CSV leaderboard: the measured rows as plain numbers, mean and std in separate columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from atr_bench.report.aggregate import GROUP_KEYS, Board, BoardRow
+from atr_bench.report.columns import STAT_COLUMNS
+
+FRAME_COLUMNS = (
+    ["dataset", "protocol", *GROUP_KEYS, "settings", "seeds", "seed_list"]
+    + [f"{c.key}_{part}" for c in STAT_COLUMNS for part in ("mean", "std")]
+    + ["machines"]
+)
+
+
+def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
+    """One line per measured row, in ``FRAME_COLUMNS``."""
+    records = []
+    for row in rows:
+        out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
+        out.update({**row.keys, "settings": row.settings})
+        out["seeds"] = len(row.seeds)
+        out["seed_list"] = " ".join(map(str, row.seeds))
+        for column in STAT_COLUMNS:
+            out[f"{column.key}_mean"] = row.stats[column.key].mean
+            out[f"{column.key}_std"] = row.stats[column.key].std
+        out["machines"] = "; ".join(sorted(row.devices))
+        records.append(out)
+    if not records:
+        return pd.DataFrame(columns=FRAME_COLUMNS)
+    return pd.DataFrame(records)
+
+
+def render_csv(board: Board, rows: Sequence[BoardRow], header: str) -> str:
+    """CSV of the measured rows after a ``#`` header line (read with ``comment="#"``)."""
+    frame = measured_frame(board, rows)
+    return f"# {header}\n" + frame.to_csv(index=False, lineterminator="\n")
