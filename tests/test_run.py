@@ -13,11 +13,13 @@ import torch
 from atr_bench.cli.main import main
 from atr_bench.data.layout import SPLITS
 from atr_bench.plugins.registry import registry
+from atr_bench.record.ranks import read_ranks
 from atr_bench.record.results import read_records
 from atr_bench.record.run_record import ProtocolRef, RunRecord
 from atr_bench.run import training
 from atr_bench.run.config import RunConfig
 from atr_bench.run.execute import load_data
+from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.plan import plan
 
 
@@ -58,6 +60,8 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     assert (runs / "checkpoints" / f"{record.run_id}.pt").exists()
     on_disk = json.loads((runs / f"{record.run_id}.json").read_text())
     assert RunRecord.from_json(on_disk).to_json() == on_disk  # the typed record is the file
+    ranks = read_ranks(runs / str(record.ranks))  # per-query ranks beside the record
+    assert metrics_from_ranks(ranks) == record.test and record.parameters > 0
     assert not list((runs / "checkpoints").glob("*.resume.pt"))
     out = capsys.readouterr().out
     assert "t2a" in out and "a2t" in out and "±" in out  # two seeds: mean ± std

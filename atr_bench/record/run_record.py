@@ -6,7 +6,8 @@ Fields missing from older or hand-made records are None (or empty). ``SCHEMA_VER
 whenever the fields change, and the reader keeps accepting every version listed.
 
 Schema history: 1, the first typed record (the fields below without ``parameters`` and
-``ranks``).
+``ranks``); 2 adds the model's parameter count and the name of the per-query ranks file
+(``record/ranks.py``) beside the record.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 from atr_bench.record.metric_names import DIRECTIONS, PERCENT_METRICS, RANK_METRICS
 
-SCHEMA_VERSION = 1
-READABLE_SCHEMAS = frozenset({1})
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = frozenset({1, 2})
 LEGACY_PROTOCOL = "pairs@1"
 """The protocol of records written before protocols were named (their settings are pairs')."""
 
@@ -88,6 +89,10 @@ class RunRecord:
     val_curve: tuple[dict[str, Any], ...] = ()
     test: Metrics
     order_contrast: OrderContrast | None = None
+    parameters: int | None = None
+    """Trainable and frozen parameters of the model (both encoders' heads and poolings)."""
+    ranks: str | None = None
+    """File name, beside the record, of its test split's per-query ranks (schema 2 on)."""
 
     @property
     def protocol_label(self) -> str:
@@ -150,6 +155,8 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "best_epoch": int,
     "val_curve": list,
     "order_contrast": (dict, type(None)),
+    "parameters": int,
+    "ranks": str,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 

@@ -7,11 +7,12 @@ the seed and the device are never averaged together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.record.metric_names import DIRECTIONS
+from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.stats import Stat
@@ -32,6 +33,14 @@ class BoardRow:
     best: set[str] = field(default_factory=set)
     settings: str = ""
     """What the runs set away from the protocol's defaults (``pooling.readout=...``)."""
+    ranks: list[QueryRanks] | None = None
+    """Per seed, the test split's per-query ranks (None unless every seed kept them)."""
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """95 % intervals of some stat columns (``significance``)."""
+    near_best: bool = False
+    """Not significantly below the best row's t2a R@1."""
+    parameters: int | None = None
+    train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,12 @@ def _stat(runs: Sequence[RunRecord], column: str) -> Stat:
     return Stat.of([r.test[direction][metric] for r in runs])
 
 
-def aggregate(records: Sequence[RunRecord]) -> list[BoardRow]:
-    """Group one board's records, average over seeds, sort, and mark the best values."""
+def aggregate(
+    records: Sequence[RunRecord], ranks: Mapping[str, QueryRanks] | None = None
+) -> list[BoardRow]:
+    """Group one board's records, average over seeds, sort, and mark the best values;
+    ``ranks`` (by run id) are the per-query ranks of the records that kept theirs."""
+    ranks = ranks or {}
     groups: dict[tuple[str, ...], dict[int, RunRecord]] = {}
     for record in sorted(records, key=lambda r: r.created or ""):
         key = tuple(str(getattr(record, k) or "") for k in GROUP_KEYS)
@@ -94,7 +107,12 @@ def aggregate(records: Sequence[RunRecord]) -> list[BoardRow]:
         stats = {column.key: _stat(runs, column.key) for column in STAT_COLUMNS}
         keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
         devices = {r.device for r in runs if r.device}
-        rows.append(BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs)))
+        row = BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs))
+        if all(r.run_id in ranks for r in runs):
+            row.ranks = [ranks[str(r.run_id)] for r in runs]
+        row.parameters = runs[-1].parameters
+        row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
+        rows.append(row)
     rows.sort(
         key=lambda row: (
             -row.stats["t2a_R1"].mean,

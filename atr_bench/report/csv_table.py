@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import nan
 from typing import Any
 
 import pandas as pd
 
 from atr_bench.report.aggregate import GROUP_KEYS, Board, BoardRow
 from atr_bench.report.columns import STAT_COLUMNS
+from atr_bench.report.significance import INTERVAL_METRICS
 
 FRAME_COLUMNS = (
     ["dataset", "protocol", *GROUP_KEYS, "settings", "seeds", "seed_list"]
@@ -18,8 +20,11 @@ FRAME_COLUMNS = (
 
 
 def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
-    """One line per measured row, in ``FRAME_COLUMNS``."""
+    """One line per measured row, in ``FRAME_COLUMNS``, then intervals and cost where some
+    row has them."""
     records = []
+    intervals = any(row.intervals for row in rows)
+    cost = any(row.parameters is not None for row in rows)
     for row in rows:
         out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
         out.update({**row.keys, "settings": row.settings})
@@ -29,6 +34,14 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
             out[f"{column.key}_mean"] = row.stats[column.key].mean
             out[f"{column.key}_std"] = row.stats[column.key].std
         out["machines"] = "; ".join(sorted(row.devices))
+        if intervals:
+            for key in INTERVAL_METRICS:
+                out[f"{key}_ci_low"], out[f"{key}_ci_high"] = row.intervals.get(key, (nan, nan))
+            out["near_best"] = row.near_best
+        if cost:
+            out["parameters"] = row.parameters
+            out["train_seconds_mean"] = row.train_seconds.mean
+            out["train_seconds_std"] = row.train_seconds.std
         records.append(out)
     if not records:
         return pd.DataFrame(columns=FRAME_COLUMNS)

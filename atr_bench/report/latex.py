@@ -13,6 +13,7 @@ from atr_bench.report.text_table import (
     QUOTED,
     Style,
     measured_table,
+    notes_below,
     reference_table,
     sources,
 )
@@ -36,7 +37,13 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-LATEX = Style(pm=r" $\pm$ ", dash="--", bold=lambda text: rf"\textbf{{{text}}}", escape=tex_escape)
+LATEX = Style(
+    pm=r" $\pm$ ",
+    dash="--",
+    bold=lambda text: rf"\textbf{{{text}}}",
+    escape=tex_escape,
+    mark=r"$^\dagger$",
+)
 
 
 def render_latex(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
@@ -45,6 +52,7 @@ def render_latex(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header
     if rows:
         headers, body = measured_table(rows, LATEX)
         lines.append(tabulate(body, headers, tablefmt="latex_raw", disable_numparse=True))
+        lines += [f"% {note}".replace("†", "dagger") for note in notes_below(rows)]
     if not ref.empty:
         lines += [
             "",

@@ -18,6 +18,7 @@ import pandas as pd
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
 from atr_bench.files.names import check_name, inside
+from atr_bench.record.ranks import QueryRanks, read_ranks
 from atr_bench.record.results import Problem, read_records
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import Board, BoardRow, aggregate, by_board, unusable
@@ -26,6 +27,7 @@ from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
+from atr_bench.report.significance import mark_significance
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
 FORMATS = ("md", "csv", "tex", "png")
@@ -99,6 +101,7 @@ def build_leaderboards(
         else:
             usable.append(record)
     boards_records = by_board(usable)
+    ranks = _ranks(runs_dir, usable)
     for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in boards_records):
             if reference_rows(dataset).empty:
@@ -111,7 +114,8 @@ def build_leaderboards(
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
     for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol)):
-        rows = aggregate(boards_records[board])
+        rows = aggregate(boards_records[board], ranks)
+        mark_significance(rows)
         machines = sorted({d for row in rows for d in row.devices})
         header = (
             f"reproduce with: {command} | generated {stamp} | machines: "
@@ -128,6 +132,20 @@ def build_leaderboards(
         problems=tuple(problems),
         written=tuple(written),
     )
+
+
+def _ranks(runs_dir: Path, records: Iterable[RunRecord]) -> dict[str, QueryRanks]:
+    """The per-query ranks kept beside records (by run id); a record whose file is missing or
+    unreadable just has none (its row then shows no interval)."""
+    out = {}
+    for record in records:
+        if record.ranks is None or record.run_id is None:
+            continue
+        try:
+            out[record.run_id] = read_ranks(inside(runs_dir, record.ranks))
+        except AtrBenchError:
+            continue
+    return out
 
 
 def _write_board(

@@ -13,6 +13,7 @@ from atr_bench.report.text_table import (
     QUOTED,
     Style,
     measured_table,
+    notes_below,
     reference_table,
     sources,
 )
@@ -23,7 +24,7 @@ def md_cell(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
 
 
-MARKDOWN = Style(pm=" ± ", dash="–", bold=lambda text: f"**{text}**", escape=md_cell)
+MARKDOWN = Style(pm=" ± ", dash="–", bold=lambda text: f"**{text}**", escape=md_cell, mark=" †")
 
 
 def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
@@ -32,6 +33,7 @@ def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, hea
     if rows:
         headers, body = measured_table(rows, MARKDOWN)
         lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
+        lines += [line for note in notes_below(rows) for line in ("", note)]
     else:
         lines.append("No usable run records for this dataset.")
     if not ref.empty:

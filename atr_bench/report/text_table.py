@@ -10,7 +10,8 @@ import pandas as pd
 
 from atr_bench.report.aggregate import BoardRow
 from atr_bench.report.columns import KEY_COLUMNS, METRIC_COLUMNS, key_cells, shown_columns
-from atr_bench.report.stats import format_mean_std
+from atr_bench.report.significance import INTERVAL_METRICS, METHOD
+from atr_bench.report.stats import DIGITS, format_mean_std
 
 QUOTED = "quoted, not re-run"
 NOTES = (
@@ -35,6 +36,8 @@ class Style:
     bold: Callable[[str], str]
     escape: Callable[[str], str]
     """Applied to headers and names (never to numbers)."""
+    mark: str
+    """After the t2a R@1 of a row not significantly below the best."""
 
 
 Table = tuple[list[str], list[list[str]]]
@@ -44,16 +47,49 @@ Table = tuple[list[str], list[list[str]]]
 def measured_table(rows: Sequence[BoardRow], style: Style) -> Table:
     """Headers and cells of the measured rows."""
     columns = shown_columns(rows)
+    extras = extra_columns(rows)
     headers = [style.escape(label) for _, label in KEY_COLUMNS]
     headers += [style.escape(column.label) for column in columns]
+    headers += [style.escape(label) for label, _ in extras]
     body = []
     for row in rows:
         cells = [style.escape(cell) for cell in key_cells(row)]
         for column in columns:
             text = row.stats[column.key].text(style.pm, style.dash)
-            cells.append(style.bold(text) if column.key in row.best else text)
+            text = style.bold(text) if column.key in row.best else text
+            cells.append(text + style.mark if column.key == "t2a_R1" and row.near_best else text)
+        cells += [style.escape(cell(row) or style.dash) for _, cell in extras]
         body.append(cells)
     return headers, body
+
+
+def _interval(row: BoardRow, column: str) -> str:
+    if column not in row.intervals:
+        return ""
+    low, high = row.intervals[column]
+    return f"[{low:.{DIGITS}f}, {high:.{DIGITS}f}]"
+
+
+def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Callable[[BoardRow], str]]]:
+    """(label, cell) of the columns only some boards have: intervals where rows kept their
+    per-query ranks, cost where records carry it (an empty cell is shown as missing)."""
+    extras: list[tuple[str, Callable[[BoardRow], str]]] = []
+    if any(row.intervals for row in rows):
+        for key in INTERVAL_METRICS:
+            label = next(c.label for c in METRIC_COLUMNS if c.key == key)
+            extras.append((f"{label} 95% CI", lambda row, key=key: _interval(row, key)))
+    if any(row.parameters is not None for row in rows):
+        extras += [
+            ("params", lambda row: "" if row.parameters is None else f"{row.parameters:,}"),
+            ("train s/seed", lambda row: row.train_seconds.text() if row.train_seconds.n else ""),
+            ("device", lambda row: "; ".join(sorted(row.devices))),
+        ]
+    return extras
+
+
+def notes_below(rows: Sequence[BoardRow]) -> list[str]:
+    """What the optional columns mean, stated under the table."""
+    return [METHOD] if any(row.intervals for row in rows) else []
 
 
 def sources(ref: pd.DataFrame) -> dict[tuple[str, str, str], int]:

@@ -16,12 +16,14 @@ from atr_bench import __version__
 from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
+from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import checkpoint_path, execution, record_path, write_record
 from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.loading import Splits, load_splits
+from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
-from atr_bench.run.training import evaluate, order_contrast_accuracy, train
+from atr_bench.run.training import evaluate_ranks, order_contrast_accuracy, train
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,7 +114,8 @@ def run_seed(
     train_seconds = time.perf_counter() - started
     model.load_state_dict(outcome.best_state)
     started = time.perf_counter()
-    test = evaluate(model, splits.test, device, c.amp)
+    ranks = evaluate_ranks(model, splits.test, device, c.amp)
+    test = metrics_from_ranks(ranks)
     test_seconds = time.perf_counter() - started
     order = None
     if splits.order is not None:
@@ -156,6 +159,8 @@ def run_seed(
         val_curve=tuple(outcome.curve),
         test=test,
         order_contrast=order,
+        parameters=sum(p.numel() for p in model.parameters()),
+        ranks=write_ranks(ranks_path(runs_dir, run_id), ranks).name,
     )
     write_record(record_path(runs_dir, run_id), record)
     checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
