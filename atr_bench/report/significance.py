@@ -125,10 +125,10 @@ def mark_significance(rows: Sequence[BoardRow]) -> None:
     for row in rows:
         if row.ranks:
             row.intervals = {c: interval(pooled(row.ranks, c)) for c in INTERVAL_METRICS}
-    best = rows[0] if rows and rows[0].ranks else None
-    if best is None or best.ranks is None:
+    if not rows or not rows[0].ranks:
         return
-    top = pooled(best.ranks, "t2a_R1")
+    best = rows[0].ranks
+    top = pooled(best, "t2a_R1")
     for row in rows[1:]:
-        if row.ranks and best.ranks[0].same_queries(row.ranks[0]):
+        if row.ranks and best[0].same_queries(row.ranks[0]):
             row.near_best = paired(top, pooled(row.ranks, "t2a_R1")).p >= ALPHA
