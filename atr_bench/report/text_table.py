@@ -58,9 +58,13 @@ def measured_table(rows: Sequence[BoardRow], style: Style) -> Table:
             text = row.stats[column.key].text(style.pm, style.dash)
             text = style.bold(text) if column.key in row.best else text
             cells.append(text + style.mark if column.key == "t2a_R1" and row.near_best else text)
-        cells += [style.escape(cell(row) or style.dash) for _, cell in extras]
+        cells += [cell(row, style) or style.dash for _, cell in extras]
         body.append(cells)
     return headers, body
+
+
+Cell = Callable[[BoardRow, Style], str]
+"""A cell's text in a style ("" when the row has no value)."""
 
 
 def _interval(row: BoardRow, column: str) -> str:
@@ -70,19 +74,19 @@ def _interval(row: BoardRow, column: str) -> str:
     return f"[{low:.{DIGITS}f}, {high:.{DIGITS}f}]"
 
 
-def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Callable[[BoardRow], str]]]:
+def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
     """(label, cell) of the columns only some boards have: intervals where rows kept their
     per-query ranks, cost where records carry it (an empty cell is shown as missing)."""
-    extras: list[tuple[str, Callable[[BoardRow], str]]] = []
+    extras: list[tuple[str, Cell]] = []
     if any(row.intervals for row in rows):
         for key in INTERVAL_METRICS:
             label = next(c.label for c in METRIC_COLUMNS if c.key == key)
-            extras.append((f"{label} 95% CI", lambda row, key=key: _interval(row, key)))
+            extras.append((f"{label} 95% CI", lambda row, _, key=key: _interval(row, key)))
     if any(row.parameters is not None for row in rows):
         extras += [
-            ("params", lambda row: "" if row.parameters is None else f"{row.parameters:,}"),
-            ("train s/seed", lambda row: row.train_seconds.text() if row.train_seconds.n else ""),
-            ("device", lambda row: "; ".join(sorted(row.devices))),
+            ("params", lambda row, _: "" if row.parameters is None else f"{row.parameters:,}"),
+            ("train s/seed", lambda row, style: row.train_seconds.text(style.pm, "")),
+            ("device", lambda row, style: style.escape("; ".join(sorted(row.devices)))),
         ]
     return extras
 
