@@ -206,7 +206,7 @@ def schema_problem(record: Any) -> str | None:
         if not isinstance(record.get(key), str):
             return f"run record's {key} is not a string"
     seed = record.get("seed")
-    if not _whole(seed) or seed < 0:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         return "run record's seed is not a whole number >= 0"
     for key, kind in OPTIONAL_TYPES.items():
         if key in record and not isinstance(record[key], kind):

@@ -8,6 +8,7 @@ and take no part in ranking or best marking.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +170,6 @@ def _write_board(
             if rows:
                 written.append(save_plot(path, board.title, rows, header))
             continue
-        text = texts[fmt]()
-        written.append(atomic_write(path, lambda tmp, t=text: tmp.write_text(t, encoding="utf-8")))
+        write = functools.partial(Path.write_text, data=texts[fmt](), encoding="utf-8")
+        written.append(atomic_write(path, write))
     return written

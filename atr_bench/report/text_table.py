@@ -67,11 +67,16 @@ Cell = Callable[[BoardRow, Style], str]
 """A cell's text in a style ("" when the row has no value)."""
 
 
-def _interval(row: BoardRow, column: str) -> str:
-    if column not in row.intervals:
-        return ""
-    low, high = row.intervals[column]
-    return f"[{low:.{DIGITS}f}, {high:.{DIGITS}f}]"
+def _interval_cell(column: str) -> Cell:
+    """``[low, high]`` of a row's interval of ``column``."""
+
+    def cell(row: BoardRow, _: Style) -> str:
+        if column not in row.intervals:
+            return ""
+        low, high = row.intervals[column]
+        return f"[{low:.{DIGITS}f}, {high:.{DIGITS}f}]"
+
+    return cell
 
 
 def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
@@ -81,7 +86,7 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
     if any(row.intervals for row in rows):
         for key in INTERVAL_METRICS:
             label = next(c.label for c in METRIC_COLUMNS if c.key == key)
-            extras.append((f"{label} 95% CI", lambda row, _, key=key: _interval(row, key)))
+            extras.append((f"{label} 95% CI", _interval_cell(key)))
     if any(row.parameters is not None for row in rows):
         extras += [
             ("params", lambda row, _: "" if row.parameters is None else f"{row.parameters:,}"),
