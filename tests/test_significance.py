@@ -134,3 +134,17 @@ def test_pooled_scores_average_the_seeds() -> None:
     seeds = [query_ranks(_sims(1.0, s), CAPTION_CLIP) for s in (0, 1)]
     each = [scores(r, "a2t_R1") for r in seeds]
     np.testing.assert_array_equal(pooled(seeds, "a2t_R1"), (each[0] + each[1]) / 2)
+
+
+def test_intervals_on_request_and_a_wrong_name(tmp_path: Path, capsys) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    _row(runs, "good", 3.0, (0,))
+    args = ["leaderboard", "--runs-dir", str(runs), "--out", str(out), "--format", "md,csv"]
+    assert main([*args, "--intervals", "a2t_R1,t2a_MeanR"]) == 0
+    md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
+    assert "a2t R@1 95% CI" in md and "t2a MeanR 95% CI" in md and "t2a R@10 95% CI" not in md
+    frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+    assert frame.loc[0, "t2a_MeanR_ci_low"] <= frame.loc[0, "t2a_MeanR_ci_high"]
+    capsys.readouterr()
+    assert main([*args, "--intervals", "t2a_MedR"]) == 2
+    assert "--intervals t2a_MedR: no interval for it" in capsys.readouterr().err

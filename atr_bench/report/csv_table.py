@@ -10,7 +10,7 @@ import pandas as pd
 
 from atr_bench.report.aggregate import GROUP_KEYS, Board, BoardRow
 from atr_bench.report.columns import STAT_COLUMNS
-from atr_bench.report.significance import INTERVAL_METRICS
+from atr_bench.report.text_table import interval_columns
 
 FRAME_COLUMNS = (
     ["dataset", "protocol", *GROUP_KEYS, "settings", "seeds", "seed_list"]
@@ -23,7 +23,7 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
     """One line per measured row, in ``FRAME_COLUMNS``, then intervals and cost where some
     row has them."""
     records = []
-    intervals = any(row.intervals for row in rows)
+    intervals = interval_columns(rows)
     cost = any(row.parameters is not None for row in rows)
     for row in rows:
         out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
@@ -35,7 +35,7 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
             out[f"{column.key}_std"] = row.stats[column.key].std
         out["machines"] = "; ".join(sorted(row.devices))
         if intervals:
-            for key in INTERVAL_METRICS:
+            for key in intervals:
                 out[f"{key}_ci_low"], out[f"{key}_ci_high"] = row.intervals.get(key, (nan, nan))
             out["near_best"] = row.near_best
         if cost:

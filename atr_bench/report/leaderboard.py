@@ -28,7 +28,7 @@ from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
-from atr_bench.report.significance import mark_significance
+from atr_bench.report.significance import INTERVAL_METRICS, check_intervals, mark_significance
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
 FORMATS = ("md", "csv", "tex", "png")
@@ -67,12 +67,15 @@ def build_leaderboards(
     formats: Iterable[str] = FORMATS,
     *,
     command: str | None = None,
+    intervals: Sequence[str] = INTERVAL_METRICS,
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
 
     ``command`` (the shell command that reproduces the files) heads each file; by default it
-    is the ``atr-bench leaderboard`` call that rebuilds them from the same records.
+    is the ``atr-bench leaderboard`` call that rebuilds them from the same records. Rows whose
+    records kept per-query ranks get 95 % intervals of the ``intervals`` metrics.
     """
+    intervals = check_intervals(intervals)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -116,7 +119,7 @@ def build_leaderboards(
     boards, written = {}, []
     for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol)):
         rows = aggregate(boards_records[board], ranks)
-        mark_significance(rows)
+        mark_significance(rows, intervals)
         machines = sorted({d for row in rows for d in row.devices})
         header = (
             f"reproduce with: {command} | generated {stamp} | machines: "

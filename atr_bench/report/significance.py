@@ -26,6 +26,7 @@ import numpy as np
 from scipy import stats
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.report.aggregate import BoardRow
 from atr_bench.run.metrics import query_scores
@@ -37,7 +38,7 @@ BATCH = 500
 """Resamples evaluated at once (bounds memory on large test splits)."""
 ALPHA = 1 - CONFIDENCE
 INTERVAL_METRICS = ("t2a_R1", "t2a_R10")
-"""Board columns shown with an interval."""
+"""Metrics shown with an interval by default (``--intervals`` chooses others)."""
 COMPARED = ("R1", "R5", "R10", "mAP10", "MeanR")
 """Metrics ``compare`` tests, per direction (those that are a mean over queries)."""
 
@@ -119,12 +120,23 @@ def paired(a: np.ndarray, b: np.ndarray) -> Difference:
     )
 
 
-def mark_significance(rows: Sequence[BoardRow]) -> None:
-    """Intervals of ``INTERVAL_METRICS`` for rows whose every seed kept its ranks, and the
-    rows not significantly below the best t2a R@1 (the first row, rows being sorted by it)."""
+def check_intervals(columns: Sequence[str]) -> tuple[str, ...]:
+    """``direction_metric`` names that can have an interval, or an error naming the flag."""
+    allowed = [f"{d}_{m}" for d in DIRECTIONS for m in COMPARED]
+    wrong = [c for c in columns if c not in allowed]
+    if wrong:
+        raise AtrBenchError(
+            f"--intervals {','.join(wrong)}: no interval for it; choose from {','.join(allowed)}"
+        )
+    return tuple(dict.fromkeys(columns))
+
+
+def mark_significance(rows: Sequence[BoardRow], columns: Sequence[str] = INTERVAL_METRICS) -> None:
+    """Intervals of ``columns`` for rows whose every seed kept its ranks, and the rows not
+    significantly below the best t2a R@1 (the first row, rows being sorted by it)."""
     for row in rows:
         if row.ranks:
-            row.intervals = {c: interval(pooled(row.ranks, c)) for c in INTERVAL_METRICS}
+            row.intervals = {c: interval(pooled(row.ranks, c)) for c in columns}
     if not rows or not rows[0].ranks:
         return
     best = rows[0].ranks

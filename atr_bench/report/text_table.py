@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from atr_bench.record.metric_names import BY_KEY
 from atr_bench.report.aggregate import BoardRow
 from atr_bench.report.columns import KEY_COLUMNS, METRIC_COLUMNS, key_cells, shown_columns
-from atr_bench.report.significance import INTERVAL_METRICS, METHOD
+from atr_bench.report.significance import METHOD
 from atr_bench.report.stats import DIGITS, format_mean_std
 
 QUOTED = "quoted, not re-run"
@@ -83,10 +84,9 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
     """(label, cell) of the columns only some boards have: intervals where rows kept their
     per-query ranks, cost where records carry it (an empty cell is shown as missing)."""
     extras: list[tuple[str, Cell]] = []
-    if any(row.intervals for row in rows):
-        for key in INTERVAL_METRICS:
-            label = next(c.label for c in METRIC_COLUMNS if c.key == key)
-            extras.append((f"{label} 95% CI", _interval_cell(key)))
+    for key in interval_columns(rows):
+        direction, _, metric = key.partition("_")
+        extras.append((f"{direction} {BY_KEY[metric].label} 95% CI", _interval_cell(key)))
     if any(row.parameters is not None for row in rows):
         extras += [
             ("params", lambda row, _: "" if row.parameters is None else f"{row.parameters:,}"),
@@ -94,6 +94,11 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
             ("device", lambda row, style: style.escape("; ".join(sorted(row.devices)))),
         ]
     return extras
+
+
+def interval_columns(rows: Sequence[BoardRow]) -> list[str]:
+    """The stat columns some row has an interval of, in the order asked for."""
+    return list(dict.fromkeys(key for row in rows for key in row.intervals))
 
 
 def notes_below(rows: Sequence[BoardRow]) -> list[str]:
