@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from atr_bench.report.stats import format_mean_std, mean_std
+
 # The released code's names for the poolings atr-bench calls netrvlad, netvlad, mean, max, lstm.
 RELEASED_NAMES = {
     "netrvlad": "rvlad",
@@ -178,13 +180,6 @@ def run_one(args: argparse.Namespace, side: str, pooling: str, seed: int) -> str
     return f"{out.name}: t2a R@1 {t2a['R1']:.1f} R@10 {t2a['R10']:.1f} in {result['seconds']:.0f} s"
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    return mean, var**0.5
-
-
 def report(work: Path, seeds: set[int] | None = None) -> str:
     """Markdown: per pooling, both sides' mean ± std over ``seeds`` (default: all), and the
     target check."""
@@ -207,7 +202,7 @@ def report(work: Path, seeds: set[int] | None = None) -> str:
             for d in ("t2a", "a2t"):
                 for m in METRICS:
                     mean, std = mean_std([r["test"][d][m] for r in rows])
-                    cells.append(f"{mean:.1f} ± {std:.1f}")
+                    cells.append(format_mean_std(mean, std))
             seconds = mean_std([r["seconds"] for r in rows])[0]
             label = "released code" if side == "released" else "atr-bench lou2022"
             lines.append(

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.record.results import SCHEMA_VERSION, write_record
+from atr_bench.files.atomic import write_json
+from atr_bench.record.run_record import SCHEMA_VERSION
 from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.report.reference import load_reference, reference_rows
 
@@ -64,7 +65,7 @@ def record(
 
 def write_all(runs: Path, records: list[dict[str, Any]]) -> None:
     for r in records:
-        write_record(runs / f"{r['run_id']}.json", r)
+        write_json(runs / f"{r['run_id']}.json", r)
 
 
 @pytest.fixture(scope="module")

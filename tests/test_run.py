@@ -13,15 +13,18 @@ import torch
 from atr_bench.cli.main import main
 from atr_bench.data.layout import SPLITS
 from atr_bench.plugins.registry import registry
+from atr_bench.record.ranks import read_ranks
 from atr_bench.record.results import read_records
+from atr_bench.record.run_record import ProtocolRef, RunRecord
 from atr_bench.run import training
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.execute import load_data
+from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.plan import plan
 
 
-def _records(runs: Path) -> list[dict]:
+def _records(runs: Path) -> list[RunRecord]:
     records, problems = read_records(runs)
     assert not problems
     return records
@@ -30,13 +33,13 @@ def _records(runs: Path) -> list[dict]:
 def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, capsys, tiny_args):
     runs = tmp_path / "runs"
     assert main(tiny_args(tiny_data, runs, "--pooling", "netrvlad", "--seeds", "0,1")) == 0
-    records = sorted(_records(runs), key=lambda r: r["seed"])
-    assert [r["seed"] for r in records] == [0, 1]
+    records = sorted(_records(runs), key=lambda r: r.seed)
+    assert [r.seed for r in records] == [0, 1]
     record = records[0]
-    assert record["pooling"] == "netrvlad" and record["text_pooling"] == "netrvlad"
-    assert record["text_encoder"] == "word2vec"
-    assert record["protocol"] == {"name": "lou2022-masked", "version": 1}
-    assert record["config"]["pooling_options"] == {
+    assert record.pooling == "netrvlad" and record.text_pooling == "netrvlad"
+    assert record.text_encoder == "word2vec"
+    assert record.protocol == ProtocolRef("lou2022-masked", 1)
+    assert record.config["pooling_options"] == {
         "clusters": 12,
         "ghost_clusters": 0,
         "kernel": "auto",
@@ -46,16 +49,20 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
         "assign_init": "normal",
         "padding": "masked",
     }
-    assert record["config"]["text_pooling_options"]["clusters"] == 20
-    assert record["config"]["audio_frames"] == 20  # 2 s of lms at 10 frames/s
-    assert record["plugins"]["pooling"]["distribution"] == "atr-bench"
-    assert record["features"]["test"] == {"extractor": "lms", "weights": "default"}
-    assert record["untrained"] is False
-    assert record["sizes"]["test"] == {"clips": 24, "captions": 120}
-    assert len(record["val_curve"]) == 2 and 1 <= record["best_epoch"] <= 2
+    assert record.config["text_pooling_options"]["clusters"] == 20
+    assert record.config["audio_frames"] == 20  # 2 s of lms at 10 frames/s
+    assert record.plugins["pooling"]["distribution"] == "atr-bench"
+    assert record.features["test"] == {"extractor": "lms", "weights": "default"}
+    assert record.untrained is False
+    assert record.sizes["test"] == {"clips": 24, "captions": 120}
+    assert len(record.val_curve) == 2 and 1 <= record.best_epoch <= 2
     for direction in ("t2a", "a2t"):
-        assert 0 <= record["test"][direction]["R1"] <= 100
-    assert (runs / "checkpoints" / f"{record['run_id']}.pt").exists()
+        assert 0 <= record.test[direction]["R1"] <= 100
+    assert (runs / "checkpoints" / f"{record.run_id}.pt").exists()
+    on_disk = json.loads((runs / f"{record.run_id}.json").read_text())
+    assert RunRecord.from_json(on_disk).to_json() == on_disk  # the typed record is the file
+    ranks = read_ranks(runs / str(record.ranks))  # per-query ranks beside the record
+    assert metrics_from_ranks(ranks) == record.test and record.parameters > 0
     assert not list((runs / "checkpoints").glob("*.resume.pt"))
     out = capsys.readouterr().out
     assert "t2a" in out and "a2t" in out and "±" in out  # two seeds: mean ± std
@@ -67,7 +74,7 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
     runs = tmp_path / "runs"
     assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 0
     (record,) = _records(runs)
-    saved = torch.load(runs / "checkpoints" / f"{record['run_id']}.pt", weights_only=True)
+    saved = torch.load(runs / "checkpoints" / f"{record.run_id}.pt", weights_only=True)
     config = RunRequest(  # the request that plans to the saved config (its version follows)
         **{
             k: tuple(sorted(v.items())) if k.endswith("options") else v
@@ -82,8 +89,8 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
     model = build_model(the_plan, splits)
     model.load_state_dict(saved["model"])
     again = training.evaluate(model, splits.test, torch.device("cpu"), amp=False)
-    assert again["t2a"]["R1"] == pytest.approx(record["test"]["t2a"]["R1"])
-    assert again["a2t"]["mAP10"] == pytest.approx(record["test"]["a2t"]["mAP10"])
+    assert again["t2a"]["R1"] == pytest.approx(record.test["t2a"]["R1"])
+    assert again["a2t"]["mAP10"] == pytest.approx(record.test["a2t"]["mAP10"])
 
 
 def test_two_cpu_runs_with_the_same_seed_give_the_same_metrics(tiny_data, tmp_path, tiny_args):
@@ -91,8 +98,8 @@ def test_two_cpu_runs_with_the_same_seed_give_the_same_metrics(tiny_data, tmp_pa
     for runs in (first, second):
         assert main(tiny_args(tiny_data, runs, "--pooling", "lstm", "--seeds", "3")) == 0
     (a,), (b,) = _records(first), _records(second)
-    assert a["test"] == b["test"]
-    assert [e["loss"] for e in a["val_curve"]] == [e["loss"] for e in b["val_curve"]]
+    assert a.test == b.test
+    assert [e["loss"] for e in a.val_curve] == [e["loss"] for e in b.val_curve]
 
 
 def test_rerun_skips_seeds_already_done_unless_forced(tiny_data, tmp_path, capsys, tiny_args):
@@ -156,8 +163,8 @@ def test_infonce_loss_option_trains(tiny_data, tmp_path, tiny_args):
     runs = tmp_path / "runs"
     assert main(tiny_args(tiny_data, runs, "--pooling", "mean", "--loss", "infonce")) == 0
     (record,) = _records(runs)
-    assert record["config"]["loss"] == "infonce"
-    losses = [e["loss"] for e in record["val_curve"]]
+    assert record.config["loss"] == "infonce"
+    losses = [e["loss"] for e in record.val_curve]
     assert all(torch.isfinite(torch.tensor(losses)))
 
 
@@ -250,9 +257,9 @@ def test_default_protocol_learns_far_above_chance(tmp_path):
     assert main(args) == 0
     (record,) = _records(runs)
     chance = 100 / 100  # percent R@1 of a random ranking of 100 test clips
-    assert record["test"]["t2a"]["R1"] > 5 * chance
-    assert record["test"]["a2t"]["R1"] > 5 * chance
-    assert {*SPLITS, "order"} == set(record["sizes"])  # the order-contrast set too
+    assert record.test["t2a"]["R1"] > 5 * chance
+    assert record.test["a2t"]["R1"] > 5 * chance
+    assert {*SPLITS, "order"} == set(record.sizes)  # the order-contrast set too
 
 
 def test_threads_option_sets_the_cpu_threads_of_the_run(tiny_data, tmp_path, tiny_args):
@@ -264,7 +271,7 @@ def test_threads_option_sets_the_cpu_threads_of_the_run(tiny_data, tmp_path, tin
     finally:
         torch.set_num_threads(before)
     (record,) = _records(runs)
-    assert record["device"].endswith(", 1 threads)")
+    assert record.device.endswith(", 1 threads)")
 
 
 def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_args):
@@ -276,18 +283,16 @@ def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_arg
     extra += ["--pooling-opt", "readout=normalised_mean"]
     assert main(tiny_args(tiny_data, paper, *extra)) == 0
     (a,), (b,) = _records(plain), _records(paper)
-    assert b["config"]["gate_batch_norm"] is True
-    paper_only = {k: v for k, v in b["settings"].items() if k not in a["settings"]}
+    assert b.config["gate_batch_norm"] is True
+    paper_only = {k: v for k, v in b.settings.items() if k not in a.settings}
     assert paper_only == {"gate_batch_norm": True, "pooling.readout": "normalised_mean"}
-    assert b["config"]["pooling_options"] == {"readout": "normalised_mean"}
-    assert a["protocol_hash"] != b["protocol_hash"]
-    saved = torch.load(paper / "checkpoints" / f"{b['run_id']}.pt", weights_only=True)
+    assert b.config["pooling_options"] == {"readout": "normalised_mean"}
+    assert a.protocol_hash != b.protocol_hash
+    saved = torch.load(paper / "checkpoints" / f"{b.run_id}.pt", weights_only=True)
     assert "audio_head.gate.norm.running_mean" in saved["model"]
     assert not any(
         "norm" in key
-        for key in torch.load(plain / "checkpoints" / f"{a['run_id']}.pt", weights_only=True)[
-            "model"
-        ]
+        for key in torch.load(plain / "checkpoints" / f"{a.run_id}.pt", weights_only=True)["model"]
     )
 
 
@@ -298,7 +303,7 @@ def test_a_record_made_with_other_threads_is_not_taken_as_done(
     args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1")
     assert main([*args, "--threads", "1"]) == 0
     (record,) = _records(runs)
-    assert record["execution"] == {"torch": torch.__version__, "device": "cpu", "threads": 1}
+    assert record.execution == {"torch": torch.__version__, "device": "cpu", "threads": 1}
     capsys.readouterr()
     assert main([*args, "--threads", "1"]) == 0  # same execution: reused
     assert "already done" in capsys.readouterr().err
@@ -307,4 +312,4 @@ def test_a_record_made_with_other_threads_is_not_taken_as_done(
     assert "threads 1" in err and "threads 2" in err and "--force" in err
     assert main([*args, "--threads", "2", "--force"]) == 0
     (record,) = _records(runs)
-    assert record["execution"]["threads"] == 2
+    assert record.execution["threads"] == 2

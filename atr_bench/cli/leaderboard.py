@@ -21,6 +21,12 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated files to write (default: {','.join(FORMATS)})",
     )
     p.add_argument(
+        "--intervals",
+        default="t2a_R1,t2a_R10",
+        help="metrics (direction_metric, comma-separated) given a 95%% bootstrap interval on "
+        "rows whose records kept per-query ranks (default: t2a_R1,t2a_R10)",
+    )
+    p.add_argument(
         "--command",
         default=None,
         help="the command line that reproduces the runs, written at the top of every file "
@@ -42,6 +48,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         datasets=split(args.dataset) if args.dataset else None,
         formats=split(args.format),
         command=args.command,
+        intervals=split(args.intervals),
     )
     print("\n".join(report.lines()))
     return 0

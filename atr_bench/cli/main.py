@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 
 from atr_bench import __version__, logs
+from atr_bench.cli.compare import add_compare_parser
 from atr_bench.cli.data import add_data_parser
 from atr_bench.cli.extract import add_extract_parser
 from atr_bench.cli.leaderboard import add_leaderboard_parser
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_parser(sub)
     add_data_parser(sub)
     add_leaderboard_parser(sub)
+    add_compare_parser(sub)
     sub.add_parser(
         "list", help="every extractor, pooling, text encoder, dataset and protocol"
     ).set_defaults(func=cmd_list)

@@ -141,7 +141,8 @@ def _check_folders(context: RunContext) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from atr_bench.record.results import execution, metrics_table, read_done, record_path
+    from atr_bench.record.results import execution, read_done, record_path
+    from atr_bench.report.run_table import metrics_table
     from atr_bench.run import execute
     from atr_bench.run.plan import plan
 

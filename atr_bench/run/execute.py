@@ -6,7 +6,6 @@ import platform
 import random
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import torch
@@ -15,18 +14,15 @@ from atr_bench import __version__
 from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
-from atr_bench.record.results import (
-    SCHEMA_VERSION,
-    checkpoint_path,
-    execution,
-    record_path,
-    write_record,
-)
+from atr_bench.record.ranks import ranks_path, write_ranks
+from atr_bench.record.results import checkpoint_path, execution, record_path, write_record
+from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.context import RunContext
 from atr_bench.run.loading import Splits, load_splits
+from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
-from atr_bench.run.training import evaluate, order_contrast_accuracy, train
+from atr_bench.run.training import evaluate_ranks, order_contrast_accuracy, train
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,7 +85,7 @@ def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
 
 def run_seed(
     the_plan: Plan, splits: Splits, seed: int, load_seconds: float, context: RunContext
-) -> dict[str, Any]:
+) -> RunRecord:
     """Train and test one seed, save the selected model and write the run record."""
     c = the_plan.config
     device, runs_dir = context.device, context.runs_dir
@@ -112,52 +108,54 @@ def run_seed(
     train_seconds = time.perf_counter() - started
     model.load_state_dict(outcome.best_state)
     started = time.perf_counter()
-    test = evaluate(model, splits.test, device, c.amp)
+    ranks = evaluate_ranks(model, splits.test, device, c.amp)
+    test = metrics_from_ranks(ranks)
     test_seconds = time.perf_counter() - started
     order = None
     if splits.order is not None:
-        order = {
-            "pairs": splits.order.n_clips // 2,
-            "accuracy": order_contrast_accuracy(model, splits.order, device, c.amp),
-        }
+        order = OrderContrast(
+            pairs=splits.order.n_clips // 2,
+            accuracy=order_contrast_accuracy(model, splits.order, device, c.amp),
+        )
     save_torch(
         checkpoint_path(runs_dir, run_id),
         {"model": outcome.best_state, "config": c.as_dict(), "seed": seed},
     )
-    record = {
-        "schema": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "dataset": c.dataset,
-        "extractor": c.extractor,
-        "pooling": c.pooling,
-        "text_pooling": c.text_pooling,
-        "text_encoder": c.text_encoder,
-        "seed": seed,
-        "protocol": {"name": the_plan.protocol.name, "version": the_plan.protocol.version},
-        "protocol_hash": the_plan.protocol_hash,
-        "settings": the_plan.settings,
-        "config": c.as_dict(),
-        "plugins": {k: v.origin.as_dict() for k, v in the_plan.components.items()},
-        "untrained": c.weights == "random" or splits.untrained_features,
-        "features": {split: dict(p) for split, p in splits.provenance.items()},
-        "versions": {
+    record = RunRecord(
+        run_id=run_id,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        dataset=c.dataset,
+        extractor=c.extractor,
+        pooling=c.pooling,
+        text_pooling=c.text_pooling,
+        text_encoder=c.text_encoder,
+        seed=seed,
+        protocol=ProtocolRef(the_plan.protocol.name, the_plan.protocol.version),
+        protocol_hash=the_plan.protocol_hash,
+        settings=the_plan.settings,
+        config=c.as_dict(),
+        plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        untrained=c.weights == "random" or splits.untrained_features,
+        features={split: dict(p) for split, p in splits.provenance.items()},
+        versions={
             "atr_bench": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "device": _device_name(device),
-        "execution": execution(device),
-        "sizes": {
+        device=_device_name(device),
+        execution=execution(device),
+        sizes={
             split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
         },
-        "seconds": {"load": load_seconds, "train": train_seconds, "test": test_seconds},
-        "best_epoch": outcome.best_epoch,
-        "val_curve": outcome.curve,
-        "test": test,
-        "order_contrast": order,
-    }
+        seconds=Seconds(load=load_seconds, train=train_seconds, test=test_seconds),
+        best_epoch=outcome.best_epoch,
+        val_curve=tuple(outcome.curve),
+        test=test,
+        order_contrast=order,
+        parameters=sum(p.numel() for p in model.parameters()),
+        ranks=write_ranks(ranks_path(runs_dir, run_id), ranks).name,
+    )
     write_record(record_path(runs_dir, run_id), record)
     checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
     return record

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.record.metric_names import METRIC_KEYS
+from atr_bench.record.ranks import QueryRanks
 
-METRIC_KEYS = ("R1", "R5", "R10", "R50", "MedR", "MeanR", "mAP10", "geo")
 RECALL_AT = (1, 5, 10, 50)
 MAP_CUTOFF = 10
 _CHUNK_ELEMENTS = 1 << 24  # bounds the memory of one comparison block (~16M entries)
@@ -46,21 +47,40 @@ def retrieval_metrics(
     ``{"t2a": {...}, "a2t": {...}}`` keyed by ``METRIC_KEYS`` (recalls, mAP and geo in percent,
     ranks 1-based).
     """
-    sims, caption_clip = _checked(sims, caption_clip)
-    n_captions, n_clips = sims.shape
-    captions = torch.arange(n_captions, device=sims.device)
+    return metrics_from_ranks(query_ranks(sims, caption_clip))
 
+
+def query_ranks(
+    sims: torch.Tensor | np.ndarray, caption_clip: torch.Tensor | np.ndarray
+) -> QueryRanks:
+    """Every test query's rank(s), from which ``metrics_from_ranks`` gives every metric."""
+    sims, caption_clip = _checked(sims, caption_clip)
+    captions = torch.arange(sims.shape[0], device=sims.device)
     # t2a: caption i's query row is sims[i]; its relevant clip is caption_clip[i].
     t2a_ranks = _tie_averaged_ranks(sims, captions, caption_clip)
     # a2t: clip c's query row is sims[:, c]; rank every caption within its own clip's row.
     caption_ranks = _tie_averaged_ranks(sims.T.contiguous(), caption_clip, captions)
-    clip_of = caption_clip.cpu()
-    a2t_ranks = torch.full((n_clips,), math.inf, dtype=torch.float64).scatter_reduce(
-        0, clip_of, caption_ranks, reduce="amin"
-    )
+    return QueryRanks(t2a_ranks.numpy(), caption_ranks.numpy(), caption_clip.cpu().numpy())
+
+
+def query_scores(ranks: QueryRanks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per direction, each query's rank and its average precision at 10 (0..1): every metric
+    but MedR and geo is the mean of a function of these over the queries."""
+    t2a = torch.as_tensor(ranks.t2a)
+    caption = torch.as_tensor(ranks.caption)
+    clip_of = torch.as_tensor(ranks.caption_clip)
+    n_captions, n_clips = t2a.numel(), ranks.n_clips
     return {
-        "t2a": _summary(t2a_ranks, _mean_ap(t2a_ranks, torch.arange(n_captions), n_captions)),
-        "a2t": _summary(a2t_ranks, _mean_ap(caption_ranks, clip_of, n_clips)),
+        "t2a": (ranks.t2a, _ap(t2a, torch.arange(n_captions), n_captions).numpy()),
+        "a2t": (ranks.a2t, _ap(caption, clip_of, n_clips).numpy()),
+    }
+
+
+def metrics_from_ranks(ranks: QueryRanks) -> dict[str, dict[str, float]]:
+    """Both directions' metrics of the per-query ranks (what a run records)."""
+    return {
+        direction: _summary(torch.as_tensor(rank), 100 * float(torch.as_tensor(ap).mean()))
+        for direction, (rank, ap) in query_scores(ranks).items()
     }
 
 
@@ -124,8 +144,9 @@ def _tie_averaged_ranks(
     return torch.cat(greater).cpu().double() + (torch.cat(equal).cpu().double() + 1) / 2
 
 
-def _mean_ap(ranks: torch.Tensor, query: torch.Tensor, n_queries: int) -> float:
-    """mAP@10 in percent: ``ranks[r]`` is the rank of relevant item r within query ``query[r]``.
+def _ap(ranks: torch.Tensor, query: torch.Tensor, n_queries: int) -> torch.Tensor:
+    """Average precision at 10 per query (0..1): ``ranks[r]`` is the rank of relevant item r
+    within query ``query[r]``.
 
     Sorting by (query, rank) gives every relevant item its 1-based order i within its query;
     it contributes i / rank when rank <= 10, and each query's sum is divided by its |relevant|.
@@ -137,8 +158,7 @@ def _mean_ap(ranks: torch.Tensor, query: torch.Tensor, n_queries: int) -> float:
     first = torch.cumsum(counts, 0) - counts
     position = torch.arange(ranks.numel(), dtype=torch.float64) - first[query] + 1
     gain = torch.where(ranks <= MAP_CUTOFF, position / ranks, torch.zeros_like(ranks))
-    ap = torch.zeros(n_queries, dtype=torch.float64).index_add_(0, query, gain) / counts
-    return 100 * float(ap.mean())
+    return torch.zeros(n_queries, dtype=torch.float64).index_add_(0, query, gain) / counts
 
 
 def _summary(ranks: torch.Tensor, map10: float) -> dict[str, float]:

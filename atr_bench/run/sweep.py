@@ -124,8 +124,8 @@ def _run_in_worker(job: _Job, context: RunContext) -> Outcome:
         started = time.perf_counter()
         splits = execute.load_data(the_plan, context)
         load_seconds = time.perf_counter() - started
-        record = execute.run_seed(the_plan, splits, job.seed, load_seconds, context)
-        return record_path(context.runs_dir, record["run_id"])
+        execute.run_seed(the_plan, splits, job.seed, load_seconds, context)
+        return record_path(context.runs_dir, the_plan.run_id(job.seed))
     except Exception as exc:  # a sweep reports every failure and goes on with the others
         return _failed(job.label, job.seed, exc)
 
@@ -197,8 +197,8 @@ def _run_here(
     outcomes: list[Outcome] = []
     for seed in seeds:
         try:
-            record = execute.run_seed(the_plan, splits, seed, load_seconds, context)
-            outcomes.append(record_path(context.runs_dir, record["run_id"]))
+            execute.run_seed(the_plan, splits, seed, load_seconds, context)
+            outcomes.append(record_path(context.runs_dir, the_plan.run_id(seed)))
         except Exception as exc:  # reported, the sweep goes on
             outcomes.append(_failed(the_plan.label, seed, exc))
         bar.update(1)

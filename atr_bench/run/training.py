@@ -18,9 +18,10 @@ from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
+from atr_bench.record.ranks import QueryRanks
 from atr_bench.run.config import RunConfig
 from atr_bench.run.losses import LOSSES
-from atr_bench.run.metrics import retrieval_metrics
+from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
 
@@ -72,8 +73,15 @@ def evaluate(
     model: DualEncoder, split: SplitData, device: torch.device, amp: bool
 ) -> dict[str, dict[str, float]]:
     """Both directions' retrieval metrics on one split (captions x clips cosine similarity)."""
+    return metrics_from_ranks(evaluate_ranks(model, split, device, amp))
+
+
+def evaluate_ranks(
+    model: DualEncoder, split: SplitData, device: torch.device, amp: bool
+) -> QueryRanks:
+    """Every query's rank on one split, from which ``evaluate``'s metrics follow."""
     audio, text = embed_split(model, split, device, amp)
-    return retrieval_metrics(text @ audio.T, split.caption_clip)
+    return query_ranks(text @ audio.T, split.caption_clip)
 
 
 def order_contrast_accuracy(

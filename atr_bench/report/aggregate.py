@@ -1,0 +1,147 @@
+"""Run records -> board rows: grouped per (dataset, protocol), averaged over seeds, ranked.
+
+One board per dataset and protocol (a board never mixes two protocols), one row per
+(extractor, pooling, text pooling, text encoder, protocol hash): runs that differ in anything but
+the seed and the device are never averaged together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from atr_bench.files.names import NAME_RULE, is_name
+from atr_bench.record.metric_names import DIRECTIONS
+from atr_bench.record.ranks import QueryRanks
+from atr_bench.record.run_record import RunRecord
+from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
+from atr_bench.report.stats import Stat
+
+GROUP_KEYS = ("extractor", "pooling", "text_pooling", "text_encoder", "protocol_hash")
+UNSET = {"text_pooling": "(as audio)", "text_encoder": "(default)"}
+
+
+@dataclass
+class BoardRow:
+    """One measured group: its component names, seeds, metric statistics, best columns."""
+
+    keys: dict[str, str]
+    seeds: list[int]
+    stats: dict[str, Stat]
+    """Keyed by the stat columns' keys (``t2a_R1``, ..., ``order_acc``)."""
+    devices: set[str]
+    best: set[str] = field(default_factory=set)
+    settings: str = ""
+    """What the runs set away from the protocol's defaults (``pooling.readout=...``)."""
+    ranks: list[QueryRanks] | None = None
+    """Per seed, the test split's per-query ranks (None unless every seed kept them)."""
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """95 % intervals of some stat columns (``significance``)."""
+    near_best: bool = False
+    """Not significantly below the best row's t2a R@1."""
+    parameters: int | None = None
+    train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
+
+
+@dataclass(frozen=True)
+class Board:
+    """One leaderboard: a dataset under one protocol."""
+
+    dataset: str
+    protocol: str
+
+    @property
+    def stem(self) -> str:
+        """The files' name: ``<dataset>-<protocol>``, with ``-v<N>`` past version 1."""
+        name, _, version = self.protocol.partition("@")
+        return f"{self.dataset}-{name}" + ("" if version == "1" else f"-v{version}")
+
+    @property
+    def title(self) -> str:
+        return f"{self.dataset}, protocol {self.protocol}"
+
+
+def unusable(record: RunRecord) -> str | None:
+    """Why a schema-valid record cannot enter a leaderboard, or None."""
+    if record.protocol_hash is None:
+        return "run record has no protocol_hash"
+    names = [record.dataset, record.protocol_label.partition("@")[0]]
+    names += [record.extractor or "x", record.pooling or "x", record.text_pooling or "x"]
+    if not all(is_name(name) for name in names):
+        return f"run record names a dataset, protocol or component that is not a name ({NAME_RULE})"
+    for direction in DIRECTIONS:
+        for metric in BOARD_METRICS:
+            if metric not in record.test[direction]:
+                return f"run record has no numeric test {direction} {metric}"
+    return None
+
+
+def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
+    """Records grouped per (dataset, protocol), in the order given."""
+    boards: dict[Board, list[RunRecord]] = {}
+    for record in records:
+        boards.setdefault(Board(record.dataset, record.protocol_label), []).append(record)
+    return boards
+
+
+def _stat(runs: Sequence[RunRecord], column: str) -> Stat:
+    if column == ORDER_COLUMN.key:
+        return Stat.of([r.order_contrast.accuracy for r in runs if r.order_contrast is not None])
+    direction, _, metric = column.partition("_")
+    return Stat.of([r.test[direction][metric] for r in runs])
+
+
+def aggregate(
+    records: Sequence[RunRecord], ranks: Mapping[str, QueryRanks] | None = None
+) -> list[BoardRow]:
+    """Group one board's records, average over seeds, sort, and mark the best values;
+    ``ranks`` (by run id) are the per-query ranks of the records that kept theirs."""
+    ranks = ranks or {}
+    groups: dict[tuple[str, ...], dict[int, RunRecord]] = {}
+    for record in sorted(records, key=lambda r: r.created or ""):
+        key = tuple(str(getattr(record, k) or "") for k in GROUP_KEYS)
+        groups.setdefault(key, {})[record.seed] = record  # a re-run seed counts once (latest)
+    rows = []
+    for key, seeds in groups.items():
+        runs = list(seeds.values())
+        stats = {column.key: _stat(runs, column.key) for column in STAT_COLUMNS}
+        keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
+        devices = {r.device for r in runs if r.device}
+        row = BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs))
+        if all(r.run_id in ranks for r in runs):
+            row.ranks = [ranks[str(r.run_id)] for r in runs]
+        row.parameters = runs[-1].parameters
+        row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
+        rows.append(row)
+    rows.sort(
+        key=lambda row: (
+            -row.stats["t2a_R1"].mean,
+            -row.stats["a2t_R1"].mean,
+            tuple(row.keys.values()),
+        )
+    )
+    _mark_best(rows)
+    return rows
+
+
+def _settings(runs: Sequence[RunRecord]) -> str:
+    """``key=value, ...`` of a group's settings (one hash, so one set; older records: none)."""
+    settings = runs[-1].settings
+    if settings is None:
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in sorted(settings.items()))
+
+
+def _mark_best(rows: Sequence[BoardRow]) -> None:
+    """Flag, per column, the rows whose displayed mean is the best one (ties all flagged)."""
+    if len(rows) < 2:
+        return
+    for column in STAT_COLUMNS:
+        shown = [row.stats[column.key].shown for row in rows if row.stats[column.key].n > 0]
+        if not shown:
+            continue
+        best = min(shown) if column.lower_is_better else max(shown)
+        for row in rows:
+            stat = row.stats[column.key]
+            if stat.n > 0 and stat.shown == best:
+                row.best.add(column.key)

@@ -1,0 +1,66 @@
+"""The column model every leaderboard format renders: names, then statistics.
+
+A ``Column`` is one statistic of a board row (its key in ``BoardRow.stats``, which is also
+its CSV prefix, its label in text tables, and which way is better); ``KEY_COLUMNS`` are the
+columns that name a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
+
+if TYPE_CHECKING:
+    from atr_bench.report.aggregate import BoardRow
+
+BOARD_METRICS = ("R1", "R5", "R10", "mAP10", "MedR")
+"""The metrics a board shows, per direction (every metric stays in the records)."""
+HASH_CHARS = 8
+"""Characters of the protocol hash shown in text tables (the CSV has all of it)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One statistic column: ``key`` in ``BoardRow.stats``, ``label`` in text tables."""
+
+    key: str
+    label: str
+    lower_is_better: bool = False
+
+
+METRIC_COLUMNS = tuple(
+    Column(f"{d}_{m}", f"{d} {BY_KEY[m].label}", BY_KEY[m].lower_is_better)
+    for d in DIRECTIONS
+    for m in BOARD_METRICS
+)
+ORDER_COLUMN = Column("order_acc", "order acc.")
+STAT_COLUMNS = (*METRIC_COLUMNS, ORDER_COLUMN)
+"""Every statistic a row carries (the CSV writes all of them)."""
+
+KEY_COLUMNS = (
+    ("extractor", "extractor"),
+    ("pooling", "pooling"),
+    ("text_pooling", "text pooling"),
+    ("text_encoder", "text encoder"),
+    ("protocol_hash", "hash"),
+    ("settings", "settings"),
+    ("seeds", "seeds"),
+)
+"""(field, label) of the columns naming a row in text tables."""
+
+
+def shown_columns(rows: Sequence[BoardRow]) -> list[Column]:
+    """The statistic columns text tables show for these rows: the order-contrast accuracy
+    only when some row measured it."""
+    if any(row.stats[ORDER_COLUMN.key].n > 0 for row in rows):
+        return list(STAT_COLUMNS)
+    return list(METRIC_COLUMNS)
+
+
+def key_cells(row: BoardRow) -> list[str]:
+    """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings)."""
+    keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
+    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [row.settings or "–", str(len(row.seeds))]

@@ -1,0 +1,112 @@
+"""``atr-bench compare ROW_A ROW_B``: two leaderboard rows (or runs) over the same test
+queries, per metric: A, B, A - B, its 95 % interval and p-value (``significance``), pooled
+over each row's seeds and per seed the rows share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tabulate import tabulate
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.files.names import inside
+from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
+from atr_bench.record.ranks import QueryRanks, read_ranks
+from atr_bench.record.results import read_records
+from atr_bench.record.run_record import RunRecord
+from atr_bench.report.aggregate import GROUP_KEYS
+from atr_bench.report.columns import HASH_CHARS
+from atr_bench.report.significance import COMPARED, Difference, paired, pooled
+
+MIN_PREFIX = 4
+"""Fewest characters of a protocol hash that name a row."""
+
+
+def find_row(records: Sequence[RunRecord], name: str) -> list[RunRecord]:
+    """The records of the row ``name`` names: a run id (that run alone), or a protocol hash
+    or its first characters as the leaderboard's hash column shows them (every seed)."""
+    runs = [r for r in records if r.run_id == name]
+    if runs:
+        return runs
+    if len(name) >= MIN_PREFIX:
+        runs = [r for r in records if (r.protocol_hash or "").startswith(name)]
+    groups = {(r.dataset, *(str(getattr(r, k)) for k in GROUP_KEYS)) for r in runs}
+    if not runs:
+        raise AtrBenchError(
+            f"{name}: no run id or protocol hash (at least {MIN_PREFIX} characters, as in the "
+            "leaderboard's hash column) of a record under --runs-dir"
+        )
+    if len(groups) > 1:
+        hashes = sorted({str(r.protocol_hash) for r in runs})
+        raise AtrBenchError(f"{name}: names several rows ({', '.join(hashes)}); give more of it")
+    latest: dict[int, RunRecord] = {}
+    for record in sorted(runs, key=lambda r: r.created or ""):
+        latest[record.seed] = record  # a re-run seed counts once, as on the board
+    return [latest[seed] for seed in sorted(latest)]
+
+
+def _ranks(runs_dir: Path, name: str, runs: Sequence[RunRecord]) -> dict[int, QueryRanks]:
+    missing = [r.run_id for r in runs if r.ranks is None]
+    if missing:
+        raise AtrBenchError(
+            f"{name}: run {missing[0]} kept no per-query ranks (recorded before schema 2); "
+            "run it again with --force to compare it"
+        )
+    return {r.seed: read_ranks(inside(runs_dir, str(r.ranks))) for r in runs}
+
+
+def _label(runs: Sequence[RunRecord]) -> str:
+    first = runs[0]
+    seeds = ",".join(str(r.seed) for r in runs)
+    return f"{first.pooling} {str(first.protocol_hash)[:HASH_CHARS]} (seeds {seeds})"
+
+
+def _rows(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[list[str]]:
+    out = []
+    for direction in DIRECTIONS:
+        for metric in COMPARED:
+            column = f"{direction}_{metric}"
+            d: Difference = paired(pooled(a, column), pooled(b, column))
+            out.append(
+                [
+                    f"{direction} {BY_KEY[metric].label}",
+                    f"{d.a:.2f}",
+                    f"{d.b:.2f}",
+                    f"{d.difference:+.2f}",
+                    f"[{d.low:+.2f}, {d.high:+.2f}]",
+                    f"{d.p:.4f}",
+                ]
+            )
+    return out
+
+
+def _table(rows: list[list[str]]) -> str:
+    headers = ["metric", "A", "B", "A - B", "95% interval", "p"]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def compare(runs_dir: Path, name_a: str, name_b: str) -> str:
+    """The comparison's text: a pooled table, then one per seed both rows have."""
+    records, _ = read_records(runs_dir)
+    rows = {name: find_row(records, name) for name in (name_a, name_b)}
+    ranks = {name: _ranks(runs_dir, name, runs) for name, runs in rows.items()}
+    a, b = ranks[name_a], ranks[name_b]
+    first_a, first_b = next(iter(a.values())), next(iter(b.values()))
+    if rows[name_a][0].dataset != rows[name_b][0].dataset or not first_a.same_queries(first_b):
+        raise AtrBenchError(
+            f"{name_a}, {name_b}: not the same test queries; compare rows of one board"
+        )
+    parts = [
+        f"A = {_label(rows[name_a])}",
+        f"B = {_label(rows[name_b])}",
+        "paired over the same test queries: interval by percentile bootstrap, p by a paired "
+        "permutation test (two-sided), 10 000 resamples each, seed 0",
+        "",
+        "pooled (each query's score averaged over the row's seeds)",
+        _table(_rows(list(a.values()), list(b.values()))),
+    ]
+    for seed in sorted(set(a) & set(b)):
+        parts += ["", f"seed {seed}"]
+        parts.append(_table(_rows([a[seed]], [b[seed]])))
+    return "\n".join(parts)

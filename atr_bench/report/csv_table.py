@@ -1,0 +1,54 @@
+"""The CSV leaderboard: the measured rows as plain numbers, mean and std in separate columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import nan
+from typing import Any
+
+import pandas as pd
+
+from atr_bench.report.aggregate import GROUP_KEYS, Board, BoardRow
+from atr_bench.report.columns import STAT_COLUMNS
+from atr_bench.report.text_table import interval_columns
+
+FRAME_COLUMNS = (
+    ["dataset", "protocol", *GROUP_KEYS, "settings", "seeds", "seed_list"]
+    + [f"{c.key}_{part}" for c in STAT_COLUMNS for part in ("mean", "std")]
+    + ["machines"]
+)
+
+
+def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
+    """One line per measured row, in ``FRAME_COLUMNS``, then intervals and cost where some
+    row has them."""
+    records = []
+    intervals = interval_columns(rows)
+    cost = any(row.parameters is not None for row in rows)
+    for row in rows:
+        out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
+        out.update({**row.keys, "settings": row.settings})
+        out["seeds"] = len(row.seeds)
+        out["seed_list"] = " ".join(map(str, row.seeds))
+        for column in STAT_COLUMNS:
+            out[f"{column.key}_mean"] = row.stats[column.key].mean
+            out[f"{column.key}_std"] = row.stats[column.key].std
+        out["machines"] = "; ".join(sorted(row.devices))
+        if intervals:
+            for key in intervals:
+                out[f"{key}_ci_low"], out[f"{key}_ci_high"] = row.intervals.get(key, (nan, nan))
+            out["near_best"] = row.near_best
+        if cost:
+            out["parameters"] = row.parameters
+            out["train_seconds_mean"] = row.train_seconds.mean
+            out["train_seconds_std"] = row.train_seconds.std
+        records.append(out)
+    if not records:
+        return pd.DataFrame(columns=FRAME_COLUMNS)
+    return pd.DataFrame(records)
+
+
+def render_csv(board: Board, rows: Sequence[BoardRow], header: str) -> str:
+    """CSV of the measured rows after a ``#`` header line (read with ``comment="#"``)."""
+    frame = measured_frame(board, rows)
+    return f"# {header}\n" + frame.to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,58 @@
+"""The PNG leaderboard: a bar chart of the sort column, t2a R@1, per pooling and extractor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from atr_bench.files.atomic import atomic_write
+from atr_bench.report.aggregate import BoardRow
+from atr_bench.report.columns import HASH_CHARS
+
+
+def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> Path:
+    """Bar chart of t2a R@1 (mean, std error bars) per pooling, grouped by extractor."""
+    from matplotlib.figure import Figure
+
+    extractors = list(dict.fromkeys(sorted(row.keys["extractor"] for row in rows)))
+    poolings = sorted({row.keys["pooling"] for row in rows})
+    colors = {p: f"C{i % 10}" for i, p in enumerate(poolings)}
+    fig = Figure(figsize=(max(6.0, 0.55 * len(rows) + 2), 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    x, ticks, labels, group_mid = 0.0, [], [], []
+    for extractor in extractors:
+        members = sorted(
+            (r for r in rows if r.keys["extractor"] == extractor),
+            key=lambda r: (r.keys["pooling"], -r.stats["t2a_R1"].mean),
+        )
+        start = x
+        counts: dict[str, int] = {}
+        for row in members:
+            counts[row.keys["pooling"]] = counts.get(row.keys["pooling"], 0) + 1
+        for row in members:
+            stat = row.stats["t2a_R1"]
+            ax.bar(x, stat.mean, yerr=stat.std, color=colors[row.keys["pooling"]], capsize=3)
+            label = row.keys["pooling"]
+            if counts[label] > 1:
+                label += f"\n{row.keys['protocol_hash'][:HASH_CHARS]}"
+            ticks.append(x)
+            labels.append(label)
+            x += 1
+        group_mid.append(((start + x - 1) / 2, extractor))
+        x += 0.8
+    ax.set_xticks(ticks, labels, rotation=45, ha="right", fontsize=8)
+    for mid, name in group_mid:
+        ax.annotate(
+            name,
+            (mid, 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            fontweight="bold",
+        )
+    ax.set_ylabel("t2a R@1 (%), mean ± std over seeds")
+    ax.set_title(f"{title}\ntext-to-audio R@1 per pooling, grouped by extractor", pad=18)
+    fig.supxlabel(header, fontsize=5, wrap=True)
+    meta = {"Title": f"atr-bench leaderboard {title}", "Description": header}
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150, metadata=meta))

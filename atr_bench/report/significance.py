@@ -1,0 +1,146 @@
+"""Intervals and paired tests over test queries, from the per-query ranks runs keep.
+
+Every metric used here is a mean over queries of a per-query score (a hit at k, an average
+precision, a rank), so a row's seeds are pooled by averaging each query's score over them: the
+test queries are what is sampled, the seeds share them.
+
+- Interval of a row's metric: percentile bootstrap over the test queries (``scipy.stats.
+  bootstrap``, 10 000 resamples, 95 %).
+- Difference between two rows (``atr-bench compare``): per query, A's score minus B's over the
+  same queries. Its interval is the same percentile bootstrap of the paired differences; its
+  p-value is a paired permutation test (``scipy.stats.permutation_test``, A and B swapped per
+  query, 10 000 resamples, two-sided). The permutation test is used for the p-value because it
+  needs no assumption about the differences' distribution and is exact in the limit (identical
+  rows give p = 1, a row that wins every query p near 0), while the bootstrap gives the
+  interval of the size of the difference.
+
+Both are seeded (``SEED``), so the same records give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from atr_bench.errors import AtrBenchError
+from atr_bench.record.metric_names import DIRECTIONS
+from atr_bench.record.ranks import QueryRanks
+from atr_bench.report.aggregate import BoardRow
+from atr_bench.run.metrics import query_scores
+
+CONFIDENCE = 0.95
+RESAMPLES = 10_000
+SEED = 0
+BATCH = 500
+"""Resamples evaluated at once (bounds memory on large test splits)."""
+ALPHA = 1 - CONFIDENCE
+INTERVAL_METRICS = ("t2a_R1", "t2a_R10")
+"""Metrics shown with an interval by default (``--intervals`` chooses others)."""
+COMPARED = ("R1", "R5", "R10", "mAP10", "MeanR")
+"""Metrics ``compare`` tests, per direction (those that are a mean over queries)."""
+
+METHOD = (
+    "95 % intervals: percentile bootstrap over the test queries (10 000 resamples, seed 0), "
+    "each query's score averaged over the row's seeds. †: not significantly below the best "
+    "t2a R@1 (paired permutation test over the same queries, two-sided p >= 0.05; see "
+    "`atr-bench compare`)."
+)
+
+
+def scores(ranks: QueryRanks, column: str) -> np.ndarray:
+    """Each query's score under board column ``direction_metric`` (percent, or a rank)."""
+    direction, _, metric = column.partition("_")
+    rank, ap = query_scores(ranks)[direction]
+    if metric == "mAP10":
+        return 100 * ap
+    if metric == "MeanR":
+        return np.asarray(rank, dtype=float)
+    if metric.startswith("R") and metric[1:].isdigit():
+        return 100.0 * (rank <= int(metric[1:]))
+    raise AtrBenchError(f"{metric}: not a mean over queries; choose from {', '.join(COMPARED)}")
+
+
+def pooled(seeds: Sequence[QueryRanks], column: str) -> np.ndarray:
+    """Each query's score averaged over seeds that ranked the same queries."""
+    if any(not seeds[0].same_queries(r) for r in seeds[1:]):
+        raise AtrBenchError("the seeds of a row ranked different test queries; rerun them")
+    return np.mean([scores(r, column) for r in seeds], axis=0)
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis)
+
+
+def interval(values: np.ndarray) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the mean of per-query ``values``."""
+    result = stats.bootstrap(
+        (values,),
+        _mean,
+        n_resamples=RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        batch=BATCH,
+        rng=np.random.default_rng(SEED),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A minus B on one metric over the same queries: the difference, its interval, p."""
+
+    a: float
+    b: float
+    difference: float
+    low: float
+    high: float
+    p: float
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> Difference:
+    """Paired difference of two per-query score arrays over the same queries."""
+    if a.shape != b.shape:
+        raise AtrBenchError("the two rows ranked different test queries; they cannot be paired")
+    low, high = interval(a - b)
+    test = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=RESAMPLES,
+        alternative="two-sided",
+        batch=BATCH,
+        rng=np.random.default_rng(SEED),
+    )
+    return Difference(
+        float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), low, high, float(test.pvalue)
+    )
+
+
+def check_intervals(columns: Sequence[str]) -> tuple[str, ...]:
+    """``direction_metric`` names that can have an interval, or an error naming the flag."""
+    allowed = [f"{d}_{m}" for d in DIRECTIONS for m in COMPARED]
+    wrong = [c for c in columns if c not in allowed]
+    if wrong:
+        raise AtrBenchError(
+            f"--intervals {','.join(wrong)}: no interval for it; choose from {','.join(allowed)}"
+        )
+    return tuple(dict.fromkeys(columns))
+
+
+def mark_significance(rows: Sequence[BoardRow], columns: Sequence[str] = INTERVAL_METRICS) -> None:
+    """Intervals of ``columns`` for rows whose every seed kept its ranks, and the rows not
+    significantly below the best t2a R@1 (the first row, rows being sorted by it)."""
+    for row in rows:
+        if row.ranks:
+            row.intervals = {c: interval(pooled(row.ranks, c)) for c in columns}
+    if not rows or not rows[0].ranks:
+        return
+    best = rows[0].ranks
+    top = pooled(best, "t2a_R1")
+    for row in rows[1:]:
+        if row.ranks and best[0].same_queries(row.ranks[0]):
+            row.near_best = paired(top, pooled(row.ranks, "t2a_R1")).p >= ALPHA

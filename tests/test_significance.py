@@ -1,0 +1,150 @@
+"""Per-query ranks, bootstrap intervals, paired tests, ``atr-bench compare`` and the board's
+interval, near-best and cost columns, on records made by the harness's own code from known
+similarity matrices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atr_bench.cli.main import main
+from atr_bench.record.ranks import ranks_path, read_ranks, write_ranks
+from atr_bench.record.results import read_record, record_path, write_record
+from atr_bench.record.run_record import ProtocolRef, RunRecord, Seconds
+from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.report.significance import interval, paired, pooled, scores
+from atr_bench.run.metrics import metrics_from_ranks, query_ranks, retrieval_metrics
+
+N_CLIPS, PER_CLIP = 30, 5
+CAPTION_CLIP = np.repeat(np.arange(N_CLIPS), PER_CLIP)
+
+
+def _sims(skill: float, seed: int) -> np.ndarray:
+    """Captions x clips similarities: noise plus ``skill`` on every caption's own clip."""
+    rng = np.random.default_rng(seed)
+    sims = rng.normal(size=(len(CAPTION_CLIP), N_CLIPS)).round(1)  # rounding makes ties
+    sims[np.arange(len(CAPTION_CLIP)), CAPTION_CLIP] += skill
+    return sims
+
+
+def test_ranks_reproduce_every_metric_exactly(tmp_path: Path) -> None:
+    sims = _sims(1.0, 0)
+    ranks = read_ranks(write_ranks(tmp_path / "r.ranks.npz", query_ranks(sims, CAPTION_CLIP)))
+    assert metrics_from_ranks(ranks) == retrieval_metrics(sims, CAPTION_CLIP)
+    metrics = retrieval_metrics(sims, CAPTION_CLIP)
+    for direction in ("t2a", "a2t"):
+        for metric in ("R1", "R10", "mAP10", "MeanR"):
+            mean = scores(ranks, f"{direction}_{metric}").mean()
+            assert mean == pytest.approx(metrics[direction][metric], rel=1e-12)
+
+
+def test_identical_rows_differ_by_an_interval_around_zero_and_p_one() -> None:
+    x = scores(query_ranks(_sims(1.0, 0), CAPTION_CLIP), "t2a_R1")
+    d = paired(x, x.copy())
+    assert (d.difference, d.low, d.high, d.p) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_a_row_that_wins_every_query_has_p_near_zero() -> None:
+    a, b = np.full(150, 100.0), np.zeros(150)
+    d = paired(a, b)
+    assert d.difference == 100.0 and d.p < 1e-3 and d.low > 0
+
+
+def test_interval_is_seeded_and_brackets_the_mean() -> None:
+    x = scores(query_ranks(_sims(0.5, 1), CAPTION_CLIP), "t2a_R10")
+    low, high = interval(x)
+    assert low < x.mean() < high and interval(x) == (low, high)
+
+
+def _row(runs: Path, pooling: str, skill: float, seeds: tuple[int, ...]) -> str:
+    """Records and ranks of one row, written as ``run_seed`` writes them."""
+    for seed in seeds:
+        run_id = f"synthcaps-lms-{pooling}-s{seed}"
+        ranks = query_ranks(_sims(skill, seed), CAPTION_CLIP)
+        record = RunRecord(
+            run_id=run_id,
+            created=f"2026-01-01T00:00:0{seed}+00:00",
+            dataset="synthcaps",
+            extractor="lms",
+            pooling=pooling,
+            seed=seed,
+            protocol=ProtocolRef("lou2022", 1),
+            protocol_hash=f"{pooling}hash".ljust(12, "0"),
+            device="cpu (x86_64, 1 threads)",
+            seconds=Seconds(load=1.0, train=10.0 + seed, test=1.0),
+            test=metrics_from_ranks(ranks),
+            parameters=1000 * len(pooling),
+            ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
+        )
+        write_record(record_path(runs, run_id), record)
+    return f"{pooling}hash"
+
+
+def test_compare_and_the_board_from_records_with_ranks(tmp_path: Path, capsys) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    good = _row(runs, "good", 3.0, (0, 1))
+    _row(runs, "twin", 3.0, (0, 1))  # the same ranks as good: not significantly below it
+    bad = _row(runs, "bad", -3.0, (0, 1))
+    assert main(["compare", good, bad, "--runs-dir", str(runs)]) == 0
+    text = capsys.readouterr().out
+    pooled_line = next(line for line in text.splitlines() if line.startswith("| t2a R@1 "))
+    cells = [c.strip() for c in pooled_line.strip("|").split("|")]
+    assert float(cells[3]) > 50 and float(cells[5]) < 1e-3
+    assert "seed 0" in text and "seed 1" in text
+    assert main(["compare", good, "synthcaps-lms-good-s0", "--runs-dir", str(runs)]) == 0
+    assert "| t2a R@1    | " in capsys.readouterr().out
+    assert main(["compare", "nosuch", bad, "--runs-dir", str(runs)]) == 2
+    assert "nosuch: no run id or protocol hash" in capsys.readouterr().err
+
+    build_leaderboards(runs, out, command="x")
+    md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
+    assert "t2a R@1 95% CI" in md and "percentile bootstrap" in md and "params" in md
+    lines = {
+        line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("| lms")
+    }
+    assert "†" in lines["twin"] and "†" not in lines["bad"] and "†" not in lines["good"]
+    assert "10.5 ± 0.7" in lines["good"]  # training seconds per seed
+    frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+    good_row = frame[frame["pooling"] == "good"].iloc[0]
+    assert good_row["t2a_R1_ci_low"] <= good_row["t2a_R1_mean"] <= good_row["t2a_R1_ci_high"]
+    assert set(frame[frame["near_best"]]["pooling"]) == {"twin"}
+    assert dict(zip(frame["pooling"], frame["parameters"], strict=True))["good"] == 4000
+    tex = (out / "synthcaps-lou2022.tex").read_text(encoding="utf-8")
+    assert r"$^\dagger$" in tex
+
+
+def test_a_schema_one_record_compares_with_a_clear_error(tmp_path: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    _row(runs, "good", 3.0, (0,))
+    path = record_path(runs, "synthcaps-lms-good-s0")
+    old = {
+        k: v for k, v in json.loads(path.read_text()).items() if k not in ("ranks", "parameters")
+    }
+    path.write_text(json.dumps({**old, "schema": 1}))
+    assert read_record(path).ranks is None
+    assert main(["compare", "goodhash", "goodhash", "--runs-dir", str(runs)]) == 2
+    assert "kept no per-query ranks" in capsys.readouterr().err
+
+
+def test_pooled_scores_average_the_seeds() -> None:
+    seeds = [query_ranks(_sims(1.0, s), CAPTION_CLIP) for s in (0, 1)]
+    each = [scores(r, "a2t_R1") for r in seeds]
+    np.testing.assert_array_equal(pooled(seeds, "a2t_R1"), (each[0] + each[1]) / 2)
+
+
+def test_intervals_on_request_and_a_wrong_name(tmp_path: Path, capsys) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    _row(runs, "good", 3.0, (0,))
+    args = ["leaderboard", "--runs-dir", str(runs), "--out", str(out), "--format", "md,csv"]
+    assert main([*args, "--intervals", "a2t_R1,t2a_MeanR"]) == 0
+    md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
+    assert "a2t R@1 95% CI" in md and "t2a MeanR 95% CI" in md and "t2a R@10 95% CI" not in md
+    frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+    assert frame.loc[0, "t2a_MeanR_ci_low"] <= frame.loc[0, "t2a_MeanR_ci_high"]
+    capsys.readouterr()
+    assert main([*args, "--intervals", "t2a_MedR"]) == 2
+    assert "--intervals t2a_MedR: no interval for it" in capsys.readouterr().err
