@@ -73,6 +73,10 @@ def test_cases_select_and_reject_names():
         throughput.cases(reg, set(), ["nope"])
     with pytest.raises(AtrBenchError, match=r"unknown shape 'huge'; known: audiocaps"):
         throughput.cases(reg, set(), shapes=["huge"])
+    fp32 = throughput.cases(reg, {"mean"}, ["mean"], ["text"], ["cpu"], dtypes=["fp32"])
+    assert {c.dtype for c in fp32} == {"fp32"} and {c.impl for c in fp32} == set(throughput.IMPLS)
+    with pytest.raises(AtrBenchError, match=r"unknown dtype 'fp16'"):
+        throughput.cases(reg, set(), dtypes=["fp16"])
 
 
 def case(pooling="mean", shape="text", mode="forward+backward", dtype="fp32"):
@@ -227,6 +231,7 @@ def test_bench_command_summarises_an_existing_report(tmp_path, capsys):
         (["--shape", "huge"], "unknown shape 'huge'"),
         (["--threads", "-1"], "--threads must be at least 1"),
         (["--benchmarks", "pooling,nope"], "--benchmarks 'pooling,nope': expected pooling"),
+        (["--dtype", "fp16"], "unknown dtype 'fp16'; known: fp32, bf16"),
     ],
 )
 def test_bench_command_rejects_bad_arguments(tmp_path, capsys, argv, message):

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.perf.throughput import SHAPES
+from atr_bench.perf.throughput import DTYPES, SHAPES
 from atr_bench.plugins.registry import registry
 
 SUITE = Path(__file__).resolve().parent / "suite"
@@ -43,6 +43,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         default="",
         help="comma-separated shapes (default: all): " + ", ".join(s.name for s in SHAPES),
     )
+    p.add_argument("--dtype", default="", help="fp32, bf16 or both (default: both; poolings)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
     p.add_argument(
         "--threads",
@@ -102,7 +103,10 @@ def suite_args(args: argparse.Namespace) -> list[str]:
     if args.threads < 0:
         raise AtrBenchError("--threads must be at least 1 (or 0 for torch's default)")
     out = ["--device", args.device, "--threads", str(args.threads)]
-    for flag in ("pooling", "shape"):
+    for name in _names(args.dtype):
+        if name not in DTYPES:
+            raise AtrBenchError(f"unknown dtype {name!r}; known: fp32, bf16")
+    for flag in ("pooling", "shape", "dtype"):
         if getattr(args, flag):
             out += [f"--{flag}", getattr(args, flag)]
     return out

@@ -82,8 +82,10 @@ def cases(
     poolings: Iterable[str] = (),
     shapes: Iterable[str] = (),
     devices: Iterable[str] = DEVICES,
+    dtypes: Iterable[str] = (),
 ) -> list[Case]:
-    """Every registered pooling (or those named) x shapes x modes x dtypes x devices, with a
+    """Every registered pooling (or those named) x shapes x modes x dtypes (or those named) x
+    devices, with a
     ``baseline`` case beside each fp32 paper-shape case of the poolings in ``baselines``;
     unknown names are errors."""
     names = list(poolings) or [found.spec.name for found in registry.all("pooling")]
@@ -94,6 +96,9 @@ def cases(
     if unknown:
         known = ", ".join(s.name for s in SHAPES)
         raise AtrBenchError(f"unknown shape {unknown[0]!r}; known: {known}")
+    types = set(dtypes) or set(DTYPES)
+    if types - set(DTYPES):
+        raise AtrBenchError(f"unknown dtype {sorted(types - set(DTYPES))[0]!r}; known: fp32, bf16")
     return [
         Case(name, impl, shape, mode, dtype, device, variant)
         for name in names
@@ -105,6 +110,7 @@ def cases(
         if shape.name in wanted
         for mode in MODES
         for dtype in DTYPES
+        if dtype in types
         if impl == "registered" or (name in baselines and shape.paper and dtype == "fp32")
         for device in devices
     ]

@@ -37,6 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         + ", ".join(f"{s.name} {s.batch}x{s.frames}x{s.dim}" for s in throughput.SHAPES)
         + " (the training-step benchmarks have audiocaps and clotho)",
     )
+    group.addoption("--dtype", default="", help="fp32, bf16 or both (default: both; poolings)")
     group.addoption("--device", default="cpu,cuda", help="cpu, cuda or both (default: cpu,cuda)")
     group.addoption(
         "--threads",
@@ -81,7 +82,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     }
     try:
         if "case" in metafunc.fixturenames:
-            cases = throughput.cases(registry(), BASELINES, **chosen)
+            dtypes = _names(option.dtype)
+            cases = throughput.cases(registry(), BASELINES, **chosen, dtypes=dtypes)
             metafunc.parametrize("case", cases, ids=str)
         if "step_case" in metafunc.fixturenames:
             metafunc.parametrize("step_case", step.step_cases(registry(), **chosen), ids=str)
