@@ -14,7 +14,7 @@ from atr_bench.cli.main import main
 from atr_bench.components.poolings import plugin as poolings
 from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
-from atr_bench.perf import throughput
+from atr_bench.perf import bench, throughput
 from atr_bench.perf.bench_report import load, render, summarise, write_report
 from atr_bench.plugins.registry import Origin, Registry
 from atr_bench.plugins.specs import PoolingSpec
@@ -281,6 +281,7 @@ def test_bench_command_runs_the_suite_outside_the_checkout(tmp_path, monkeypatch
     argv = ["bench", "--pooling", "mean", "--shape", "text"]  # one thread by default
     assert main([*argv, "--json", str(json_path), "--out", str(out)]) == 0
     assert "not written: " in capsys.readouterr().err  # no training step at the text shape
+    assert not list(bench.SUITE.glob(".benchmarks")) and not list(bench.SUITE.glob(".pytest*"))
     frame, machine = load(json_path)
     assert set(frame["impl"]) == {"registered", "baseline"} and len(frame) == 6
     assert machine["threads"] == 1 and machine["bandwidth_gb_s"]["cpu"] > 0

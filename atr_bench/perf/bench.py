@@ -114,11 +114,13 @@ def suite_args(args: argparse.Namespace) -> list[str]:
 
 def run_suite(benchmarks: list[str], json_path: Path, options: list[str]) -> None:
     """Run ``pytest -p PLUGIN FILES --benchmark-only`` writing ``json_path``; a failure is an
-    error. It runs in the suite's folder, writing nothing there (no cache)."""
+    error. It runs in the suite's folder, writing nothing there (no cache; pytest-benchmark's
+    storage folder beside the JSON report)."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
     tests = [str(SUITE / BENCHMARKS[name]) for name in benchmarks]
     command = [sys.executable, "-m", "pytest", "-p", PLUGIN, *tests, "--benchmark-only", "-q"]
     command += ["-p", "no:cacheprovider", "--benchmark-json", str(json_path), *options]
+    command += ["--benchmark-storage", f"file://{json_path.parent}"]  # not in the package
     code = subprocess.run(command, cwd=SUITE, check=False).returncode
     if code != 0:
         raise AtrBenchError(f"the benchmark suite failed (pytest exit code {code}); see above")
