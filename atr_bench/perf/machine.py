@@ -15,7 +15,7 @@ import torch
 PEAK_SIZE = 512
 """The square matrices whose product measures the machine's matrix rate (small enough that
 the best of many tries is rarely cut by another process on a shared machine)."""
-REPEATS = 20
+REPEATS = 50
 
 
 def _sync(device: str) -> Callable[[], None]:
@@ -34,9 +34,10 @@ def _best_seconds(call: Callable[[], object], device: str, repeats: int) -> floa
     return best
 
 
-def bandwidth(device: str, megabytes: int = 64, repeats: int = REPEATS) -> float:
-    """Measured memory bandwidth in bytes/s: the best of ``repeats`` copies of a large tensor
-    (each copy reads and writes it once)."""
+def bandwidth(device: str, megabytes: int = 32, repeats: int = REPEATS) -> float:
+    """Measured memory bandwidth in bytes/s: the best of ``repeats`` copies of a tensor larger
+    than a CPU's last-level cache share (each copy reads and writes it once); short copies, many
+    times, so that on a shared machine some run without being preempted."""
     src = torch.ones(megabytes * 2**18, device=device)
     dst = torch.empty_like(src)
     seconds = _best_seconds(lambda: dst.copy_(src), device, repeats)
