@@ -111,7 +111,9 @@ def step_plan(case: StepCase, registry: Registry) -> Plan:
     return plan(config, registry, Path("data"))  # the dataset is only named, never read
 
 
-def random_split(the_plan: Plan, clips: int, captions: int, device: str, seed: int = 0):
+def random_split(
+    the_plan: Plan, clips: int, captions: int, device: str, seed: int = 0
+) -> SplitData:
     """``clips`` clips of random features, each with ``captions`` captions; lengths are
     uniform in ``[T/2, T]`` with zeros in the padding, as the data layer writes them."""
     c = the_plan.config
