@@ -1,5 +1,5 @@
-"""Pooling throughput plumbing: the cases the suite runs, its inputs and steps, the byte
-bound, the Markdown summary and the ``atr-bench bench`` command."""
+"""Pooling throughput plumbing: the cases the suite runs, its inputs and steps, the byte and
+flop bounds, the Markdown summary and the ``atr-bench bench`` command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from atr_bench.cli.main import main
 from atr_bench.components.poolings import plugin as poolings
 from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
-from atr_bench.perf import throughput
+from atr_bench.perf import bench, throughput
 from atr_bench.perf.bench_report import load, render, summarise, write_report
 from atr_bench.plugins.registry import Origin, Registry
 from atr_bench.plugins.specs import PoolingSpec
@@ -39,13 +39,13 @@ def registry_with_a_third_party_pooling() -> Registry:
     )
 
 
-def test_cases_cover_every_registered_pooling_with_references_beside_built_ins():
+def test_cases_cover_every_registered_pooling_with_baselines_beside_built_ins():
     reg = registry_with_a_third_party_pooling()
-    cases = throughput.cases(reg, references={"mean", "netvlad"}, devices=["cpu"])
+    cases = throughput.cases(reg, baselines={"mean", "netvlad"}, devices=["cpu"])
     names = {f.spec.name for f in reg.all("pooling")}
     assert {c.pooling for c in cases} == names and "mine" in names
     per_pooling = len(throughput.SHAPES) * len(throughput.MODES) * len(throughput.DTYPES)
-    references = [c for c in cases if c.impl == "reference"]
+    references = [c for c in cases if c.impl == "baseline"]
     variants = {n: throughput.variants(reg.get("pooling", n)) for n in names}
     assert variants["netvlad"] == ["kernel=torch", "kernel=triton"]  # defaults: auto
     assert variants["mean"] == variants["mine"] == []
@@ -73,6 +73,10 @@ def test_cases_select_and_reject_names():
         throughput.cases(reg, set(), ["nope"])
     with pytest.raises(AtrBenchError, match=r"unknown shape 'huge'; known: audiocaps"):
         throughput.cases(reg, set(), shapes=["huge"])
+    fp32 = throughput.cases(reg, {"mean"}, ["mean"], ["text"], ["cpu"], dtypes=["fp32"])
+    assert {c.dtype for c in fp32} == {"fp32"} and {c.impl for c in fp32} == set(throughput.IMPLS)
+    with pytest.raises(AtrBenchError, match=r"unknown dtype 'fp16'"):
+        throughput.cases(reg, set(), dtypes=["fp16"])
 
 
 def case(pooling="mean", shape="text", mode="forward+backward", dtype="fp32"):
@@ -126,13 +130,23 @@ def test_min_bytes_counts_input_output_parameters_and_gradients():
     assert throughput.min_bytes(mean, case(dtype="bf16")) < throughput.min_bytes(mean, case())
 
 
-def result(pooling, impl, shape, clips, mode="forward+backward", variant="") -> dict:
+def result(pooling, impl, shape, clips, mode="forward+backward", variant="", flops=0.0) -> dict:
     info = throughput.Case(pooling, impl, SHAPES[shape], mode, "fp32", "cpu", variant).info()
-    return {"extra_info": {**info, "clips_per_s": clips, "min_bytes": 1_000_000}}
+    return {"extra_info": {**info, "clips_per_s": clips, "min_bytes": 1_000_000, "flops": flops}}
 
 
-def report_json(tmp_path, *results) -> object:
-    machine = {"cpu": "Test CPU 9000", "threads": 3, "torch": "9.9", "bandwidth_gb_s": {"cpu": 2.0}}
+MACHINE = {
+    "cpu": "Test CPU 9000",
+    "threads": 3,
+    "torch": "9.9",
+    "cores": 2,
+    "load": 1.5,
+    "bandwidth_gb_s": {"cpu": 2.0},
+    "matmul_gflop_s": {"cpu": {"fp32": 10.0, "bf16": 20.0}},
+}
+
+
+def report_json(tmp_path, *results, machine=MACHINE) -> object:
     path = tmp_path / "report.json"
     data = {
         "machine_info": {"atr_bench": machine},
@@ -144,21 +158,23 @@ def report_json(tmp_path, *results) -> object:
 
 
 @pytest.mark.parametrize(("reference", "verdict"), [(1000.0, "met"), (2000.0, "NOT met")])
-def test_report_pairs_references_and_states_the_target(tmp_path, reference, verdict):
+def test_report_pairs_baselines_and_states_the_target(tmp_path, reference, verdict):
     path = report_json(
         tmp_path,
         result("netrvlad", "registered", "audiocaps", 2500.0),
-        result("netrvlad", "reference", "audiocaps", reference),
+        result("netrvlad", "baseline", "audiocaps", reference),
+        result("netrvlad", "reference", "audiocaps", 1.0),  # an old report's literal oracle
         result("netrvlad", "registered", "large", 900.0),
         result("mine", "registered", "text", 50.0),
         result("netrvlad", "registered", "audiocaps", 3000.0, variant="kernel=triton"),
     )
     text = render(summarise(*load(path)), load(path)[1], "atr-bench bench --device cpu")
     assert "`atr-bench bench --device cpu`" in text and "measured 2026-01-02T03:04:05 UTC" in text
-    assert "Test CPU 9000, 3 torch thread(s), torch 9.9" in text and "cpu 2.0 GB/s" in text
+    assert "Test CPU 9000 (2 cores, 1-minute load average 1.5 at the end), 3 torch" in text
+    assert "cpu 2.0 GB/s" in text and "cpu fp32 10, bf16 20" in text
     speedup = 2500.0 / reference
-    assert f"{speedup:.1f}x the reference's {reference:,.0f} clips/s" in text
-    assert f"(target >= 1.5x: {verdict})" in text
+    assert f"{speedup:.2f}x its vectorised baseline's {reference:,.0f} clips/s" in text
+    assert f"(target >= 1.5x: {verdict}), 0.977% of the machine's memory bound" in text
     assert "Shapes: audiocaps = panns_cnn14 on AudioCaps; text = 20 word2vec tokens; " in text
     assert "; large = 4x the AudioCaps batch (not the paper)." in text
     rows = {(r[0], r[1]): r[4:] for r in table_rows(text)}
@@ -168,9 +184,10 @@ def test_report_pairs_references_and_states_the_target(tmp_path, reference, verd
         f"{reference:,.0f}",
         f"{speedup:.3g}x",
         "256,000",
+        "memory",
         "0.977%",
     ]
-    assert rows["netrvlad", "large 512x31x2048"] == ["900", "-", "-", "-", "-"]
+    assert rows["netrvlad", "large 512x31x2048"] == ["900", "-", "-", "-", "-", "-"]
     assert rows["mine", "text 128x20x300"][:2] == ["50", "-"]
     # a variant is its own row, against the same reference
     variant = rows["netrvlad kernel=triton", "audiocaps 128x31x2048"]
@@ -213,7 +230,8 @@ def test_bench_command_summarises_an_existing_report(tmp_path, capsys):
         (["--pooling", "mean,nope"], "unknown pooling 'nope'"),
         (["--shape", "huge"], "unknown shape 'huge'"),
         (["--threads", "-1"], "--threads must be at least 1"),
-        (["--suite", "/nonexistent"], "no benchmark suite at /nonexistent"),
+        (["--benchmarks", "pooling,nope"], "--benchmarks 'pooling,nope': expected pooling"),
+        (["--dtype", "fp16"], "unknown dtype 'fp16'; known: fp32, bf16"),
     ],
 )
 def test_bench_command_rejects_bad_arguments(tmp_path, capsys, argv, message):
@@ -227,16 +245,49 @@ def test_bench_command_without_cuda_says_so(capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
+def test_report_bound_is_the_slower_of_bytes_and_flops(tmp_path):
+    """2 GB/s and 10 GFLOP/s: 1 MB takes 0.5 ms; 1e8 flops take 10 ms, so compute bounds the
+    call at 128 / 10 ms = 12,800 clips/s; an older report without flops or matrix rate keeps
+    the bandwidth bound."""
+    heavy = result("lstm", "registered", "audiocaps", 6400.0, flops=1e8)
+    rows = table_rows(render(summarise(*load(report_json(tmp_path, heavy))), MACHINE, "c"))
+    assert rows[0][4:] == ["6,400", "-", "-", "12,800", "compute", "50%"]
+    old = {k: v for k, v in MACHINE.items() if k != "matmul_gflop_s"}
+    path = report_json(tmp_path, heavy, machine=old)
+    rows = table_rows(render(summarise(*load(path)), old, "c"))
+    assert rows[0][7:] == ["256,000", "memory", "2.5%"]
+
+
+def test_matmul_flops_count_products_forward_and_backward():
+    mean = MeanPooling(300)
+    assert throughput.matmul_flops(mean, case(mode="forward")) == pytest.approx(
+        2 * 128 * 20 * 300,
+        rel=0.6,  # the masked sum as one batched product, masks vary
+    )
+    lstm = SPECS["lstm"].build(300, hidden=4, layers=1, bidirectional=False)
+    forward = throughput.matmul_flops(lstm, case("lstm", mode="forward"))
+    _, mask = throughput.make_inputs(case("lstm"), 128 // throughput.WARMUP_FRACTION)
+    real = int(mask.sum()) * throughput.WARMUP_FRACTION
+    assert forward == 2 * real * 4 * 4 * (300 + 4)  # the cells' products
+    assert throughput.matmul_flops(lstm, case("lstm")) == pytest.approx(3 * forward, rel=1e-3)
+    assert throughput._lstm_flops(lstm.lstm, real) == forward  # the count for a fused LSTM
+
+
 @pytest.mark.slow
-def test_bench_command_runs_the_suite_and_writes_the_table(tmp_path):
+def test_bench_command_runs_the_suite_outside_the_checkout(tmp_path, monkeypatch, capsys):
+    """From a folder that is no source checkout: the suite comes from the package."""
+    monkeypatch.chdir(tmp_path)
     json_path, out = tmp_path / "run.json", tmp_path / "table.md"
     argv = ["bench", "--pooling", "mean", "--shape", "text"]  # one thread by default
     assert main([*argv, "--json", str(json_path), "--out", str(out)]) == 0
+    assert "not written: " in capsys.readouterr().err  # no training step at the text shape
+    assert not list(bench.SUITE.glob(".benchmarks")) and not list(bench.SUITE.glob(".pytest*"))
     frame, machine = load(json_path)
-    assert set(frame["impl"]) == {"registered", "reference"} and len(frame) == 6
+    assert set(frame["impl"]) == {"registered", "baseline"} and len(frame) == 6
     assert machine["threads"] == 1 and machine["bandwidth_gb_s"]["cpu"] > 0
+    assert machine["matmul_gflop_s"]["cpu"]["fp32"] > 0
     table = out.read_text()
     assert "`atr-bench bench --device cpu --threads 1 --pooling mean --shape text`" in table
     rows = table_rows(table)
     assert [r[0] for r in rows] == ["mean"] * 4
-    assert [r[5] != "-" for r in rows] == [r[3] == "fp32" for r in rows]  # fp32 references
+    assert [r[5] != "-" for r in rows] == [r[3] == "fp32" for r in rows]  # fp32 baselines

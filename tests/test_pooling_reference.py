@@ -1,5 +1,6 @@
-"""Every built-in pooling equals its plain reference (``atr_bench/perf/references.py``):
-same outputs and same gradients (input and every parameter) on padded batches whose padding
+"""Every built-in pooling equals its plain reference (``atr_bench/perf/references.py``), and
+the vectorised baselines the throughput suite times (``atr_bench/perf/baselines.py``) equal it
+too: same outputs and same gradients (input and every parameter) on padded batches whose padding
 holds garbage. Tolerances: float64 1e-10 (the formulas agree to rounding); float32 atol 1e-5,
 rtol 1e-4 (different summation orders); bf16 against the float64 reference, atol 2e-2."""
 
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 
 from atr_bench.components.poolings import plugin as poolings
 from atr_bench.components.poolings import simple
+from atr_bench.perf.baselines import BASELINES
 from atr_bench.perf.references import REFERENCES
 
 SPECS = {spec.name: spec for spec in poolings.atr_bench_poolings()}
@@ -82,6 +84,30 @@ def test_builtin_equals_reference(name, dtype, padding):
         assert torch.isfinite(a).all(), index
         torch.testing.assert_close(a, b, **TOLERANCES[dtype], msg=lambda m, i=index: f"#{i}: {m}")
     assert (got[1][~mask] == 0).all()  # no gradient flows into padding
+
+
+@pytest.mark.parametrize("assign_norm", ["none", "batch"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("dtype", list(TOLERANCES), ids=str)
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_builtin_equals_its_vectorised_baseline(name, dtype, training, assign_norm):
+    """So that a speed-up against the baseline compares two computations of one result."""
+    if assign_norm == "batch" and "vlad" not in name:
+        pytest.skip("only VLAD has an assignment BatchNorm")
+    extra = {"assign_norm": assign_norm} if "vlad" in name else {}
+    torch.manual_seed(0)
+    module = SPECS[name].build(D, **OPTIONS.get(name, {}), **extra).to(dtype).train(training)
+    x, mask = batch(dtype)
+    grad = torch.randn(len(LENGTHS), module.out_dim, dtype=dtype)
+    want = outputs_and_gradients(BASELINES[name](module), x, mask, grad)
+    got = outputs_and_gradients(module, x, mask, grad)
+    for index, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert torch.isfinite(b).all(), index
+        torch.testing.assert_close(a, b, **TOLERANCES[dtype], msg=lambda m, i=index: f"#{i}: {m}")
+
+
+def test_baselines_only_for_poolings_that_are_not_torch_modules_already():
+    assert set(BASELINES) == set(SPECS) - {"lstm", "transformer"}
 
 
 def float64_case(name: str) -> tuple:

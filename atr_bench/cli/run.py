@@ -78,8 +78,9 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads per run (default: torch's; a sweep with --jobs N splits the cores). "
-        "Use 1 on a machine other jobs share: small models slow down badly when threads wait",
+        help="CPU threads per run (default: torch's, one per core; a sweep with --jobs N "
+        "splits the cores). Idle threads sleep rather than spin (OMP_WAIT_POLICY=PASSIVE "
+        "unless set), so a CPU other jobs share does not stall them",
     )
     add_data_root(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))

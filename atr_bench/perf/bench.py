@@ -1,14 +1,16 @@
-"""``atr-bench bench``: run the pooling throughput suite and write its summary table.
+"""``atr-bench bench``: run the throughput suite and write its summary tables.
 
-The suite is the repository's ``benchmarks/`` directory (pytest-benchmark tests plus the plain
-reference implementations, which are deliberately not part of the installed package). The
-command runs that same suite in a pytest subprocess, so ``pytest benchmarks --benchmark-only``
-and ``atr-bench bench`` measure identically, then summarises the JSON report it wrote.
+The suite lives in the package (``atr_bench.perf.suite``), so the command works from an
+installed wheel; the repository's ``benchmarks/`` folder re-exports it, so
+``pytest benchmarks --benchmark-only`` and ``atr-bench bench`` measure identically. The command
+runs it in a pytest subprocess, then summarises the JSON report it wrote: the pooling table and
+the end-to-end training-step table.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,24 +18,32 @@ from pathlib import Path
 import torch
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.perf.throughput import SHAPES
+from atr_bench.perf.throughput import DTYPES, SHAPES
 from atr_bench.plugins.registry import registry
 
-DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "benchmarks"
-"""Where a source checkout (or an editable install) keeps the suite."""
-SUITE_FILE = "test_pooling_throughput.py"
-"""The pooling benchmarks within the suite (it may hold other benchmarks too)."""
+SUITE = Path(__file__).resolve().parent / "suite"
+"""The suite inside the installed package; its hooks are the ``plugin`` module."""
+PLUGIN = "atr_bench.perf.suite.plugin"
+BENCHMARKS = {"pooling": "poolings.py", "step": "steps.py"}
+"""What ``--benchmarks`` picks: the pooling throughput, the end-to-end training step."""
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``bench`` subcommand."""
-    p = sub.add_parser("bench", help="pooling throughput: run the benchmark suite, write a table")
+    p = sub.add_parser("bench", help="throughput: run the benchmark suite, write its tables")
+    p.add_argument(
+        "--benchmarks",
+        default="pooling,step",
+        help="pooling (each pooling alone), step (a whole training step and an evaluation "
+        "pass) or both (default: pooling,step)",
+    )
     p.add_argument("--pooling", default="", help="comma-separated poolings (default: all)")
     p.add_argument(
         "--shape",
         default="",
         help="comma-separated shapes (default: all): " + ", ".join(s.name for s in SHAPES),
     )
+    p.add_argument("--dtype", default="", help="fp32, bf16 or both (default: both; poolings)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
     p.add_argument(
         "--threads",
@@ -41,7 +51,6 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="torch CPU threads (default: 1, steady on shared machines; 0: torch's default)",
     )
-    p.add_argument("--suite", type=Path, default=None, help=f"default: {DEFAULT_SUITE}")
     p.add_argument(
         "--json",
         type=Path,
@@ -57,11 +66,28 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         default=Path("leaderboards/pooling-throughput.md"),
         help="default: leaderboards/pooling-throughput.md",
     )
+    p.add_argument(
+        "--step-out",
+        type=Path,
+        default=Path("leaderboards/training-step-throughput.md"),
+        help="default: leaderboards/training-step-throughput.md",
+    )
     p.set_defaults(func=cmd_bench)
 
 
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def chosen_benchmarks(args: argparse.Namespace) -> list[str]:
+    """The ``--benchmarks`` asked for, checked."""
+    chosen = _names(args.benchmarks)
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown or not chosen:
+        raise AtrBenchError(
+            f"--benchmarks {args.benchmarks!r}: expected pooling, step or pooling,step"
+        )
+    return chosen
 
 
 def suite_args(args: argparse.Namespace) -> list[str]:
@@ -77,39 +103,58 @@ def suite_args(args: argparse.Namespace) -> list[str]:
     if args.threads < 0:
         raise AtrBenchError("--threads must be at least 1 (or 0 for torch's default)")
     out = ["--device", args.device, "--threads", str(args.threads)]
-    for flag in ("pooling", "shape"):
+    for name in _names(args.dtype):
+        if name not in DTYPES:
+            raise AtrBenchError(f"unknown dtype {name!r}; known: fp32, bf16")
+    for flag in ("pooling", "shape", "dtype"):
         if getattr(args, flag):
             out += [f"--{flag}", getattr(args, flag)]
     return out
 
 
-def run_suite(suite: Path, json_path: Path, options: list[str]) -> None:
-    """Run ``pytest SUITE --benchmark-only`` writing ``json_path``; a failure is an error."""
-    if not (suite / SUITE_FILE).is_file():
-        raise AtrBenchError(
-            f"no benchmark suite at {suite}; `atr-bench bench` runs the benchmarks/ directory "
-            "of a source checkout: pass --suite DIR"
-        )
+def run_suite(benchmarks: list[str], json_path: Path, options: list[str]) -> None:
+    """Run ``pytest -p PLUGIN FILES --benchmark-only`` writing ``json_path``; a failure is an
+    error. It runs in the suite's folder, writing nothing there (no cache; pytest-benchmark's
+    storage folder beside the JSON report)."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    tests = str(suite / SUITE_FILE)
-    command = [sys.executable, "-m", "pytest", tests, "--benchmark-only", "-q"]
+    tests = [str(SUITE / BENCHMARKS[name]) for name in benchmarks]
+    command = [sys.executable, "-m", "pytest", "-p", PLUGIN, *tests, "--benchmark-only", "-q"]
     command += ["-p", "no:cacheprovider", "--benchmark-json", str(json_path), *options]
-    code = subprocess.run(command, cwd=suite.parent, check=False).returncode
+    command += ["--benchmark-storage", f"file://{json_path.parent}"]  # not in the package
+    code = subprocess.run(command, cwd=SUITE, check=False).returncode
     if code != 0:
         raise AtrBenchError(f"the benchmark suite failed (pytest exit code {code}); see above")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from atr_bench.perf.bench_report import write_report  # pandas: loaded only when needed
+    from atr_bench.perf.step_report import write_step_report
 
+    benchmarks = chosen_benchmarks(args)
     options = suite_args(args)
     json_path = args.json.resolve()
     if not args.from_json:
-        run_suite((args.suite or DEFAULT_SUITE).resolve(), json_path, options)
+        if importlib.util.find_spec("pytest_benchmark") is None:
+            raise AtrBenchError(
+                "atr-bench bench needs pytest and pytest-benchmark: pip install 'atr-bench[test]'"
+            )
+        run_suite(benchmarks, json_path, options)
+    picked = [] if benchmarks == list(BENCHMARKS) else ["--benchmarks", args.benchmarks]
     command = " ".join(
         ["atr-bench bench", "--from-json", "--json", str(args.json)]
         if args.from_json
-        else ["atr-bench bench", *options]
+        else ["atr-bench bench", *picked, *options]
     )
-    print(f"wrote {write_report(json_path, args.out, command)}")
+    outs = {"pooling": (write_report, args.out), "step": (write_step_report, args.step_out)}
+    errors = []
+    for name in benchmarks:  # a report may hold one kind of results only
+        write, out = outs[name]
+        try:
+            print(f"wrote {write(json_path, out, command)}")
+        except AtrBenchError as exc:
+            errors.append(exc)
+    if len(errors) == len(benchmarks):
+        raise errors[0]
+    for exc in errors:
+        print(f"not written: {exc}", file=sys.stderr)
     return 0

@@ -1,9 +1,9 @@
-"""Plain reference implementations of the built-in poolings: the textbook formula, no tricks.
+"""Literal reference implementations of the built-in poolings: the textbook formula, no tricks.
 
 Each wraps a built pooling and reuses its parameters, so the built-in can be checked against it
-for equal outputs and gradients and timed beside it in the same run. They are slow on purpose
-(per-clip loops, per-step recurrences, a materialised ``[B, T, K, D]`` VLAD tensor) and live
-outside the package: they exist only for the tests and the benchmarks.
+for equal outputs and gradients. They are slow on purpose (per-clip loops, per-step
+recurrences, a materialised ``[B, T, K, D]`` VLAD tensor), so they are test oracles only and
+never timed: a speed-up is stated against the vectorised baselines (``baselines.py``).
 """
 
 from __future__ import annotations

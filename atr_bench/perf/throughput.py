@@ -1,17 +1,16 @@
-"""Pooling throughput: the shapes, cases, inputs, timed steps and machine facts that the
-``benchmarks/`` suite and ``atr-bench bench`` share, so both measure exactly the same thing."""
+"""Pooling throughput: the shapes, cases, inputs, timed steps and work bounds (bytes moved,
+matrix flops) of the suite that ``pytest benchmarks`` and ``atr-bench bench`` both run."""
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import Registry
@@ -41,9 +40,10 @@ SHAPES = (
 MODES = ("forward", "forward+backward")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 DEVICES = ("cpu", "cuda")
-IMPLS = ("registered", "reference")
-"""``registered``: the pooling as its plugin builds it; ``reference``: the plain formula,
-timed in fp32 at the paper's shapes (enough for the speed-up, and it is slow by design)."""
+IMPLS = ("registered", "baseline")
+"""``registered``: the pooling as its plugin builds it; ``baseline``: the same formula written
+the plain vectorised way (``baselines.py``), timed in fp32 at the paper's shapes (enough for
+the speed-up)."""
 
 ROUND_BUDGET_S = 0.2
 """Timed seconds aimed at per case (after warming up); slower steps get a single round."""
@@ -78,13 +78,15 @@ class Case:
 
 def cases(
     registry: Registry,
-    references: Collection[str],
+    baselines: Collection[str],
     poolings: Iterable[str] = (),
     shapes: Iterable[str] = (),
     devices: Iterable[str] = DEVICES,
+    dtypes: Iterable[str] = (),
 ) -> list[Case]:
-    """Every registered pooling (or those named) x shapes x modes x dtypes x devices, with a
-    ``reference`` case beside each fp32 paper-shape case of the poolings in ``references``;
+    """Every registered pooling (or those named) x shapes x modes x dtypes (or those named) x
+    devices, with a
+    ``baseline`` case beside each fp32 paper-shape case of the poolings in ``baselines``;
     unknown names are errors."""
     names = list(poolings) or [found.spec.name for found in registry.all("pooling")]
     for name in names:
@@ -94,6 +96,9 @@ def cases(
     if unknown:
         known = ", ".join(s.name for s in SHAPES)
         raise AtrBenchError(f"unknown shape {unknown[0]!r}; known: {known}")
+    types = set(dtypes) or set(DTYPES)
+    if types - set(DTYPES):
+        raise AtrBenchError(f"unknown dtype {sorted(types - set(DTYPES))[0]!r}; known: fp32, bf16")
     return [
         Case(name, impl, shape, mode, dtype, device, variant)
         for name in names
@@ -105,7 +110,8 @@ def cases(
         if shape.name in wanted
         for mode in MODES
         for dtype in DTYPES
-        if impl == "registered" or (name in references and shape.paper and dtype == "fp32")
+        if dtype in types
+        if impl == "registered" or (name in baselines and shape.paper and dtype == "fp32")
         for device in devices
     ]
 
@@ -210,42 +216,35 @@ def min_bytes(module: nn.Module, case: Case) -> int:
     return total + outputs + data + params + (data if params else 0)
 
 
-def bandwidth(device: str, megabytes: int = 256, repeats: int = 5) -> float:
-    """Measured memory bandwidth in bytes/s: the best of ``repeats`` copies of a large tensor
-    (each copy reads and writes it once)."""
-    src = torch.ones(megabytes * 2**18, device=device)
-    dst = torch.empty_like(src)
-    sync = torch.cuda.synchronize if device == "cuda" else _no_sync
-    best = float("inf")
-    for _ in range(repeats):
-        sync()
-        started = time.perf_counter()
-        dst.copy_(src)
-        sync()
-        best = min(best, time.perf_counter() - started)
-    return 2 * src.numel() * src.element_size() / best
+def matmul_flops(module: nn.Module, case: Case) -> float:
+    """The floating-point operations of one call at the case's batch: torch's flop counter on
+    a call at an eighth of the batch, scaled up (flops grow with the clips), plus the cells'
+    products of any ``nn.LSTM`` that ran as one fused op the counter does not see."""
+    small = max(1, case.shape.batch // WARMUP_FRACTION)
+    x, mask = make_inputs(case, small)
+    step = make_step(module, x, mask, case.mode)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    counts = counter.get_flop_counts()
+    root = type(module).__name__
+    unseen = [
+        lstm
+        for name, lstm in module.named_modules()
+        if isinstance(lstm, nn.LSTM) and not sum(counts.get(f"{root}.{name}", {}).values())
+    ]
+    scale = 3 if case.mode == "forward+backward" else 1  # a backward: twice the forward's
+    hand = scale * sum(_lstm_flops(lstm, int(mask.sum())) for lstm in unseen)
+    return (counter.get_total_flops() + hand) * case.shape.batch / small
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine(devices: Iterable[str]) -> dict[str, Any]:
-    """What a throughput figure depends on: CPU, threads, torch, GPU, measured bandwidth."""
-    facts: dict[str, Any] = {
-        "cpu": cpu_model(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "bandwidth_gb_s": {},
-    }
-    for device in devices:
-        if device == "cuda":
-            facts["gpu"] = torch.cuda.get_device_name()
-        facts["bandwidth_gb_s"][device] = bandwidth(device) / 1e9
-    return facts
+def _lstm_flops(lstm: nn.LSTM, frames: int) -> int:
+    """Forward products of an LSTM over ``frames`` real frames: per layer and direction,
+    ``[frames, in] x [in, 4H]`` and ``[frames, H] x [H, 4H]`` (2 flops a multiply-add)."""
+    directions = 2 if lstm.bidirectional else 1
+    hidden = lstm.hidden_size
+    total = 0
+    for layer in range(lstm.num_layers):
+        width = lstm.input_size if layer == 0 else hidden * directions
+        total += directions * 2 * frames * 4 * hidden * (width + hidden)
+    return total

@@ -193,24 +193,39 @@ def _train_epoch(
     model.train()
     losses = []
     batches = BATCHES[config.batch_items](split, generator, config.batch_size, device)
-    for clips, captions, group in batches:
-        if clips.numel() < 2:  # a lone item has no negatives
+    for batch in batches:
+        if batch[0].numel() < 2:  # a lone item has no negatives
             continue
-        with autocast(device, config.amp):
-            audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
-            text = model.embed_text(split.text[captions], split.text_len[captions])
-        sims = text.float() @ audio.float().T
-        if group is None:
-            positives = clips[:, None] == clips[None, :]
-        else:
-            sims = caption_mean(sims, group, len(clips))
-            positives = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(sims, positives)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(train_step(model, split, batch, optimizer, loss_fn, config, device).item())
     return sum(losses) / max(len(losses), 1)
+
+
+def train_step(
+    model: DualEncoder,
+    split: SplitData,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    config: RunConfig,
+    device: torch.device,
+) -> torch.Tensor:
+    """One optimiser step on one batch (both embeddings, similarity, loss, backward, step);
+    returns the loss, detached (reading it waits for the step to finish)."""
+    clips, captions, group = batch
+    with autocast(device, config.amp):
+        audio = model.embed_audio(split.audio[clips], split.audio_len[clips])
+        text = model.embed_text(split.text[captions], split.text_len[captions])
+    sims = text.float() @ audio.float().T
+    if group is None:
+        positives = clips[:, None] == clips[None, :]
+    else:
+        sims = caption_mean(sims, group, len(clips))
+        positives = torch.eye(len(clips), dtype=torch.bool, device=sims.device)
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(sims, positives)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def improves(score: float, best: float, ties: str) -> bool:
