@@ -58,6 +58,7 @@ class VLADBaseline(_Baseline):
         logits = F.linear(x, p.assign.weight, p.assign.bias)
         if p.assign_norm is not None:  # statistics of the real frames only, as the pooling's
             bn = p.assign_norm
+            assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
             stats = (bn.running_mean.clone(), bn.running_var.clone())
             rows = F.batch_norm(
                 logits[mask], *stats, bn.weight, bn.bias, self.training, 0.0, bn.eps

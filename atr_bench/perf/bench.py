@@ -155,6 +155,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             errors.append(exc)
     if len(errors) == len(benchmarks):
         raise errors[0]
-    for exc in errors:
-        print(f"not written: {exc}", file=sys.stderr)
+    for error in errors:
+        print(f"not written: {error}", file=sys.stderr)
     return 0

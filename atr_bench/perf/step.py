@@ -21,7 +21,7 @@ import torch
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import Registry
-from atr_bench.run.config import RunConfig
+from atr_bench.run.config import RunRequest
 from atr_bench.run.execute import build_model
 from atr_bench.run.loading import Splits
 from atr_bench.run.optim import build_optimizer
@@ -100,7 +100,7 @@ def step_cases(
 
 def step_plan(case: StepCase, registry: Registry) -> Plan:
     """The default protocol's plan for this pooling on the case's dataset and extractor."""
-    config = RunConfig(
+    config = RunRequest(
         dataset=case.shape.name,
         extractor=EXTRACTOR,
         pooling=case.pooling,

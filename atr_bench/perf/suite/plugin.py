@@ -75,7 +75,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise ``case`` and ``step_case`` over the registry's poolings and the options'
     selection."""
     option = metafunc.config.option
-    chosen = {
+    chosen: dict[str, Any] = {
         "poolings": _names(option.pooling),
         "shapes": _names(option.shape),
         "devices": selected_devices(metafunc.config),
