@@ -23,6 +23,7 @@ from atr_bench.data.streamed import STREAM_MODES
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import RunConfig
+from atr_bench.run.curves_log import LOG_TO, require
 from atr_bench.run.losses import LOSSES
 
 
@@ -81,6 +82,14 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     )
     add_data_root(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument(
+        "--log-to",
+        choices=LOG_TO,
+        default="tensorboard",
+        help="training curves (loss, validation metrics per epoch): TensorBoard event files in "
+        "<runs-dir>/tb/<run id>/ (default), the MLflow file store <runs-dir>/mlflow/ (needs "
+        "atr-bench[mlflow]), or none",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -121,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     set_threads(args.threads)
+    require(args.log_to)
     device = execute.resolve_device(args.device)
     the_plan = plan(config, registry(), data_root(args.data_root))
     writable_dir(args.runs_dir, "--runs-dir")
@@ -136,7 +146,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
             continue
         record = execute.run_seed(
-            the_plan, splits, seed, device, args.runs_dir, load_seconds, not args.no_progress
+            the_plan,
+            splits,
+            seed,
+            device,
+            args.runs_dir,
+            load_seconds,
+            not args.no_progress,
+            args.log_to,
         )
         records.append(record)
         print(f"wrote {path}", file=sys.stderr)
@@ -155,6 +172,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     positive(args, "jobs")
     set_threads(args.threads)
+    require(args.log_to)
     writable_dir(args.runs_dir, "--runs-dir")
     writable_dir(data_root(args.data_root), "--data-root")
     grid = {}
@@ -176,6 +194,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.no_progress,
         stream=args.stream_features,
+        log_to=args.log_to,
     )
     print(report.summary())
     return 1 if report.failures else 0

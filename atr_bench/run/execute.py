@@ -24,6 +24,7 @@ from atr_bench.record.results import (
     record_path,
     write_record,
 )
+from atr_bench.run.curves_log import open_curves
 from atr_bench.run.loading import Splits, load_splits
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
@@ -96,25 +97,29 @@ def run_seed(
     runs_dir: Path,
     load_seconds: float,
     progress: bool = True,
+    log_to: str = "tensorboard",
 ) -> dict[str, Any]:
-    """Train and test one seed, save the selected model and write the run record."""
+    """Train and test one seed, save the selected model and write the run record; the
+    training curves go where ``log_to`` says (``curves_log.LOG_TO``)."""
     c = the_plan.config
     run_id = the_plan.run_id(seed)
     seed_everything(seed)
     model = build_model(the_plan, splits).to(device)
     started = time.perf_counter()
-    outcome = train(
-        model,
-        splits.train,
-        splits.val,
-        c,
-        the_plan.protocol,
-        seed,
-        device,
-        checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
-        progress=progress,
-        label=f"{the_plan.label} seed {seed}",
-    )
+    with open_curves(log_to, runs_dir, run_id, {**c.as_dict(), "seed": seed}) as curves:
+        outcome = train(
+            model,
+            splits.train,
+            splits.val,
+            c,
+            the_plan.protocol,
+            seed,
+            device,
+            checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
+            progress=progress,
+            label=f"{the_plan.label} seed {seed}",
+            curves=curves,
+        )
     train_seconds = time.perf_counter() - started
     model.load_state_dict(outcome.best_state)
     started = time.perf_counter()

@@ -93,7 +93,13 @@ class _Job:
 
 
 def _run_in_worker(
-    job: _Job, device: str, runs_dir: Path, data_root: Path, threads: int, stream: str
+    job: _Job,
+    device: str,
+    runs_dir: Path,
+    data_root: Path,
+    threads: int,
+    stream: str,
+    log_to: str,
 ) -> tuple[_Job, Path | None, str | None]:
     """One (configuration, seed) in a worker process; errors come back as text."""
     torch.set_num_threads(threads)
@@ -104,7 +110,7 @@ def _run_in_worker(
         splits = execute.load_data(the_plan, dev, progress=False, stream=stream)
         load_seconds = time.perf_counter() - started
         record = execute.run_seed(
-            the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
+            the_plan, splits, job.seed, dev, runs_dir, load_seconds, False, log_to
         )
         return job, record_path(runs_dir, record["run_id"]), None
     except Exception as exc:  # a sweep reports every failure and goes on with the others
@@ -122,8 +128,10 @@ def sweep(
     progress: bool = True,
     log: Callable[[str], None] = print,
     stream: str = "auto",
+    log_to: str = "tensorboard",
 ) -> SweepReport:
-    """Run every configuration for every seed, skipping runs whose record already exists."""
+    """Run every configuration for every seed, skipping runs whose record already exists;
+    each run's curves go where ``log_to`` says."""
     written: list[Path] = []
     skipped: list[Path] = []
     failures: list[Failure] = []
@@ -156,10 +164,22 @@ def sweep(
     bar = tqdm(total=total, desc="sweep", unit="run", disable=not progress)
     if jobs <= 1:
         for the_plan, todo in pending:
-            _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream)
+            _run_plan_here(
+                the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream, log_to
+            )
     else:
         _run_in_pool(
-            pending, device, runs_dir, data_root, jobs, threads, bar, written, failures, stream
+            pending,
+            device,
+            runs_dir,
+            data_root,
+            jobs,
+            threads,
+            bar,
+            written,
+            failures,
+            stream,
+            log_to,
         )
     bar.close()
     return SweepReport(tuple(written), tuple(skipped), tuple(failures))
@@ -175,6 +195,7 @@ def _run_plan_here(
     failures: list[Failure],
     progress: bool,
     stream: str,
+    log_to: str,
 ) -> None:
     """All seeds of one configuration in this process, loading its data once."""
     try:
@@ -188,7 +209,7 @@ def _run_plan_here(
     for seed in seeds:
         try:
             record = execute.run_seed(
-                the_plan, splits, seed, device, runs_dir, load_seconds, progress
+                the_plan, splits, seed, device, runs_dir, load_seconds, progress, log_to
             )
             written.append(record_path(runs_dir, record["run_id"]))
         except Exception as exc:  # reported, the sweep goes on
@@ -207,6 +228,7 @@ def _run_in_pool(
     written: list[Path],
     failures: list[Failure],
     stream: str,
+    log_to: str,
 ) -> None:
     """Prepare each configuration's data here, then one worker task per (config, seed)."""
     ready: list[_Job] = []
@@ -223,7 +245,9 @@ def _run_in_pool(
         jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
     ) as pool:
         futures = {
-            pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads, stream)
+            pool.submit(
+                _run_in_worker, job, device_name, runs_dir, data_root, threads, stream, log_to
+            )
             for job in ready
         }
         try:

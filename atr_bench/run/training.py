@@ -19,6 +19,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
 from atr_bench.run.config import RunConfig
+from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.losses import LOSSES
 from atr_bench.run.metrics import retrieval_metrics
 from atr_bench.run.model import DualEncoder
@@ -220,13 +221,15 @@ def train(
     checkpoint: Path | None = None,
     progress: bool = True,
     label: str = "train",
+    curves: CurveLogger = NO_CURVES,
 ) -> Outcome:
     """Train for ``config.epochs`` and keep the epoch with the best validation t2a geo mean
     (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
 
     After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
     atomically to ``checkpoint``; a run started again with the same checkpoint goes on from
-    there and ends with exactly the numbers an uninterrupted run gives.
+    there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
+    epoch's entry of the curve, those a resume restores first.
     """
     optimizer, scheduler = build_optimizer(
         model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
@@ -254,6 +257,8 @@ def train(
             ) from None
         if progress:
             print(f"{label}: resuming after epoch {start} of {config.epochs}", file=sys.stderr)
+    for entry in curve:
+        curves.log_epoch(entry)
     bar = tqdm(
         range(start, config.epochs),
         desc=label,
@@ -269,6 +274,7 @@ def train(
         val = evaluate(model, val_split, device, config.amp)
         score = val[SELECTION[0]][SELECTION[1]]
         curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
+        curves.log_epoch(curve[-1])
         if improves(score, best_score, protocol.selection_ties):
             best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
