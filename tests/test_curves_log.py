@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +124,36 @@ def test_log_to_is_checked_by_the_parser(flag, capsys):
         main([flag, "--log-to", "wandb"])
     assert exc.value.code == 2
     assert "--log-to" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tensorboard_serves_the_curves_of_a_run(tiny_data, tmp_path, tiny_args):
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 0
+    record = _record(runs)
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(runs), "--port", "0"]
+    server = subprocess.Popen([*command, "--host", "127.0.0.1"], stderr=subprocess.PIPE, text=True)
+    try:
+        address = None
+        for line in server.stderr:  # it names the address it serves once it listens
+            if found := re.search(r"at (http://127\.0\.0\.1:\d+/)", line):
+                address = found.group(1)
+                break
+        assert address, "tensorboard did not start"
+        query = urllib.parse.urlencode({"run": f"tb/{record['run_id']}", "tag": "val/t2a/geo"})
+        url = f"{address}data/plugin/scalars/scalars?{query}"
+        deadline, points = time.monotonic() + 60, []
+        while not points and time.monotonic() < deadline:  # it loads the logdir in background
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:
+                    points = json.load(answer)
+            except urllib.error.HTTPError:  # the run is not loaded yet
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()
+    expected = [np.float32(e["val"]["t2a"]["geo"]) for e in record["val_curve"]]
+    assert [(step, np.float32(value)) for _, step, value in points] == list(
+        zip([1, 2], expected, strict=True)
+    )
