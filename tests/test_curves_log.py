@@ -148,7 +148,8 @@ def test_tensorboard_serves_the_curves_of_a_run(tiny_data, tmp_path, tiny_args):
                 with urllib.request.urlopen(url, timeout=10) as answer:
                     points = json.load(answer)
             except urllib.error.HTTPError:  # the run is not loaded yet
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
     finally:
         server.terminate()
         server.wait(timeout=30)
