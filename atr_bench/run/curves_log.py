@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,8 +143,6 @@ class MlflowCurves:
             self.client.log_batch(self.run, params=items[start : start + 100])
 
     def log_epoch(self, entry: Mapping[str, Any]) -> None:
-        import time
-
         from mlflow.entities import Metric
 
         now, step = int(time.time() * 1000), int(entry["epoch"])
@@ -177,6 +176,7 @@ def open_curves(
     """The logger ``--log-to`` names for one run, closed (as failed, when training raised)
     on leaving; ``params`` (the resolved configuration) go to MLflow."""
     require(log_to)
+    check_name(run_id, "run id", MAX_RUN_ID)  # it names a folder, or goes into a query
     if log_to == "tensorboard":
         logger: CurveLogger = TensorBoardCurves(tensorboard_folder(runs_dir, run_id))
     elif log_to == "mlflow":
