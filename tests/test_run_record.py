@@ -71,9 +71,12 @@ def test_boards_render_as_before(boards: Path, name: str) -> None:
     assert _normalised(made.read_text(encoding="utf-8")) == expected
 
 
-def test_every_board_has_its_plot(boards: Path) -> None:
+def test_every_board_has_its_plot_and_its_curves_where_records_have_them(boards: Path) -> None:
     stems = {p.stem for p in BOARDS.glob("*.md")}
-    assert {p.stem for p in (boards / "all").glob("*.png")} == stems
+    plots = {p.stem for p in (boards / "all").glob("*.png") if not p.stem.endswith("-curves")}
+    assert plots == stems
+    curves = {p.stem.removesuffix("-curves") for p in (boards / "all").glob("*-curves.png")}
+    assert curves and curves <= stems  # boards of records with a val_curve
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in (boards / "all").glob("*.png"))
 
 

@@ -25,6 +25,7 @@ from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
+from atr_bench.run.curves_log import LOG_TO, require
 from atr_bench.run.losses import LOSSES
 
 
@@ -84,6 +85,14 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     )
     add_data_root(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument(
+        "--log-to",
+        choices=LOG_TO,
+        default="tensorboard",
+        help="training curves (loss, validation metrics per epoch): TensorBoard event files in "
+        "<runs-dir>/tb/<run id>/ (default), the MLflow file store <runs-dir>/mlflow/ (needs "
+        "atr-bench[mlflow]), or none",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -123,6 +132,7 @@ def run_context(args: argparse.Namespace) -> RunContext:
     from atr_bench.run.execute import resolve_device
 
     set_threads(args.threads)
+    require(args.log_to)
     device = resolve_device(args.device)
     root = data_root(args.data_root)
     return RunContext(
@@ -132,6 +142,7 @@ def run_context(args: argparse.Namespace) -> RunContext:
         progress=not args.no_progress,
         threads=args.threads,
         stream=args.stream_features,
+        log_to=args.log_to,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.record.metric_names import DIRECTIONS
@@ -41,6 +42,15 @@ class BoardRow:
     """Not significantly below the best row's t2a R@1."""
     parameters: int | None = None
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
+    val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
+    """Per seed, the validation curve (``RunRecord.val_curve``)."""
+
+    @property
+    def name(self) -> str:
+        """The row as a figure's legend names it: components and the hash prefix."""
+        k = self.keys
+        text = "" if k["text_pooling"] == UNSET["text_pooling"] else f"+{k['text_pooling']}"
+        return f"{k['extractor']}/{k['pooling']}{text} {k['protocol_hash'][:6]}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,7 @@ def aggregate(
         if all(r.run_id in ranks for r in runs):
             row.ranks = [ranks[str(r.run_id)] for r in runs]
         row.parameters = runs[-1].parameters
+        row.val_curves = [r.val_curve for r in runs]
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         rows.append(row)
     rows.sort(

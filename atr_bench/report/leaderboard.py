@@ -24,6 +24,7 @@ from atr_bench.record.results import Problem, read_records
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import Board, BoardRow, aggregate, by_board, unusable
 from atr_bench.report.csv_table import render_csv
+from atr_bench.report.curves import draw_validation_curves
 from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
@@ -172,6 +173,11 @@ def _write_board(
         if fmt == "png":
             if rows:
                 written.append(save_plot(path, board.title, rows, header))
+                curves = inside(out_dir, f"{board.stem}-curves.png")
+                drawn = draw_validation_curves(
+                    {row.name: row.val_curves for row in rows}, curves, title=board.title
+                )
+                written += [drawn] if drawn else []
             continue
         write = functools.partial(Path.write_text, data=texts[fmt](), encoding="utf-8")
         written.append(atomic_write(path, write))

@@ -26,5 +26,7 @@ class RunContext:
     """CPU threads per run; None: torch's current setting."""
     stream: str = "auto"
     """Whether audio features are read from disk a batch at a time (``STREAM_MODES``)."""
+    log_to: str = "tensorboard"
+    """Where each run's training curves go (``curves_log.LOG_TO``)."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atr_bench.run"))
     """Where the run's messages go; a caller running many may give each its own."""

@@ -18,6 +18,7 @@ from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import checkpoint_path, execution, record_path, write_record
 from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.context import RunContext
+from atr_bench.run.curves_log import open_curves
 from atr_bench.run.loading import Splits, load_splits
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
@@ -86,25 +87,29 @@ def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
 def run_seed(
     the_plan: Plan, splits: Splits, seed: int, load_seconds: float, context: RunContext
 ) -> RunRecord:
-    """Train and test one seed, save the selected model and write the run record."""
+    """Train and test one seed, save the selected model and write the run record; the
+    training curves go where ``context.log_to`` says (``curves_log.LOG_TO``)."""
     c = the_plan.config
     device, runs_dir = context.device, context.runs_dir
     run_id = the_plan.run_id(seed)
     seed_everything(seed)
     model = build_model(the_plan, splits).to(device)
     started = time.perf_counter()
-    outcome = train(
-        model,
-        splits.train,
-        splits.val,
-        c,
-        the_plan.protocol,
-        seed,
-        device,
-        checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
-        progress=context.progress,
-        label=f"{the_plan.label} seed {seed}",
-    )
+    curve_params = {**c.as_dict(), "seed": seed}
+    with open_curves(context.log_to, runs_dir, run_id, curve_params) as curves:
+        outcome = train(
+            model,
+            splits.train,
+            splits.val,
+            c,
+            the_plan.protocol,
+            seed,
+            device,
+            checkpoint=checkpoint_path(runs_dir, run_id, "resume"),
+            progress=context.progress,
+            label=f"{the_plan.label} seed {seed}",
+            curves=curves,
+        )
     train_seconds = time.perf_counter() - started
     model.load_state_dict(outcome.best_state)
     started = time.perf_counter()

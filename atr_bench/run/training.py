@@ -20,6 +20,7 @@ from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.run.config import RunConfig
+from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.losses import LOSSES
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.model import DualEncoder
@@ -245,13 +246,15 @@ def train(
     checkpoint: Path | None = None,
     progress: bool = True,
     label: str = "train",
+    curves: CurveLogger = NO_CURVES,
 ) -> Outcome:
     """Train for ``config.epochs`` and keep the epoch with the best validation t2a geo mean
     (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
 
     After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
     atomically to ``checkpoint``; a run started again with the same checkpoint goes on from
-    there and ends with exactly the numbers an uninterrupted run gives.
+    there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
+    epoch's entry of the curve, those a resume restores first.
     """
     optimizer, scheduler = build_optimizer(
         model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
@@ -279,6 +282,8 @@ def train(
             ) from None
         if progress:
             _log.info("%s: resuming after epoch %d of %d", label, start, config.epochs)
+    for entry in curve:
+        curves.log_epoch(entry)
     bar = tqdm(
         range(start, config.epochs),
         desc=label,
@@ -294,6 +299,7 @@ def train(
         val = evaluate(model, val_split, device, config.amp)
         score = val[SELECTION[0]][SELECTION[1]]
         curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
+        curves.log_epoch(curve[-1])
         if improves(score, best_score, protocol.selection_ties):
             best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
