@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from atr_bench.cli.executors import add_executor_arguments, executor_from_args
 from atr_bench.cli.options import (
     add_component,
     add_data_root,
@@ -95,6 +96,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="every combination of the components given, every seed")
     _add_protocol_arguments(p, many=True)
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
 
@@ -151,10 +153,12 @@ SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from atr_bench.run.status import format_status, grid_status
     from atr_bench.run.sweep import expand, sweep
 
     positive(args, "jobs")
-    set_threads(args.threads)
+    executor, threads = executor_from_args(args)
+    set_threads(threads)
     writable_dir(args.runs_dir, "--runs-dir")
     writable_dir(data_root(args.data_root), "--data-root")
     grid = {}
@@ -166,6 +170,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             grid[name] = values
     base = config_from_args(args)
     configs = expand(base, grid)
+    if args.status:
+        states = grid_status(configs, args.seeds, args.runs_dir, data_root(args.data_root))
+        print(format_status(states))
+        return 0
     report = sweep(
         configs,
         args.seeds,
@@ -173,9 +181,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         args.runs_dir,
         data_root(args.data_root),
         jobs=args.jobs,
-        threads=args.threads,
+        threads=threads,
         progress=not args.no_progress,
         stream=args.stream_features,
+        executor=executor,
+        claim_ttl=args.claim_ttl,
     )
     print(report.summary())
     return 1 if report.failures else 0

@@ -1,24 +1,19 @@
 """Sweeps: the cross product of components, one protocol run per configuration and seed.
 
-Runs whose record exists are skipped, a failed run does not stop the others, and runs can go
-to several worker processes. Features and text caches are prepared in the parent first, so
+Runs whose record exists are skipped, a failed run does not stop the others, each run is
+claimed before it starts, and runs can go to worker processes, a Slurm job array or a Ray
+cluster (``run.executors``). Features and text caches are prepared in the parent first, so
 workers only read them.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import itertools
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -26,10 +21,14 @@ from tqdm import tqdm
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
-from atr_bench.record.results import execution, read_done, record_path
+from atr_bench.record.claims import CLAIM_TTL
+from atr_bench.record.results import execution, read_done, read_record, record_path
 from atr_bench.run import execute
 from atr_bench.run.config import RunConfig
+from atr_bench.run.executors import Executor
+from atr_bench.run.executors.local import LocalPool
 from atr_bench.run.plan import Plan, plan
+from atr_bench.run.task import BUSY, DONE, FAILED, SKIPPED, Task, TaskResult, run_claimed
 
 
 @dataclass(frozen=True)
@@ -48,12 +47,16 @@ class SweepReport:
     written: tuple[Path, ...]
     skipped: tuple[Path, ...]
     failures: tuple[Failure, ...]
+    elsewhere: tuple[str, ...] = ()
+    """Runs left alone because a live worker of another sweep holds their claim."""
 
     def summary(self) -> str:
         lines = [
             f"{len(self.written)} runs done, {len(self.skipped)} already done (skipped), "
             f"{len(self.failures)} failed"
         ]
+        if self.elsewhere:
+            lines[0] += f", {len(self.elsewhere)} running elsewhere (claimed by another worker)"
         for f in self.failures:
             seed = "" if f.seed is None else f" seed {f.seed}"
             lines.append(f"  FAILED {f.label}{seed}: {f.reason}")
@@ -69,48 +72,6 @@ def expand(base: RunConfig, grid: Mapping[str, Sequence[str]]) -> list[RunConfig
     ]
 
 
-PR_SET_PDEATHSIG = 1
-"""Linux prctl(2): the signal a process gets when its parent dies."""
-
-
-def die_with_parent(parent: int) -> None:
-    """In a worker: be killed when the sweep that started it dies, even by SIGKILL (which
-    it cannot catch), instead of living on as an orphan blocked on its pipe. Linux only;
-    elsewhere a no-op."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the sweep died before prctl took effect
-        os._exit(1)
-
-
-@dataclass(frozen=True)
-class _Job:
-    config: RunConfig
-    seed: int
-    label: str
-
-
-def _run_in_worker(
-    job: _Job, device: str, runs_dir: Path, data_root: Path, threads: int, stream: str
-) -> tuple[_Job, Path | None, str | None]:
-    """One (configuration, seed) in a worker process; errors come back as text."""
-    torch.set_num_threads(threads)
-    try:
-        the_plan = plan(job.config, registry(), data_root)
-        dev = execute.resolve_device(device)
-        started = time.perf_counter()
-        splits = execute.load_data(the_plan, dev, progress=False, stream=stream)
-        load_seconds = time.perf_counter() - started
-        record = execute.run_seed(
-            the_plan, splits, job.seed, dev, runs_dir, load_seconds, progress=False
-        )
-        return job, record_path(runs_dir, record["run_id"]), None
-    except Exception as exc:  # a sweep reports every failure and goes on with the others
-        return job, None, f"{type(exc).__name__}: {exc}"
-
-
 def sweep(
     configs: Sequence[RunConfig],
     seeds: Sequence[int],
@@ -122,22 +83,25 @@ def sweep(
     progress: bool = True,
     log: Callable[[str], None] = print,
     stream: str = "auto",
+    executor: Executor | None = None,
+    claim_ttl: float = CLAIM_TTL,
 ) -> SweepReport:
-    """Run every configuration for every seed, skipping runs whose record already exists."""
-    written: list[Path] = []
-    skipped: list[Path] = []
-    failures: list[Failure] = []
+    """Run every configuration for every seed, skipping runs whose record already exists;
+    each run is claimed first, so that sweeps of the same grid at once do it only once.
+    ``executor`` sends the runs elsewhere (default: this process, or ``jobs`` workers)."""
+    tally = _Tally()
     pending: list[tuple[Plan, list[int]]] = []
-    dev = execute.resolve_device(device)
-    if jobs > 1:
+    if executor is None and jobs > 1:
+        executor = LocalPool(jobs)
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    expected = execution(dev, threads)
+    remote = executor is not None and executor.remote
+    dev = None if remote else execute.resolve_device(device)
     for config in configs:
         label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
         try:
             the_plan = plan(config, registry(), data_root)
         except AtrBenchError as exc:
-            failures.append(Failure(label, None, str(exc)))
+            tally.failures.append(Failure(label, None, str(exc)))
             continue
         todo = []
         for seed in seeds:
@@ -145,24 +109,63 @@ def sweep(
             if not path.exists():
                 todo.append(seed)
                 continue
-            try:
-                read_done(path, expected)
-                skipped.append(path)
+            try:  # remote workers check the execution themselves, on their own device
+                read_record(path) if dev is None else read_done(path, execution(dev, threads))
+                tally.skipped.append(path)
             except AtrBenchError as exc:
-                failures.append(Failure(the_plan.label, seed, str(exc)))
+                tally.failures.append(Failure(the_plan.label, seed, str(exc)))
         if todo:
             pending.append((the_plan, todo))
     total = sum(len(todo) for _, todo in pending)
-    bar = tqdm(total=total, desc="sweep", unit="run", disable=not progress)
-    if jobs <= 1:
+    tally.bar = tqdm(total=total, desc="sweep", unit="run", disable=not progress)
+    if executor is None:
         for the_plan, todo in pending:
-            _run_plan_here(the_plan, todo, dev, runs_dir, bar, written, failures, progress, stream)
+            _run_plan_here(the_plan, todo, dev, runs_dir, tally, progress, stream, claim_ttl)
     else:
-        _run_in_pool(
-            pending, device, runs_dir, data_root, jobs, threads, bar, written, failures, stream
+
+        def task(the_plan: Plan, seed: int) -> Task:
+            run_id = the_plan.run_id(seed)
+            return Task(
+                the_plan.config, seed, the_plan.label, run_id, device, runs_dir, data_root,
+                threads, stream, claim_ttl,
+            )  # fmt: skip
+
+        tasks = _prepare(pending, task, tally.bar, tally.failures, stream)
+        executor.run(
+            tasks, lambda r: tally.add(r.task.label, r.task.seed, r.status, r.path, r.detail)
         )
-    bar.close()
-    return SweepReport(tuple(written), tuple(skipped), tuple(failures))
+    tally.bar.close()
+    return tally.report()
+
+
+class _Tally:
+    """What the runs of a sweep came to, as they come."""
+
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+        self.skipped: list[Path] = []
+        self.failures: list[Failure] = []
+        self.elsewhere: list[str] = []
+        self.bar: tqdm | None = None
+
+    def add(self, label: str, seed: int, status: str, path: Path | None, detail: str | None):
+        if status == DONE:
+            self.written.append(path)
+        elif status == SKIPPED:
+            self.skipped.append(path)
+        elif status == BUSY:
+            self.elsewhere.append(f"{label} seed {seed}: {detail}")
+        else:
+            self.failures.append(Failure(label, seed, detail or "failed"))
+        self.bar.update(1)
+
+    def result(self, r: TaskResult) -> None:
+        self.add(r.task.label, r.task.seed, r.status, r.path, r.detail)
+
+    def report(self) -> SweepReport:
+        return SweepReport(
+            tuple(self.written), tuple(self.skipped), tuple(self.failures), tuple(self.elsewhere)
+        )
 
 
 def _run_plan_here(
@@ -170,11 +173,10 @@ def _run_plan_here(
     seeds: Sequence[int],
     device: torch.device,
     runs_dir: Path,
-    bar: tqdm,
-    written: list[Path],
-    failures: list[Failure],
+    tally: _Tally,
     progress: bool,
     stream: str,
+    claim_ttl: float,
 ) -> None:
     """All seeds of one configuration in this process, loading its data once."""
     try:
@@ -182,34 +184,32 @@ def _run_plan_here(
         splits = execute.load_data(the_plan, device, progress, stream)
         load_seconds = time.perf_counter() - started
     except Exception as exc:  # reported, the sweep goes on
-        failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
-        bar.update(len(seeds))
+        tally.failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
+        tally.bar.update(len(seeds))
         return
     for seed in seeds:
+        run_id = the_plan.run_id(seed)
+
+        def work(seed: int = seed) -> None:
+            execute.run_seed(the_plan, splits, seed, device, runs_dir, load_seconds, progress)
+
         try:
-            record = execute.run_seed(
-                the_plan, splits, seed, device, runs_dir, load_seconds, progress
-            )
-            written.append(record_path(runs_dir, record["run_id"]))
-        except Exception as exc:  # reported, the sweep goes on
-            failures.append(Failure(the_plan.label, seed, f"{type(exc).__name__}: {exc}"))
-        bar.update(1)
+            status, detail = run_claimed(runs_dir, run_id, execution(device), work, claim_ttl)
+        except AtrBenchError as exc:
+            status, detail = FAILED, str(exc)
+        tally.add(the_plan.label, seed, status, record_path(runs_dir, run_id), detail)
 
 
-def _run_in_pool(
+def _prepare(
     pending: Sequence[tuple[Plan, list[int]]],
-    device_name: str,
-    runs_dir: Path,
-    data_root: Path,
-    jobs: int,
-    threads: int,
+    task: Callable[[Plan, int], Task],
     bar: tqdm,
-    written: list[Path],
     failures: list[Failure],
     stream: str,
-) -> None:
-    """Prepare each configuration's data here, then one worker task per (config, seed)."""
-    ready: list[_Job] = []
+) -> list[Task]:
+    """Make each configuration's features and text caches here, so that workers only read
+    them; then one task per (configuration, seed)."""
+    ready: list[Task] = []
     for the_plan, todo in pending:
         try:
             execute.load_data(the_plan, torch.device("cpu"), not bar.disable, stream)
@@ -217,25 +217,5 @@ def _run_in_pool(
             failures.append(Failure(the_plan.label, None, f"{type(exc).__name__}: {exc}"))
             bar.update(len(todo))
             continue
-        ready += [_Job(the_plan.config, seed, the_plan.label) for seed in todo]
-    context = get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        futures = {
-            pool.submit(_run_in_worker, job, device_name, runs_dir, data_root, threads, stream)
-            for job in ready
-        }
-        try:
-            while futures:
-                done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job, path, error = future.result()
-                    if error is None:
-                        written.append(path)
-                    else:
-                        failures.append(Failure(job.label, job.seed, error))
-                    bar.update(1)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        ready += [task(the_plan, seed) for seed in todo]
+    return ready
