@@ -66,6 +66,14 @@ def test_the_claim_of_a_dead_process_of_this_host_is_taken_over(tmp_path) -> Non
     assert try_claim(path, Owner.here()) is None
 
 
+def test_a_requeued_slurm_task_takes_its_own_earlier_claim_over(tmp_path) -> None:
+    path = claim_path(tmp_path, "run-a")
+    assert try_claim(path, Owner.here("7_1")) is None  # a live process: this one
+    assert try_claim(path, Owner.here("7_2")) is not None
+    assert try_claim(path, Owner.here()) is not None
+    assert try_claim(path, Owner.here("7_1")) is None
+
+
 def test_the_heartbeat_renews_the_claim_and_release_removes_it(tmp_path) -> None:
     path = claim_path(tmp_path, "run-a")
     me = Owner.here()

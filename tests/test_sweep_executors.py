@@ -19,7 +19,7 @@ import pytest
 import slurm_cluster
 
 from atr_bench.cli.main import main
-from atr_bench.record.claims import read_claim
+from atr_bench.record.claims import Claim, read_claim
 
 pytestmark = pytest.mark.slow
 
@@ -120,17 +120,23 @@ def _status(args: list[str]) -> str:
     return out.stdout
 
 
-def _kill_first_claimant(runs: Path, sweep: subprocess.Popen) -> Path:
-    """Wait for a run's claim, then SIGKILL the worker holding it, mid-run."""
+def _first_claim(runs: Path, sweep: subprocess.Popen) -> tuple[Path, Claim]:
+    """The first claim a worker of ``sweep`` takes."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and sweep.poll() is None:
         for path in runs.glob("*.claim"):
             claim = read_claim(path)
             if claim is not None:
-                os.kill(claim.owner.pid, signal.SIGKILL)
-                return path
+                return path, claim
         time.sleep(0.05)
     raise AssertionError(f"no run was claimed: {sweep.communicate()}")
+
+
+def _kill_first_claimant(runs: Path, sweep: subprocess.Popen) -> Path:
+    """SIGKILL the first worker that claims a run, mid-run."""
+    path, claim = _first_claim(runs, sweep)
+    os.kill(claim.owner.pid, signal.SIGKILL)
+    return path
 
 
 def test_slurm_two_sweeps_at_once_do_each_run_once_like_a_local_sweep(
@@ -175,6 +181,23 @@ def test_slurm_a_killed_task_fails_and_a_resubmission_recovers_it(
     assert _results(runs) == local_results
     assert not killed.exists()
     assert "4 runs: 4 done" in _status(args)
+
+
+def test_slurm_a_preempted_task_is_requeued_and_resumes(
+    slurm, tiny_data, tiny_args, local_results, tmp_path
+) -> None:
+    runs = tmp_path / "runs"
+    one = ("--pooling", "mean", "--seeds", "0")
+    args = _args(tiny_args, tiny_data, runs, "--executor", "slurm", *one)
+    sweep = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, text=True)
+    _, claim = _first_claim(runs, sweep)
+    slurm.command("scancel", "--signal", "USR2", claim.owner.slurm_task)  # as before preemption
+    out = sweep.communicate(timeout=900)[0]
+    assert sweep.returncode == 0, out
+    assert "1 runs done, 0 already done (skipped), 0 failed" in out
+    logs = "".join(p.read_text() for p in (runs / "slurm").glob("*_log.*"))
+    assert "this job is preempted" in logs and "Requeued" in logs
+    assert _results(runs).items() <= local_results.items()
 
 
 def test_ray_sweep_recovers_a_killed_worker_and_equals_a_local_sweep(

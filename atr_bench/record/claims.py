@@ -38,11 +38,11 @@ class Owner:
     token: str
 
     @classmethod
-    def here(cls) -> Owner:
-        job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
-        task = os.environ.get("SLURM_ARRAY_TASK_ID")
-        slurm = None if job is None else f"{job}_{task}" if task is not None else job
-        return cls(socket.gethostname(), os.getpid(), slurm, uuid.uuid4().hex)
+    def here(cls, slurm_task: str | None = None) -> Owner:
+        """This process; ``slurm_task`` (``<array job>_<index>``) only from the Slurm executor's
+        tasks, whose requeued attempts keep it (a Ray worker on a Slurm node has the node's
+        job in its environment, shared by every worker there)."""
+        return cls(socket.gethostname(), os.getpid(), slurm_task, uuid.uuid4().hex)
 
     def describe(self) -> str:
         slurm = f", Slurm job {self.slurm_task}" if self.slurm_task else ""

@@ -67,6 +67,7 @@ def run_claimed(
     expected: dict[str, Any],
     work: Callable[[], object],
     ttl: float = CLAIM_TTL,
+    owner: Owner | None = None,
 ) -> tuple[str, str | None]:
     """``work()`` under the run's claim, unless its record exists (checked again once the
     claim is held: another worker may have finished it meanwhile) or a live worker holds it.
@@ -75,7 +76,7 @@ def run_claimed(
     if path.exists():
         read_done(path, expected)
         return SKIPPED, None
-    owner, claim = Owner.here(), claim_path(runs_dir, run_id)
+    owner, claim = owner or Owner.here(), claim_path(runs_dir, run_id)
     held = try_claim(claim, owner, ttl)
     if held is not None:
         return BUSY, f"claimed by {held.owner.describe()}"
@@ -92,9 +93,9 @@ def run_claimed(
     return DONE, None
 
 
-def run_task(task: Task) -> TaskResult:
-    """The per-run function every executor calls. Features and text caches were made by the
-    submitting process, so this only reads them."""
+def run_task(task: Task, slurm_task: str | None = None) -> TaskResult:
+    """The per-run function every executor calls (``slurm_task``: see ``Owner.here``).
+    Features and text caches were made by the submitting process, so this only reads them."""
     if task.threads:
         torch.set_num_threads(task.threads)
     try:
@@ -110,7 +111,12 @@ def run_task(task: Task) -> TaskResult:
             )
 
         status, detail = run_claimed(
-            task.runs_dir, task.run_id, execution(device, task.threads), work, task.claim_ttl
+            task.runs_dir,
+            task.run_id,
+            execution(device, task.threads),
+            work,
+            task.claim_ttl,
+            Owner.here(slurm_task),
         )
     except Exception as exc:  # a bad plan or record: reported, the sweep goes on
         return TaskResult(task, FAILED, None, one_line(exc))

@@ -8,6 +8,7 @@ failure, with the last line of its log; sweeping again takes its claim over and 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -49,7 +50,9 @@ class Requeueable:
     ``checkpoint`` and requeues the same task (the run's resume file holds its progress)."""
 
     def __call__(self, task: Task) -> TaskResult:
-        return run_task(task)
+        env = os.environ
+        job = env.get("SLURM_ARRAY_JOB_ID", env.get("SLURM_JOB_ID"))
+        return run_task(task, slurm_task=f"{job}_{env.get('SLURM_ARRAY_TASK_ID', '0')}")
 
     def checkpoint(self, task: Task):
         return _submitit().helpers.DelayedSubmission(self, task)
