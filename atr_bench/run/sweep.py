@@ -60,6 +60,7 @@ class SweepReport:
         for f in self.failures:
             seed = "" if f.seed is None else f" seed {f.seed}"
             lines.append(f"  FAILED {f.label}{seed}: {f.reason}")
+        lines += [f"  RUNNING ELSEWHERE {run}" for run in self.elsewhere]
         return "\n".join(lines)
 
 
@@ -131,9 +132,7 @@ def sweep(
             )  # fmt: skip
 
         tasks = _prepare(pending, task, tally.bar, tally.failures, stream)
-        executor.run(
-            tasks, lambda r: tally.add(r.task.label, r.task.seed, r.status, r.path, r.detail)
-        )
+        executor.run(tasks, tally.result)
     tally.bar.close()
     return tally.report()
 

@@ -50,9 +50,10 @@ class Requeueable:
     ``checkpoint`` and requeues the same task (the run's resume file holds its progress)."""
 
     def __call__(self, task: Task) -> TaskResult:
-        env = os.environ
-        job = env.get("SLURM_ARRAY_JOB_ID", env.get("SLURM_JOB_ID"))
-        return run_task(task, slurm_task=f"{job}_{env.get('SLURM_ARRAY_TASK_ID', '0')}")
+        env = os.environ  # submitit makes a job array of two runs or more, a plain job of one
+        array, index = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+        job = f"{array}_{index}" if array and index else env["SLURM_JOB_ID"]
+        return run_task(task, slurm_task=job)
 
     def checkpoint(self, task: Task):
         return _submitit().helpers.DelayedSubmission(self, task)
