@@ -39,9 +39,10 @@ class Owner:
 
     @classmethod
     def here(cls, slurm_task: str | None = None) -> Owner:
-        """This process; ``slurm_task`` (``<array job>_<index>``) only from the Slurm executor's
-        tasks, whose requeued attempts keep it (a Ray worker on a Slurm node has the node's
-        job in its environment, shared by every worker there)."""
+        """This process; ``slurm_task`` (``<array job>_<index>``, or the job id of a one-run
+        sweep) only from the Slurm executor's tasks, whose requeued attempts keep it (a Ray
+        worker on a Slurm node has the node's job in its environment, shared by every worker
+        there)."""
         return cls(socket.gethostname(), os.getpid(), slurm_task, uuid.uuid4().hex)
 
     def describe(self) -> str:
