@@ -61,6 +61,8 @@ def ray_address():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(Path(temp) / "head.log", "w")  # noqa: SIM115 (closed below)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "disabled")  # a loopback test cluster; no token in ~/.ray
     head = subprocess.Popen(
         [ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
          "--num-gpus=0", f"--temp-dir={temp}", "--include-dashboard=false",
@@ -82,6 +84,7 @@ def ray_address():
             os.killpg(head.pid, signal.SIGKILL)  # what SIGTERM left of the group
         head.wait()
         log.close()
+        patch.undo()
 
 
 def _args(tiny_args, data: Path, runs: Path, *extra: str) -> list[str]:
@@ -221,8 +224,9 @@ def test_ray_sweep_recovers_a_killed_worker_and_equals_a_local_sweep(
 
 
 def test_ray_starts_a_local_cluster_when_given_no_address(
-    tiny_data, tiny_args, local_results, tmp_path
+    tiny_data, tiny_args, local_results, tmp_path, monkeypatch
 ) -> None:
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # else Ray writes a token to ~/.ray
     runs = tmp_path / "runs"
     args = _args(tiny_args, tiny_data, runs, "--executor", "ray", "--ray-local-cpus", "2")
     out = _sweep([*args, "--pooling", "mean", "--seeds", "0"])
