@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from atr_bench.cli.executors import add_executor_arguments, executor_from_args
 from atr_bench.cli.options import (
     add_component,
     add_data_root,
@@ -107,6 +110,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="every combination of the components given, every seed")
     _add_protocol_arguments(p, many=True)
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
 
@@ -126,14 +130,15 @@ def config_from_args(args: argparse.Namespace) -> RunRequest:
     return RunRequest(**fields, amp=not args.no_amp)
 
 
-def run_context(args: argparse.Namespace) -> RunContext:
+def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunContext:
     """The context ``run`` and ``sweep`` give their runs, from the flags (the thread count and
-    the device checked here, the folders by ``_check_folders``)."""
-    from atr_bench.run.execute import resolve_device
+    the device checked here, the folders by ``_check_folders``). Without ``resolve_device``
+    (remote workers resolve ``--device`` on their own hardware) this process works on CPU."""
+    from atr_bench.run.execute import resolve_device as resolve
 
     set_threads(args.threads)
     require(args.log_to)
-    device = resolve_device(args.device)
+    device = resolve(args.device) if resolve_device else torch.device("cpu")
     root = data_root(args.data_root)
     return RunContext(
         device=device,
@@ -186,10 +191,13 @@ SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from atr_bench.run.status import format_status, grid_status
     from atr_bench.run.sweep import expand, sweep
 
     positive(args, "jobs")
-    context = run_context(args)
+    executor, args.threads = executor_from_args(args)
+    remote = executor is not None and executor.remote
+    context = run_context(args, resolve_device=not remote)
     _check_folders(context)
     grid = {}
     for name in SWEPT:
@@ -200,6 +208,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             grid[name] = values
     base = config_from_args(args)
     configs = expand(base, grid)
-    report = sweep(configs, args.seeds, context, jobs=args.jobs)
+    if args.status:
+        states = grid_status(configs, args.seeds, context.runs_dir, context.data_root)
+        print(format_status(states))
+        return 0
+    report = sweep(
+        configs,
+        args.seeds,
+        context,
+        jobs=args.jobs,
+        executor=executor,
+        claim_ttl=args.claim_ttl,
+        worker_device=args.device if remote else None,
+    )
     print(report.summary())
     return 1 if report.failures else 0
