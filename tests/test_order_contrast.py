@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from atr_bench.run.training import pair_accuracy
+from atr_bench.run.evaluation import pair_accuracy
 
 
 def test_order_pair_accuracy_counts_wins_and_half_ties():

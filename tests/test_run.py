@@ -16,7 +16,7 @@ from atr_bench.plugins.registry import registry
 from atr_bench.record.ranks import read_ranks
 from atr_bench.record.results import read_records
 from atr_bench.record.run_record import ProtocolRef, RunRecord
-from atr_bench.run import training
+from atr_bench.run import evaluation, training
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.execute import load_data
@@ -88,7 +88,7 @@ def test_selected_checkpoint_loads_safely_and_reproduces_the_test_metrics(
 
     model = build_model(the_plan, splits)
     model.load_state_dict(saved["model"])
-    again = training.evaluate(model, splits.test, torch.device("cpu"), amp=False)
+    again = evaluation.evaluate(model, splits.test, torch.device("cpu"), amp=False)
     assert again["t2a"]["R1"] == pytest.approx(record.test["t2a"]["R1"])
     assert again["a2t"]["mAP10"] == pytest.approx(record.test["a2t"]["mAP10"])
 

@@ -3,7 +3,7 @@ at the paper's shapes, built by the harness's own plan, model, loss and optimise
 
 A training step is what ``atr-bench run`` does per batch (``training.train_step``: both
 poolings, both gated embedding units, similarity, loss, backward, the Ranger step) on 128 clips
-with 5 captions each; an evaluation pass is ``training.evaluate`` (every clip and caption
+with 5 captions each; an evaluation pass is ``evaluation.evaluate`` (every clip and caption
 embedded, both directions' metrics) on a test-sized split of 1000 clips and 5000 captions.
 The data are random features of the dataset's shapes; only the time is measured.
 """
@@ -22,11 +22,12 @@ from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import Registry
 from atr_bench.run.config import RunRequest
+from atr_bench.run.evaluation import evaluate
 from atr_bench.run.execute import build_model
 from atr_bench.run.loading import Splits
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import Plan, plan
-from atr_bench.run.training import BATCHES, evaluate, loss_function, train_step
+from atr_bench.run.training import BATCHES, loss_function, train_step
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> 
         "panns_cnn14 shape with 5 captions of 20x300 word2vec tokens each; clips/s = 128 / "
         "the best round's seconds. *train epoch*: the dataset's training clips (AudioCaps "
         f"{TRAIN_CLIPS['audiocaps']:,}, Clotho {TRAIN_CLIPS['clotho']:,}) at that rate, "
-        "validation not included. *eval pass*: `atr_bench.run.training.evaluate` on 1000 "
+        "validation not included. *eval pass*: `atr_bench.run.evaluation.evaluate` on 1000 "
         "clips and 5000 captions (every embedding and both directions' metrics); clips/s = "
         "1000 / seconds. On a machine other processes share the figures move with their load.",
         "",

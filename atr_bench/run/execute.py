@@ -19,11 +19,12 @@ from atr_bench.record.results import checkpoint_path, execution, record_path, wr
 from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.context import RunContext
 from atr_bench.run.curves_log import open_curves
+from atr_bench.run.evaluation import evaluate_ranks, order_contrast_accuracy
 from atr_bench.run.loading import Splits, load_splits
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
-from atr_bench.run.training import evaluate_ranks, order_contrast_accuracy, train
+from atr_bench.run.training import train
 
 
 def resolve_device(name: str) -> torch.device:
