@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tabulate import tabulate
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import atomic_write
 from atr_bench.perf.machine import describe
+from atr_bench.perf.markdown import device_sections, number, write_markdown
 from atr_bench.perf.throughput import IMPLS, SHAPES
 
 TARGET = {
@@ -88,12 +87,6 @@ def summarise(frame: pd.DataFrame, machine: dict[str, Any]) -> pd.DataFrame:
     return table.sort_values(["device", "order", "mode", "dtype", "pooling"], kind="stable")
 
 
-def _number(value: float) -> str:
-    if pd.isna(value):
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
 def _ratio(value: float, suffix: str, scale: float = 1.0) -> str:
     return "-" if pd.isna(value) else f"{value * scale:.3g}{suffix}"
 
@@ -108,8 +101,8 @@ def target_line(table: pd.DataFrame) -> str | None:
     verdict = "met" if row["speedup"] >= TARGET_SPEEDUP else "NOT met"
     return (
         f"**Built-in netrvlad, forward+backward, AudioCaps shape "
-        f"({shape.batch}x{shape.frames}x{shape.dim}), fp32, CPU: {_number(row['clips_per_s'])} "
-        f"clips/s, {row['speedup']:.2f}x its vectorised baseline's {_number(row['reference'])} "
+        f"({shape.batch}x{shape.frames}x{shape.dim}), fp32, CPU: {number(row['clips_per_s'])} "
+        f"clips/s, {row['speedup']:.2f}x its vectorised baseline's {number(row['reference'])} "
         f"clips/s in the same run (target >= {TARGET_SPEEDUP}x: {verdict}), "
         f"{_ratio(row['of_bound'], '%', 100.0)} of the machine's {row['bound_by']} bound.**"
     )
@@ -154,29 +147,26 @@ def render(table: pd.DataFrame, machine: dict[str, Any], command: str) -> str:
         "with their load (the load average is quoted above).",
         "",
     ]
-    for device, rows in table.groupby("device", sort=False):
-        lines += [f"## {device}", ""]
-        body = [
-            [
-                r.pooling,
-                f"{r.shape} {r.batch}x{r.frames}x{r.dim}",
-                r.mode,
-                r.dtype,
-                _number(r.clips_per_s),
-                _number(r.reference),
-                _ratio(r.speedup, "x"),
-                _number(r.bound),
-                r.bound_by if not pd.isna(r.bound) else "-",
-                _ratio(r.of_bound, "%", 100.0),
-            ]
-            for r in rows.itertuples()
-        ]
-        lines += [tabulate(body, headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
+    lines += device_sections(
+        table,
+        HEADERS,
+        lambda r: [
+            r.pooling,
+            f"{r.shape} {r.batch}x{r.frames}x{r.dim}",
+            r.mode,
+            r.dtype,
+            number(r.clips_per_s),
+            number(r.reference),
+            _ratio(r.speedup, "x"),
+            number(r.bound),
+            r.bound_by if not pd.isna(r.bound) else "-",
+            _ratio(r.of_bound, "%", 100.0),
+        ],
+    )
     return "\n".join(lines)
 
 
 def write_report(json_path: Path, out: Path, command: str) -> Path:
     """Read the suite's JSON report and atomically write the Markdown summary to ``out``."""
     frame, machine = load(json_path)
-    text = render(summarise(frame, machine), machine, command)
-    return atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_markdown(out, render(summarise(frame, machine), machine, command))

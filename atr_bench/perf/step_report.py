@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tabulate import tabulate
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import atomic_write
 from atr_bench.perf.machine import describe
+from atr_bench.perf.markdown import device_sections, number, write_markdown
 from atr_bench.perf.step import STEP_SHAPES
 
 TRAIN_CLIPS = {"audiocaps": 49_838, "clotho": 3_839}
@@ -62,12 +61,6 @@ def summarise_steps(frame: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_values(["device", "order", "pooling"], kind="stable")
 
 
-def _number(value: float) -> str:
-    if pd.isna(value):
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
 def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> str:
     """The Markdown page: provenance, machine, what a step is, one table per device."""
     lines = [
@@ -90,24 +83,21 @@ def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> 
         "1000 / seconds. On a machine other processes share the figures move with their load.",
         "",
     ]
-    for device, rows in table.groupby("device", sort=False):
-        lines += [f"## {device}", ""]
-        body = [
-            [
-                r.pooling,
-                f"{r.dataset} {r.frames}x2048, text {r.tokens}x300",
-                _number(r.train),
-                _number(r.epoch_s),
-                _number(r.eval),
-            ]
-            for r in rows.itertuples()
-        ]
-        lines += [tabulate(body, headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
+    lines += device_sections(
+        table,
+        HEADERS,
+        lambda r: [
+            r.pooling,
+            f"{r.dataset} {r.frames}x2048, text {r.tokens}x300",
+            number(r.train),
+            number(r.epoch_s),
+            number(r.eval),
+        ],
+    )
     return "\n".join(lines)
 
 
 def write_step_report(json_path: Path, out: Path, command: str) -> Path:
     """Read the suite's JSON report and atomically write the end-to-end table to ``out``."""
     frame, machine = load_steps(json_path)
-    text = render_steps(summarise_steps(frame), machine, command)
-    return atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_markdown(out, render_steps(summarise_steps(frame), machine, command))
