@@ -20,6 +20,8 @@ import slurm_cluster
 
 from atr_bench.cli.main import main
 from atr_bench.record.claims import Claim, read_claim
+from atr_bench.record.results import read_records
+from atr_bench.report.aggregate import aggregate
 
 pytestmark = pytest.mark.slow
 
@@ -104,11 +106,27 @@ def _mtimes(runs: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
 
 
+def _board(runs: Path) -> list[tuple]:
+    """The leaderboard rows of a runs folder: components, seeds and every measured metric's
+    mean and std over seeds (not the cost columns: seconds differ between machines)."""
+    records, problems = read_records(runs)
+    assert not problems
+    return [
+        (row.keys, row.seeds, {k: s for k, s in row.stats.items() if s.n})
+        for row in aggregate(records)
+    ]
+
+
 @pytest.fixture(scope="module")
-def local_results(tiny_data, tiny_args, tmp_path_factory) -> dict[str, dict]:
+def local_runs(tiny_data, tiny_args, tmp_path_factory) -> Path:
     runs = tmp_path_factory.mktemp("local-runs")
     assert main(_args(tiny_args, tiny_data, runs)) == 0
-    results = _results(runs)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def local_results(local_runs) -> dict[str, dict]:
+    results = _results(local_runs)
     assert len(results) == 4
     return results
 
@@ -143,7 +161,7 @@ def _kill_first_claimant(runs: Path, sweep: subprocess.Popen) -> Path:
 
 
 def test_slurm_two_sweeps_at_once_do_each_run_once_like_a_local_sweep(
-    slurm, tiny_data, tiny_args, local_results, tmp_path
+    slurm, tiny_data, tiny_args, local_results, local_runs, tmp_path
 ) -> None:
     runs = tmp_path / "runs"
     args = _args(tiny_args, tiny_data, runs, "--executor", "slurm")
@@ -153,6 +171,7 @@ def test_slurm_two_sweeps_at_once_do_each_run_once_like_a_local_sweep(
     done = [int(out.split(" runs done")[0].split()[-1]) for out in outs]
     assert sum(done) == 4, outs  # every run once, between the two sweeps
     assert _results(runs) == local_results
+    assert _board(runs) == _board(local_runs)  # the same leaderboard rows
     before = _mtimes(runs)
     again = _sweep(args)
     assert again.returncode == 0, again.stderr
@@ -204,7 +223,7 @@ def test_slurm_a_preempted_task_is_requeued_and_resumes(
 
 
 def test_ray_sweep_recovers_a_killed_worker_and_equals_a_local_sweep(
-    ray_address, tiny_data, tiny_args, local_results, tmp_path
+    ray_address, tiny_data, tiny_args, local_results, local_runs, tmp_path
 ) -> None:
     runs = tmp_path / "runs"
     args = _args(tiny_args, tiny_data, runs, "--executor", "ray", "--ray-address", ray_address)
@@ -214,6 +233,7 @@ def test_ray_sweep_recovers_a_killed_worker_and_equals_a_local_sweep(
     assert sweep.returncode == 0, out
     assert "4 runs done, 0 already done (skipped), 0 failed" in out  # Ray retried the task
     assert _results(runs) == local_results
+    assert _board(runs) == _board(local_runs)  # the same leaderboard rows
     before = _mtimes(runs)
     again = _sweep(args)
     assert again.returncode == 0, again.stderr
