@@ -8,7 +8,6 @@ measured matrix rate (a roofline).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.perf.markdown import device_sections, number, page_header, write_markdown
+from atr_bench.perf.suite_report import read_suite_report
 from atr_bench.perf.throughput import IMPLS, SHAPES
 
 TARGET = {
@@ -47,16 +47,11 @@ HEADERS = [
 def load(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The throughput rows and the machine facts (with the run's date) of a JSON report
     written by the suite."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise AtrBenchError(f"cannot read benchmark report {path}: {exc}") from None
-    rows = [b["extra_info"] for b in data.get("benchmarks", []) if "clips_per_s" in b["extra_info"]]
+    rows, machine = read_suite_report(path, "clips_per_s")
     rows = [row for row in rows if row.get("impl") in IMPLS]  # reports before the baselines
     if not rows:
         raise AtrBenchError(f"{path} holds no pooling throughput results; run the suite first")
-    machine = data.get("machine_info", {}).get("atr_bench", {})
-    return pd.DataFrame(rows), {**machine, "date": data.get("datetime", "?")[:19]}
+    return pd.DataFrame(rows), machine
 
 
 def summarise(frame: pd.DataFrame, machine: dict[str, Any]) -> pd.DataFrame:

@@ -6,7 +6,6 @@ evaluation pass, and what those make of an epoch of the dataset's training split
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 from atr_bench.errors import AtrBenchError
 from atr_bench.perf.markdown import device_sections, number, page_header, write_markdown
 from atr_bench.perf.step import STEP_SHAPES
+from atr_bench.perf.suite_report import read_suite_report
 
 TRAIN_CLIPS = {"audiocaps": 49_838, "clotho": 3_839}
 """Training clips of each dataset (AudioCaps train, Clotho development): an epoch's size."""
@@ -29,19 +29,10 @@ HEADERS = [
 
 def load_steps(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The end-to-end rows and machine facts (with the run's date) of a JSON report."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise AtrBenchError(f"cannot read benchmark report {path}: {exc}") from None
-    rows = [
-        b["extra_info"]
-        for b in data.get("benchmarks", [])
-        if "step_clips_per_s" in b.get("extra_info", {})
-    ]
+    rows, machine = read_suite_report(path, "step_clips_per_s")
     if not rows:
         raise AtrBenchError(f"{path} holds no training-step results; run the suite first")
-    machine = data.get("machine_info", {}).get("atr_bench", {})
-    return pd.DataFrame(rows), {**machine, "date": data.get("datetime", "?")[:19]}
+    return pd.DataFrame(rows), machine
 
 
 def summarise_steps(frame: pd.DataFrame) -> pd.DataFrame:
