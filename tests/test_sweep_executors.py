@@ -141,6 +141,22 @@ def _status(args: list[str]) -> str:
     return out.stdout
 
 
+def _like_local_and_done(
+    args: list[str], runs: Path, local_results: dict, local_runs: Path, submitted: str
+) -> None:
+    """The records and leaderboard rows equal the local sweep's; a second submission sends
+    nothing (no ``submitted`` line), touches no record, and ``--status`` says all 4 are done."""
+    assert _results(runs) == local_results
+    assert _board(runs) == _board(local_runs)  # the same leaderboard rows
+    before = _mtimes(runs)
+    again = _sweep(args)
+    assert again.returncode == 0, again.stderr
+    assert "0 runs done, 4 already done (skipped), 0 failed" in again.stdout
+    assert submitted not in again.stderr
+    assert _mtimes(runs) == before
+    assert "4 runs: 4 done, 0 claimed/running, 0 failed, 0 not started" in _status(args)
+
+
 def _first_claim(runs: Path, sweep: subprocess.Popen) -> tuple[Path, Claim]:
     """The first claim a worker of ``sweep`` takes."""
     deadline = time.monotonic() + 600
@@ -170,16 +186,7 @@ def test_slurm_two_sweeps_at_once_do_each_run_once_like_a_local_sweep(
     assert [p.returncode for p in both] == [0, 0], outs
     done = [int(out.split(" runs done")[0].split()[-1]) for out in outs]
     assert sum(done) == 4, outs  # every run once, between the two sweeps
-    assert _results(runs) == local_results
-    assert _board(runs) == _board(local_runs)  # the same leaderboard rows
-    before = _mtimes(runs)
-    again = _sweep(args)
-    assert again.returncode == 0, again.stderr
-    assert "0 runs done, 4 already done (skipped), 0 failed" in again.stdout
-    assert "submitted Slurm job array" not in again.stderr
-    assert _mtimes(runs) == before
-    status = _status(args)
-    assert "4 runs: 4 done, 0 claimed/running, 0 failed, 0 not started" in status
+    _like_local_and_done(args, runs, local_results, local_runs, "submitted Slurm job array")
 
 
 def test_slurm_a_killed_task_fails_and_a_resubmission_recovers_it(
@@ -232,15 +239,7 @@ def test_ray_sweep_recovers_a_killed_worker_and_equals_a_local_sweep(
     out = sweep.communicate(timeout=900)[0]
     assert sweep.returncode == 0, out
     assert "4 runs done, 0 already done (skipped), 0 failed" in out  # Ray retried the task
-    assert _results(runs) == local_results
-    assert _board(runs) == _board(local_runs)  # the same leaderboard rows
-    before = _mtimes(runs)
-    again = _sweep(args)
-    assert again.returncode == 0, again.stderr
-    assert "0 runs done, 4 already done (skipped), 0 failed" in again.stdout
-    assert "runs to Ray" not in again.stderr
-    assert _mtimes(runs) == before
-    assert "4 runs: 4 done, 0 claimed/running, 0 failed, 0 not started" in _status(args)
+    _like_local_and_done(args, runs, local_results, local_runs, "runs to Ray")
 
 
 def test_ray_starts_a_local_cluster_when_given_no_address(
