@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import ttest_ind
+
 from atr_bench.report.stats import format_mean_std, mean_std
 
 # The released code's names for the poolings atr-bench calls netrvlad, netvlad, mean, max, lstm.
@@ -221,7 +223,16 @@ def _verdict(pooling: str, released: list[dict], atr: list[dict]) -> str:
         b, sb = mean_std([r["test"]["t2a"][metric] for r in atr])
         bound = max(1.0, sa, sb)
         ok = "within" if abs(a - b) <= bound else "OUTSIDE"
-        parts.append(f"t2a {metric} differs by {b - a:+.1f} ({ok} the bound {bound:.1f})")
+        # the two sides' seeds are independent draws: Welch's t-test on the per-seed scores
+        welch = ttest_ind(
+            [r["test"]["t2a"][metric] for r in atr],
+            [r["test"]["t2a"][metric] for r in released],
+            equal_var=False,
+        )
+        parts.append(
+            f"t2a {metric} differs by {b - a:+.1f} ({ok} the bound {bound:.1f}; "
+            f"Welch p = {welch.pvalue:.2f})"
+        )
     return f"- {pooling}: " + "; ".join(parts)
 
 
