@@ -303,7 +303,12 @@ def test_a_record_made_with_other_threads_is_not_taken_as_done(
     args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1")
     assert main([*args, "--threads", "1"]) == 0
     (record,) = _records(runs)
-    assert record.execution == {"torch": torch.__version__, "device": "cpu", "threads": 1}
+    assert record.execution == {
+        "torch": torch.__version__,
+        "device": "cpu",
+        "threads": 1,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+    }
     capsys.readouterr()
     assert main([*args, "--threads", "1"]) == 0  # same execution: reused
     assert "already done" in capsys.readouterr().err
@@ -313,3 +318,29 @@ def test_a_record_made_with_other_threads_is_not_taken_as_done(
     assert main([*args, "--threads", "2", "--force"]) == 0
     (record,) = _records(runs)
     assert record.execution["threads"] == 2
+
+
+def _set_recorded_cpu(runs, cpu: str | None) -> None:
+    (path,) = runs.glob("*.json")
+    data = json.loads(path.read_text())
+    if cpu is None:
+        del data["execution"]["cpu"]
+    else:
+        data["execution"]["cpu"] = cpu
+    path.write_text(json.dumps(data))
+
+
+def test_a_record_made_on_another_cpu_kind_is_not_taken_as_done(
+    tiny_data, tmp_path, capsys, tiny_args
+):
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1", "--threads", "1")
+    assert main(args) == 0
+    _set_recorded_cpu(runs, "NOSUCH_ISA")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cpu NOSUCH_ISA" in err and "--force" in err
+    _set_recorded_cpu(runs, None)  # a record from before the key: taken as done
+    assert main(args) == 0
+    assert "already done" in capsys.readouterr().err

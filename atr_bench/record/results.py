@@ -16,12 +16,14 @@ from atr_bench.record.run_record import RunRecord
 
 
 def execution(device: torch.device, threads: int | None = None) -> dict[str, Any]:
-    """What besides the protocol changes a run's numbers: torch's version, and the CPU thread
-    count (it changes how reductions are split, hence the floating-point results) or the
-    GPU. ``threads`` defaults to torch's current setting."""
+    """What besides the protocol changes a run's numbers: torch's version, and on CPU the
+    thread count (it changes how reductions are split, hence the floating-point results) and
+    the vector instruction set torch's kernels use there (``AVX2``, ``AVX512``, ...: it changes
+    their summation order), or the GPU. ``threads`` defaults to torch's current setting."""
     out: dict[str, Any] = {"torch": torch.__version__, "device": device.type}
     if device.type == "cpu":
         out["threads"] = threads or torch.get_num_threads()
+        out["cpu"] = torch.backends.cpu.get_cpu_capability()
     else:
         out["gpu"] = torch.cuda.get_device_name(device)
     return out
@@ -33,10 +35,11 @@ def _describe(execution: dict[str, Any]) -> str:
 
 def read_done(path: Path, expected: dict[str, Any]) -> RunRecord:
     """The record at ``path`` of a run that is already done under ``expected`` execution; an
-    error when it was recorded under another one (records without one are taken as done)."""
+    error when it was recorded under another one. What a record does not say (records older
+    than a key, or than ``execution`` itself) is taken to match."""
     record = read_record(path)
     recorded = record.execution
-    if recorded is not None and recorded != expected:
+    if recorded is not None and any(recorded[k] != v for k, v in expected.items() if k in recorded):
         raise AtrBenchError(
             f"{path}: recorded with {_describe(recorded)}, but this run would use "
             f"{_describe(expected)}, which can change its numbers; match them (e.g. --threads) "
