@@ -219,16 +219,13 @@ def report(work: Path, seeds: set[int] | None = None) -> str:
 def _verdict(pooling: str, released: list[dict], atr: list[dict]) -> str:
     parts = []
     for metric in ("R1", "R10"):
-        a, sa = mean_std([r["test"]["t2a"][metric] for r in released])
-        b, sb = mean_std([r["test"]["t2a"][metric] for r in atr])
+        theirs = [r["test"]["t2a"][metric] for r in released]
+        ours = [r["test"]["t2a"][metric] for r in atr]
+        (a, sa), (b, sb) = mean_std(theirs), mean_std(ours)
         bound = max(1.0, sa, sb)
         ok = "within" if abs(a - b) <= bound else "OUTSIDE"
         # the two sides' seeds are independent draws: Welch's t-test on the per-seed scores
-        welch = ttest_ind(
-            [r["test"]["t2a"][metric] for r in atr],
-            [r["test"]["t2a"][metric] for r in released],
-            equal_var=False,
-        )
+        welch = ttest_ind(ours, theirs, equal_var=False)
         parts.append(
             f"t2a {metric} differs by {b - a:+.1f} ({ok} the bound {bound:.1f}; "
             f"Welch p = {welch.pvalue:.2f})"
