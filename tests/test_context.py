@@ -82,5 +82,5 @@ def test_debug_shows_the_traceback_of_each_failed_sweep_run(tmp_path, capsys, at
     assert main(["--debug", *args]) == 1
     out, err = capsys.readouterr()
     assert "FAILED synthcaps/lms/nosuch" in out
-    assert "nosuch (lou2022-masked) failed\nTraceback (most recent call last):" in err
+    assert "nosuch (lou2022-tuned) failed\nTraceback (most recent call last):" in err
     assert "AtrBenchError: unknown pooling 'nosuch'" in err

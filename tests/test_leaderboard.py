@@ -242,11 +242,11 @@ def test_dataset_filter_and_incomplete_record(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "clotho-pairs.md").exists()
     assert any("mAP10" in p.reason for p in report.problems)
     empty = build_leaderboards(runs, tmp_path / "out", datasets=["audiocaps"], command="x")
-    assert empty.boards == {"audiocaps-lou2022-masked": 0}
-    md = (tmp_path / "out" / "audiocaps-lou2022-masked.md").read_text(encoding="utf-8")
+    assert empty.boards == {"audiocaps-lou2022-tuned": 0}
+    md = (tmp_path / "out" / "audiocaps-lou2022-tuned.md").read_text(encoding="utf-8")
     assert "No usable run records" in md and "quoted, not re-run" in md
-    assert pd.read_csv(tmp_path / "out" / "audiocaps-lou2022-masked.csv", comment="#").empty
-    assert not (tmp_path / "out" / "audiocaps-lou2022-masked.png").exists()
+    assert pd.read_csv(tmp_path / "out" / "audiocaps-lou2022-tuned.csv", comment="#").empty
+    assert not (tmp_path / "out" / "audiocaps-lou2022-tuned.png").exists()
     saved = json.loads((runs / f"{bad['run_id']}.json").read_text())
     assert "mAP10" not in saved["test"]["t2a"]
 

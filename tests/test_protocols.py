@@ -58,6 +58,21 @@ TABLE = {
         LMS,
     ),
     ("lou2022-masked", "max"): ({"padding": "masked"}, {"padding": "masked"}, LMS),
+    ("lou2022-tuned", "netrvlad"): (
+        {**VLAD_PAPER, "clusters": 12, "padding": "masked"},
+        {**VLAD_PAPER, "clusters": 20, "padding": "masked"},
+        LMS,
+    ),
+    ("lou2022-tuned", "lstm"): (
+        {"hidden": LMS, "readout": "normalised_mean", "layers": 1},
+        {"hidden": 256, "readout": "normalised_mean", "layers": 1},
+        LMS,
+    ),
+    ("lou2022-tuned", "transformer"): (
+        {"d_model": 128, "heads": 4, "layers": 2, "dropout": 0.0, "norm_first": True},
+        {"d_model": 128, "activation": "gelu", "readout": "normalised_mean"},
+        LMS,
+    ),
     ("pairs", "netrvlad"): (
         {"clusters": 12, "assign_norm": "none", "assign_bias": True, "padding": "masked"},
         {"clusters": 20, "assign_norm": "none", "assign_bias": True, "padding": "masked"},
@@ -72,6 +87,14 @@ TABLE = {
 TRAINING = {
     "lou2022": {"batch_items": "clips", "audio_l2renorm": True, "gate_batch_norm": True},
     "lou2022-masked": {"batch_items": "clips", "audio_l2renorm": True, "gate_batch_norm": True},
+    "lou2022-tuned": {
+        "batch_items": "clips",
+        "audio_l2renorm": True,
+        "gate_batch_norm": True,
+        "loss": "infonce",
+        "temperature": 0.05,
+        "epochs": 40,
+    },
     "pairs": {"batch_items": "pairs", "audio_l2renorm": False, "gate_batch_norm": False},
 }
 SHARED = {
@@ -101,13 +124,13 @@ def test_protocol_resolves_to_the_settings_it_documents(tmp_path, protocol, pool
 def test_the_paper_protocols_use_its_ranger_and_later_ties():
     specs = {found.spec.name: found.spec for found in registry().all("protocol")}
     assert {"lou2022", "lou2022-masked", "pairs"} <= set(specs)
-    for name in ("lou2022", "lou2022-masked"):
+    for name in ("lou2022", "lou2022-masked", "lou2022-tuned"):
         assert specs[name].optimizer == OptimizerSettings((0.95, 0.999), 1e-5, decoupled=True)
         assert specs[name].selection_ties == "later"
     assert specs["pairs"].optimizer == OptimizerSettings() and specs["pairs"].selection_ties == (
         "earlier"
     )
-    assert DEFAULT_PROTOCOL == "lou2022-masked"
+    assert DEFAULT_PROTOCOL == "lou2022-tuned"
 
 
 def test_given_flags_and_options_override_the_protocol(tmp_path):
@@ -124,9 +147,9 @@ def test_given_flags_and_options_override_the_protocol(tmp_path):
 def test_protocols_hash_apart(tmp_path):
     hashes = {
         name: plan(RunRequest(protocol=name), registry(), tmp_path).protocol_hash
-        for name in ("lou2022", "lou2022-masked", "pairs")
+        for name in ("lou2022", "lou2022-masked", "lou2022-tuned", "pairs")
     }
-    assert len(set(hashes.values())) == 3
+    assert len(set(hashes.values())) == 4
 
 
 def test_unknown_protocol_is_a_one_line_error(tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     record = records[0]
     assert record.pooling == "netrvlad" and record.text_pooling == "netrvlad"
     assert record.text_encoder == "word2vec"
-    assert record.protocol == ProtocolRef("lou2022-masked", 1)
+    assert record.protocol == ProtocolRef("lou2022-tuned", 1)
     assert record.config["pooling_options"] == {
         "clusters": 12,
         "ghost_clusters": 0,

@@ -34,7 +34,7 @@ def test_the_plan_is_the_default_protocol_at_the_shape():
     the_plan = step.step_plan(step.StepCase("netrvlad", TINY, "train", "cpu"), registry())
     c = the_plan.config
     assert (c.audio_frames, c.text_tokens, c.batch_size) == (5, 4, 4)
-    assert c.protocol == "lou2022-masked" and c.batch_items == "clips"
+    assert c.protocol == "lou2022-tuned" and c.batch_items == "clips"
     split = step.random_split(the_plan, 3, 2, "cpu")
     assert split.audio.shape == (3, 5, 2048) and split.text.shape == (6, 4, 300)
     assert split.caption_clip.tolist() == [0, 0, 1, 1, 2, 2]

@@ -15,6 +15,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.perf.markdown import device_sections, number, page_header, write_markdown
 from atr_bench.perf.step import STEP_SHAPES
 from atr_bench.perf.suite_report import read_suite_report
+from atr_bench.run.config import DEFAULT_PROTOCOL
 
 TRAIN_CLIPS = {"audiocaps": 49_838, "clotho": 3_839}
 """Training clips of each dataset (AudioCaps train, Clotho development): an epoch's size."""
@@ -56,7 +57,8 @@ def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> 
     lines = [
         *page_header("Training-step and evaluation throughput", command, machine),
         "*train step*: one `atr-bench run` training step (`atr_bench.run.training.train_step`)"
-        " under the default protocol, built by the harness's own plan, model, loss and "
+        f" under the default protocol (`{DEFAULT_PROTOCOL}`), built by the harness's own plan,"
+        " model, loss and "
         "optimiser: the audio and the text pooling, both gated embedding units, similarity, "
         "loss, backward and the Ranger step, on 128 clips of random features of the dataset's "
         "panns_cnn14 shape with 5 captions of 20x300 word2vec tokens each; clips/s = 128 / "

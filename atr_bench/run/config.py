@@ -16,8 +16,8 @@ def freeze(options: dict[str, Any] | None) -> Options:
     return tuple(sorted((options or {}).items()))
 
 
-DEFAULT_PROTOCOL = "lou2022-masked"
-"""The paper's released protocol with padding masked everywhere (see ``builtin.protocols``)."""
+DEFAULT_PROTOCOL = "lou2022-tuned"
+"""The paper's released protocol, masked and tuned on validation (see ``components.protocols``)."""
 
 
 @dataclass(frozen=True)
