@@ -47,19 +47,25 @@ FRAMES = 40
 """synthcaps clips are 4 s of lms at 10 frames/s."""
 
 
-def released_config(pooling: str, data: Path, epochs: int) -> dict[str, Any]:
+def released_config(
+    pooling: str, data: Path, epochs: int, text_lstm_hidden: int | None = None
+) -> dict[str, Any]:
     """A config for the released ``train.py`` inheriting its Clotho defaults: lms features,
     ``pooling`` on both sides, w2v text, everything else as the authors shipped it. For the
     poolings the released code never ran on lms it needs the lms sizes its other extractors
-    get from their own entries (``hidden_size`` = feature size; ``feat_dims`` for seqLSTM)."""
+    get from their own entries (``hidden_size`` = feature size; ``feat_dims`` for seqLSTM).
+    ``text_lstm_hidden`` replaces its text LSTM's 2048 units (``hidden_size.text``)."""
     name = RELEASED_NAMES[pooling]
     lms = {"model": "lms", "flaky": False, "temporal": name, "type": "embed", "binarise": False}
     if name == "seqLSTM":
         lms["feat_dims"] = {"embed": LMS_DIM}
+    hidden: dict[str, int] = {"lms": LMS_DIM}
+    if text_lstm_hidden is not None:
+        hidden["text"] = text_lstm_hidden
     return {
         "inherit_from": "configs/data_loader_clotho.json",
         "experts": {"modalities": ["lms"]},
-        "arch": {"args": {"text_agg": name, "hidden_size": {"lms": LMS_DIM}}},
+        "arch": {"args": {"text_agg": name, "hidden_size": hidden}},
         "data_loader": {
             "root": str(data / "SynthCaps"),
             "dataset": "CLOTHO",
@@ -89,7 +95,8 @@ def run_released(args: argparse.Namespace, pooling: str, seed: int) -> dict[str,
     work = args.work / "released"
     work.mkdir(parents=True, exist_ok=True)
     config_path = args.released / "configs" / f"parity-{pooling}.json"
-    config_path.write_text(json.dumps(released_config(pooling, args.data, args.epochs), indent=2))
+    config = released_config(pooling, args.data, args.epochs, args.text_lstm_hidden)
+    config_path.write_text(json.dumps(config, indent=2))
     command = [
         str(args.released_python),
         "train.py",
@@ -144,6 +151,8 @@ def run_atr(args: argparse.Namespace, pooling: str, seed: int) -> dict[str, Any]
         "--no-progress",
         "--force",
     ]
+    if args.text_lstm_hidden is not None:
+        command += ["--text-pooling-opt", f"hidden={args.text_lstm_hidden}"]
     # The released export names the dataset folder SynthCaps; atr-bench's clotho reads Clotho.
     clotho = args.data / "Clotho"
     if not clotho.exists():
@@ -199,7 +208,7 @@ def report(work: Path, seeds: set[int] | None = None) -> str:
             rows = [r for r in results if r["pooling"] == pooling and r["side"] == side]
             if not rows:
                 continue
-            seeds = ",".join(str(r["seed"]) for r in sorted(rows, key=lambda r: r["seed"]))
+            seed_list = ",".join(str(r["seed"]) for r in sorted(rows, key=lambda r: r["seed"]))
             cells = []
             for d in ("t2a", "a2t"):
                 for m in METRICS:
@@ -208,7 +217,9 @@ def report(work: Path, seeds: set[int] | None = None) -> str:
             seconds = mean_std([r["seconds"] for r in rows])[0]
             label = "released code" if side == "released" else "atr-bench lou2022"
             lines.append(
-                f"| {pooling} | {label} | {seeds} | " + " | ".join(cells) + f" | {seconds:.0f} |"
+                f"| {pooling} | {label} | {seed_list} | "
+                + " | ".join(cells)
+                + f" | {seconds:.0f} |"
             )
             sides[side] = rows
         if len(sides) == 2:
@@ -245,6 +256,12 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=2, help="runs at once")
+    p.add_argument(
+        "--text-lstm-hidden",
+        type=int,
+        help="the text LSTM's width on both sides instead of the paper's 2048 (a config value "
+        "of the released code, a text pooling option of atr-bench)",
+    )
     p.add_argument(
         "--report", type=Path, help="print the Markdown tables of a work folder (--seeds: those)"
     )
