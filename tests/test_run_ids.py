@@ -11,16 +11,29 @@ from atr_bench.plugins.registry import registry
 from atr_bench.run.plan import plan
 
 PINNED = {
-    (): "synthcaps-lms-netrvlad-word2vec-e02eff3c96bb-s0",
+    (): "synthcaps-lms-netrvlad-word2vec-18ec2e4ee643-s0",
+    ("--protocol", "lou2022-masked"): "synthcaps-lms-netrvlad-word2vec-e02eff3c96bb-s0",
     ("--protocol", "pairs"): "synthcaps-lms-netrvlad-word2vec-97cc9e6bfdb0-s0",
     ("--protocol", "lou2022"): "synthcaps-lms-netrvlad-word2vec-2d6781fd7d5d-s0",
-    ("--weights", "random"): "synthcaps-lms-netrvlad-word2vec-bae1b0faa45c-s0",
+    (
+        "--protocol",
+        "lou2022-masked",
+        "--weights",
+        "random",
+    ): "synthcaps-lms-netrvlad-word2vec-bae1b0faa45c-s0",
     ("--protocol", "pairs", "--pooling", "transformer"): (
         "synthcaps-lms-transformer-word2vec-84229126d17e-s0"
     ),
-    ("--pooling", "netvlad", "--pooling-opt", "clusters=8", "--pooling-opt", "kernel=torch"): (
-        "synthcaps-lms-netvlad-word2vec-ab5f0d22ba9c-s0"
-    ),
+    (
+        "--protocol",
+        "lou2022-masked",
+        "--pooling",
+        "netvlad",
+        "--pooling-opt",
+        "clusters=8",
+        "--pooling-opt",
+        "kernel=torch",
+    ): "synthcaps-lms-netvlad-word2vec-ab5f0d22ba9c-s0",
     ("--protocol", "lou2022", "--pooling", "lstm"): "synthcaps-lms-lstm-word2vec-52fa3817da07-s0",
 }
 
