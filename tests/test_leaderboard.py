@@ -263,3 +263,16 @@ def test_reference_without_published_std_loads_as_missing(tmp_path: Path) -> Non
     wide = reference_rows(row["dataset"], quoted)
     assert pd.isna(wide.loc[0].get("t2a_R1_std", float("nan")))
     assert wide.loc[0, "t2a_R5_std"] == row["std"]
+
+
+def test_device_column_names_the_cpu_instruction_set_where_records_do(tmp_path: Path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    with_isa = {**record("mean", 0, 20.0, 10.0), "execution": {"device": "cpu", "cpu": "AVX512"}}
+    write_all(runs, [with_isa, record("mean", 1, 22.0, 12.0), record("max", 0, 5.0, 5.0)])
+    build_leaderboards(runs, out, command=COMMAND, formats=("csv",))
+    table = pd.read_csv(out / "synthcaps-pairs.csv", comment="#").set_index("pooling")
+    assert set(table.loc["mean", "machines"].split("; ")) == {
+        "cpu (x86_64, 2 threads)",
+        "cpu (x86_64, 2 threads, AVX512)",
+    }
+    assert table.loc["max", "machines"] == "cpu (x86_64, 2 threads)"

@@ -101,6 +101,15 @@ def _stat(runs: Sequence[RunRecord], column: str) -> Stat:
     return Stat.of([r.test[direction][metric] for r in runs])
 
 
+def _device(record: RunRecord) -> str | None:
+    """The record's device in words, with the CPU's vector instruction set where its
+    ``execution`` names it: rows made on two instruction sets can differ by rounding alone."""
+    cpu = (record.execution or {}).get("cpu")
+    if record.device and cpu and record.device.endswith(")"):
+        return f"{record.device[:-1]}, {cpu})"
+    return record.device
+
+
 def aggregate(
     records: Sequence[RunRecord], ranks: Mapping[str, QueryRanks] | None = None
 ) -> list[BoardRow]:
@@ -116,7 +125,7 @@ def aggregate(
         runs = list(seeds.values())
         stats = {column.key: _stat(runs, column.key) for column in STAT_COLUMNS}
         keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
-        devices = {r.device for r in runs if r.device}
+        devices = {device for device in map(_device, runs) if device}
         row = BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs))
         if all(r.run_id in ranks for r in runs):
             row.ranks = [ranks[str(r.run_id)] for r in runs]
