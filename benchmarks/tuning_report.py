@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,11 +17,7 @@ import tabulate
 
 from atr_bench.record.results import read_records
 from atr_bench.record.run_record import RunRecord
-
-
-def _spread(values: list[float], digits: int = 1) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
+from atr_bench.report.stats import format_mean_std, mean_std
 
 
 def _selected_val_geo(record: RunRecord) -> float:
@@ -36,21 +31,21 @@ def rows(records: list[RunRecord], pooling: str) -> list[list[str]]:
         if record.pooling == pooling and record.protocol is not None:
             settings = json.dumps(record.settings or {}, sort_keys=True)
             groups[record.protocol.name, settings].append(record)
-    table = []
+    scored = []
     for (protocol, settings), group in groups.items():
         group.sort(key=lambda r: r.seed)
-        table.append(
-            [
-                protocol,
-                ", ".join(f"{k}={v}" for k, v in json.loads(settings).items()) or "–",
-                ",".join(str(r.seed) for r in group),
-                _spread([_selected_val_geo(r) for r in group], 2),
-                ",".join(str(r.best_epoch) for r in group),
-                _spread([r.test["t2a"]["R1"] for r in group]),
-                _spread([r.test["a2t"]["R1"] for r in group]),
-            ]
-        )
-    return sorted(table, key=lambda row: float(row[3].split(" ")[0]))
+        val, val_std = mean_std([_selected_val_geo(r) for r in group])
+        row = [
+            protocol,
+            ", ".join(f"{k}={v}" for k, v in json.loads(settings).items()) or "–",
+            ",".join(str(r.seed) for r in group),
+            f"{val:.2f} ± {val_std:.2f}",  # two decimals: the choice can hinge on them
+            ",".join(str(r.best_epoch) for r in group),
+            format_mean_std(*mean_std([r.test["t2a"]["R1"] for r in group])),
+            format_mean_std(*mean_std([r.test["a2t"]["R1"] for r in group])),
+        ]
+        scored.append((val, row))
+    return [row for _, row in sorted(scored, key=lambda pair: pair[0])]
 
 
 def main() -> None:

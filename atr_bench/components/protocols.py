@@ -9,7 +9,7 @@ the caption-pair protocol atr-bench used before protocols were named.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from atr_bench import hookimpl
@@ -49,12 +49,11 @@ transformer take minutes per epoch on a CPU core; these take seconds."""
 def lou2022_options(
     padding: str,
     text_lstm_hidden: int = TEXT_LSTM_HIDDEN,
-    transformer: dict[str, Any] | None = None,
+    transformer: Mapping[str, Any] = TRANSFORMER,
 ) -> Callable[[str, str, int], dict[str, Any]]:
     """The pooling options of the released code; ``padding`` says whether padded frames enter
     max pooling and VLAD as zeros (``zeros``, as that code does) or are masked; the text LSTM's
     width and the transformer's shape can be changed."""
-    transformer = transformer or TRANSFORMER
 
     def options(pooling: str, side: str, in_dim: int) -> dict[str, Any]:
         if pooling in ("netvlad", "netrvlad"):
