@@ -33,39 +33,55 @@ from scipy.stats import ttest_ind
 
 from atr_bench.report.stats import format_mean_std, mean_std
 
-# The released code's names for the poolings atr-bench calls netrvlad, netvlad, mean, max, lstm.
+# The released code's names for atr-bench's poolings.
 RELEASED_NAMES = {
     "netrvlad": "rvlad",
     "netvlad": "vlad",
     "mean": "meanP",
     "max": "maxP",
     "lstm": "seqLSTM",
+    "transformer": "seqTransf",
 }
 METRICS = ("R1", "R5", "R10", "MedR")
 LMS_DIM = 128
 FRAMES = 40
 """synthcaps clips are 4 s of lms at 10 frames/s."""
+TRANSFORMER_HEADS = 4
+TRANSFORMER_LAYERS = 8
+"""The released seqTransf configs' heads and blocks (``cross_num_hidden_layers``)."""
 
 
 def released_config(
-    pooling: str, data: Path, epochs: int, text_lstm_hidden: int | None = None
+    pooling: str,
+    data: Path,
+    epochs: int,
+    text_lstm_hidden: int | None = None,
+    transformer_layers: int = TRANSFORMER_LAYERS,
 ) -> dict[str, Any]:
     """A config for the released ``train.py`` inheriting its Clotho defaults: lms features,
     ``pooling`` on both sides, w2v text, everything else as the authors shipped it. For the
     poolings the released code never ran on lms it needs the lms sizes its other extractors
-    get from their own entries (``hidden_size`` = feature size; ``feat_dims`` for seqLSTM).
-    ``text_lstm_hidden`` replaces its text LSTM's 2048 units (``hidden_size.text``)."""
+    get from their own entries (``hidden_size`` = feature size; ``feat_dims`` for seqLSTM and
+    seqTransf; seqTransf's width and positions). ``text_lstm_hidden`` replaces its text LSTM's
+    2048 units (``hidden_size.text``). Its seqTransf configs' 4 heads and ``transformer_layers``
+    blocks; the width is lms' 128, the only one its code can run on lms (its gated unit takes
+    the feature size, not the transformer's); the base config's StepLR, as for every pooling."""
     name = RELEASED_NAMES[pooling]
     lms = {"model": "lms", "flaky": False, "temporal": name, "type": "embed", "binarise": False}
-    if name == "seqLSTM":
+    arch: dict[str, Any] = {"text_agg": name, "hidden_size": {"lms": LMS_DIM}}
+    if name in ("seqLSTM", "seqTransf"):
         lms["feat_dims"] = {"embed": LMS_DIM}
-    hidden: dict[str, int] = {"lms": LMS_DIM}
+    if name == "seqTransf":
+        arch["transformer_width"] = {"text": LMS_DIM, "lms": LMS_DIM}
+        arch["transformer_heads"] = TRANSFORMER_HEADS
+        arch["cross_num_hidden_layers"] = transformer_layers
+        arch["max_position_embeddings"] = {"lms": FRAMES}
     if text_lstm_hidden is not None:
-        hidden["text"] = text_lstm_hidden
+        arch["hidden_size"]["text"] = text_lstm_hidden
     return {
         "inherit_from": "configs/data_loader_clotho.json",
         "experts": {"modalities": ["lms"]},
-        "arch": {"args": {"text_agg": name, "hidden_size": hidden}},
+        "arch": {"args": arch},
         "data_loader": {
             "root": str(data / "SynthCaps"),
             "dataset": "CLOTHO",
@@ -95,7 +111,9 @@ def run_released(args: argparse.Namespace, pooling: str, seed: int) -> dict[str,
     work = args.work / "released"
     work.mkdir(parents=True, exist_ok=True)
     config_path = args.released / "configs" / f"parity-{pooling}.json"
-    config = released_config(pooling, args.data, args.epochs, args.text_lstm_hidden)
+    config = released_config(
+        pooling, args.data, args.epochs, args.text_lstm_hidden, args.transformer_layers
+    )
     config_path.write_text(json.dumps(config, indent=2))
     command = [
         str(args.released_python),
@@ -153,6 +171,9 @@ def run_atr(args: argparse.Namespace, pooling: str, seed: int) -> dict[str, Any]
     ]
     if args.text_lstm_hidden is not None:
         command += ["--text-pooling-opt", f"hidden={args.text_lstm_hidden}"]
+    if pooling == "transformer":  # the width the released code runs on lms, on both sides
+        for flag in ("--pooling-opt", "--text-pooling-opt"):
+            command += [flag, f"d_model={LMS_DIM}", flag, f"layers={args.transformer_layers}"]
     # The released export names the dataset folder SynthCaps; atr-bench's clotho reads Clotho.
     clotho = args.data / "Clotho"
     if not clotho.exists():
@@ -261,6 +282,12 @@ def main() -> int:
         type=int,
         help="the text LSTM's width on both sides instead of the paper's 2048 (a config value "
         "of the released code, a text pooling option of atr-bench)",
+    )
+    p.add_argument(
+        "--transformer-layers",
+        type=int,
+        default=TRANSFORMER_LAYERS,
+        help="transformer blocks on both sides (the released configs' 8)",
     )
     p.add_argument(
         "--report", type=Path, help="print the Markdown tables of a work folder (--seeds: those)"

@@ -49,7 +49,7 @@ TABLE = {
     ),
     ("lou2022", "transformer"): (
         {"d_model": 512, "heads": 4, "layers": 8, "dropout": 0.0, "norm_first": True},
-        {"activation": "gelu", "readout": "normalised_mean", "norm_first": True},
+        {"activation": "quick_gelu", "norm_eps": 1e-12, "position_std": 1.0},
         512,
     ),
     ("lou2022-masked", "netrvlad"): (
@@ -70,7 +70,7 @@ TABLE = {
     ),
     ("lou2022-tuned", "transformer"): (
         {"d_model": 128, "heads": 4, "layers": 2, "dropout": 0.0, "norm_first": True},
-        {"d_model": 128, "activation": "gelu", "readout": "normalised_mean"},
+        {"d_model": 128, "activation": "gelu", "norm_eps": 1e-5, "position_std": 0.02},
         LMS,
     ),
     ("pairs", "netrvlad"): (
@@ -332,6 +332,28 @@ def test_records_of_two_protocols_never_share_a_board(tmp_path):
     assert "lou2022-masked@1" in (out / "synthcaps-lou2022-masked.csv").read_text()
 
 
+def test_a_lou2022_transformer_shared_space_is_as_wide_as_the_transformer(tmp_path):
+    request = RunRequest(
+        protocol="lou2022", pooling="transformer", pooling_options=(("d_model", 128),)
+    )
+    assert plan(request, registry(), tmp_path).config.embed_dim == 128
+
+
+def test_the_paper_transformer_blocks_are_built_as_documented():
+    from atr_bench.components.poolings.attention import TransformerPooling, quick_gelu
+
+    torch.manual_seed(0)
+    pool = TransformerPooling(
+        6, d_model=64, layers=1, activation="quick_gelu", norm_eps=1e-12, position_std=1.0
+    )
+    block = pool.encoder.layers[0]
+    assert block.norm1.eps == block.norm2.eps == 1e-12
+    x = torch.linspace(-3, 3, 7)
+    torch.testing.assert_close(block.activation(x), x * torch.sigmoid(1.702 * x))
+    assert block.activation is quick_gelu
+    assert 0.9 < pool.position.std().item() < 1.1
+
+
 def test_the_paper_transformer_blocks_ignore_padding():
     from atr_bench.components.poolings.attention import TransformerPooling
 
@@ -343,7 +365,9 @@ def test_the_paper_transformer_blocks_ignore_padding():
         layers=2,
         dropout=0.0,
         norm_first=True,
-        activation="gelu",
+        activation="quick_gelu",
+        norm_eps=1e-12,
+        position_std=1.0,
         readout="normalised_mean",
     ).eval()
     x = torch.randn(1, 5, 6)

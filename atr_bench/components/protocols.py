@@ -27,11 +27,14 @@ TRANSFORMER: dict[str, Any] = {
     "layers": 8,
     "dropout": 0.0,
     "norm_first": True,
-    "activation": "gelu",
+    "activation": "quick_gelu",
+    "norm_eps": 1e-12,
+    "position_std": 1.0,
 }
-"""Its seqTransf configs (``configs/*/train-seqTransf.json``): width 512, 4 heads, 8 layers of
-pre-norm blocks without dropout (GELU here, QuickGELU there; their 100-epoch Noam schedule is
-not part of the protocol)."""
+"""Its seqTransf configs (``configs/*/train-seqTransf.json``) and ``model/transformer.py``:
+width 512, 4 heads, 8 pre-norm blocks without dropout, QuickGELU, LayerNorm epsilon 1e-12,
+positions initialised N(0, 1) (an ``nn.Embedding``); the shared space is as wide as the
+transformer. Their 100-epoch Noam schedule is not part of the protocol."""
 TUNED_EPOCHS = 40
 TUNED_TEMPERATURE = 0.05
 """Chosen by the validation geometric mean of t2a R@1/5/10, netrvlad, seeds 0-2, among 20, 40
@@ -41,7 +44,14 @@ UNIT_MEAN = {"readout": "normalised_mean"}
 
 
 SMALL_TEXT_LSTM_HIDDEN = 256
-SMALL_TRANSFORMER: dict[str, Any] = {**TRANSFORMER, "d_model": 128, "layers": 2}
+SMALL_TRANSFORMER: dict[str, Any] = {
+    "d_model": 128,
+    "heads": 4,
+    "layers": 2,
+    "dropout": 0.0,
+    "norm_first": True,
+    "activation": "gelu",
+}
 """``lou2022-tuned``'s order-aware poolings: the paper's text LSTM (2048 units) and 8-layer
 transformer take minutes per epoch on a CPU core; these take seconds."""
 
@@ -77,7 +87,7 @@ def _lou2022(name: str, padding: str, description: str, **changes: Any) -> Proto
     ``ProtocolSpec`` field changed."""
     settings: dict[str, Any] = {
         "build": lou2022_options(padding),
-        "embed_dims": {"transformer": TRANSFORMER["d_model"]},
+        "embed_dims": {"transformer": "d_model"},
         **changes,
     }
     return ProtocolSpec(

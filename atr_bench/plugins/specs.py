@@ -267,8 +267,9 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     (caption, clip) pairs drawn over every caption."""
     embed_dim: int | None = None
     """The shared space's size; ``None``: as wide as the audio features (the paper's code),
-    or ``embed_dims[pooling]`` where that is given."""
-    embed_dims: Mapping[str, int] = field(default_factory=dict)
+    or, for a pooling in ``embed_dims``, as the value of the option named there (the paper's
+    code makes a transformer's shared space as wide as the transformer: ``d_model``)."""
+    embed_dims: Mapping[str, str] = field(default_factory=dict)
     audio_l2renorm: bool = True
     """L2-normalise the pooled audio before its gated embedding unit."""
     gate_batch_norm: bool = True
@@ -291,7 +292,10 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
         """``name@version``, as records and leaderboards name a protocol."""
         return f"{self.name}@{self.version}"
 
-    def embed_dim_for(self, pooling: str, audio_dim: int) -> int:
+    def embed_dim_for(self, pooling: str, audio_dim: int, options: Mapping[str, Any]) -> int:
+        """The shared space's size for audio ``pooling`` with its resolved ``options``."""
         if self.embed_dim is not None:
             return self.embed_dim
-        return self.embed_dims.get(pooling, audio_dim)
+        if pooling in self.embed_dims:
+            return int(options[self.embed_dims[pooling]])
+        return audio_dim

@@ -150,8 +150,6 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
         name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
         for name in PROTOCOL_FIELDS
     }
-    if config.embed_dim is None:
-        filled["embed_dim"] = protocol.embed_dim_for(audio_spec.name, extractor.dim)
     if filled["loss"] not in LOSSES:
         raise AtrBenchError(f"unknown loss {filled['loss']!r}; known: {', '.join(sorted(LOSSES))}")
     audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)
@@ -165,6 +163,12 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
         given = dict(getattr(config, f"{component}_options"))
         return freeze(spec.resolve_options(given, base=base, flag=OPTION_FLAGS[component]))
 
+    pooling_options = options("pooling", audio_spec, audio_base)
+    if config.embed_dim is None:
+        filled["embed_dim"] = protocol.embed_dim_for(
+            audio_spec.name, extractor.dim, dict(pooling_options)
+        )
+
     return RunConfig(
         **{
             **requested,
@@ -174,7 +178,7 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
             "text_encoder": encoder.name,
             "dataset_options": options("dataset", components["dataset"].spec),
             "extractor_options": options("extractor", extractor),
-            "pooling_options": options("pooling", audio_spec, audio_base),
+            "pooling_options": pooling_options,
             "text_pooling_options": options("text_pooling", text_spec, text_base),
             "text_encoder_options": options("text_encoder", encoder),
             "audio_frames": config.audio_frames or dataset.defaults.frames_for(extractor),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -9,10 +11,23 @@ from atr_bench.components.poolings.simple import READOUTS, zero_padding
 from atr_bench.errors import AtrBenchError
 
 
+def quick_gelu(x: Tensor) -> Tensor:
+    """CLIP's GELU approximation, ``x * sigmoid(1.702 x)``: the paper's code's activation."""
+    return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS: dict[str, str | Callable[[Tensor], Tensor]] = {
+    "relu": "relu",
+    "gelu": "gelu",
+    "quick_gelu": quick_gelu,
+}
+
+
 class TransformerPooling(nn.Module):
     """Input projection to ``d_model``, learned positional embedding (up to ``max_len``
-    frames), a transformer encoder with a key padding mask (post-norm and ReLU by default;
-    ``norm_first`` and ``activation="gelu"`` give the paper's code's pre-norm GELU blocks), and
+    frames, initialised N(0, ``position_std``²)), a transformer encoder with a key padding mask
+    (post-norm and ReLU by default; ``norm_first``, ``activation="quick_gelu"``,
+    ``norm_eps=1e-12`` and ``position_std=1`` give the paper's code's blocks), and
     the masked mean of its outputs (``readout="normalised_mean"``: of its unit-length outputs,
     as in the paper's code).
     Positions count from the first frame, so the mask must be a prefix (padding at the end)."""
@@ -28,18 +43,21 @@ class TransformerPooling(nn.Module):
         readout: str = "mean",
         norm_first: bool = False,
         activation: str = "relu",
+        norm_eps: float = 1e-5,
+        position_std: float = 0.02,
     ):
         super().__init__()
         self.readout = READOUTS[readout]
         self.max_len = max_len
         self.project = nn.Linear(in_dim, d_model)
-        self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        self.position = nn.Parameter(torch.randn(max_len, d_model) * position_std)
         layer = nn.TransformerEncoderLayer(
             d_model,
             heads,
             dim_feedforward=4 * d_model,
             dropout=dropout,
-            activation=activation,
+            activation=ACTIVATIONS[activation],
+            layer_norm_eps=norm_eps,
             batch_first=True,
             norm_first=norm_first,
         )

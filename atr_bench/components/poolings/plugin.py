@@ -69,9 +69,27 @@ TRANSFORMER_OPTIONS = (
         "activation",
         str,
         "relu",
-        "feed-forward activation: relu, or gelu (the paper's code has QuickGELU)",
-        choices=("relu", "gelu"),
+        "feed-forward activation: relu, gelu, or quick_gelu (x * sigmoid(1.702 x), the "
+        "paper's code's)",
+        choices=("relu", "gelu", "quick_gelu"),
         legacy="relu",
+    ),
+    Option(
+        "norm_eps",
+        float,
+        1e-5,
+        "LayerNorm epsilon (the paper's code has 1e-12)",
+        rule=Rule(lambda e: e > 0.0, "positive"),
+        legacy=1e-5,
+    ),
+    Option(
+        "position_std",
+        float,
+        0.02,
+        "standard deviation of the positional embedding's initial values (the paper's code "
+        "has 1.0, an nn.Embedding's)",
+        rule=Rule(lambda s: s >= 0.0, "non-negative"),
+        legacy=0.02,
     ),
     _readout("mean", "normalised_mean"),
 )
