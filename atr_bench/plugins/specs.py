@@ -257,7 +257,9 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     on besides the components, the seed and the machine. ``build(pooling, side, in_dim)``
     returns the options the protocol gives a pooling on the ``"audio"`` or ``"text"`` side
     (the user's ``--pooling-opt`` still overrides them); a protocol that knows nothing of a
-    pooling returns ``{}``. Any change to what a protocol computes bumps ``version``."""
+    pooling returns ``{}``. A change to what a protocol computes bumps ``version`` unless it
+    shows in the settings it resolves to (options and fields are in every run's hash, so a
+    changed setting gives the runs it touches new ids and leaves the others theirs)."""
 
     kind: ClassVar[str] = "protocol"
     version: int = 1
