@@ -94,6 +94,22 @@ def released_config(
     }
 
 
+def atr_options(
+    pooling: str, text_lstm_hidden: int | None, transformer_layers: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The audio and text pooling options atr-bench's side gets beyond ``lou2022``'s own: the
+    text LSTM's width where it is changed, and the transformer's width and blocks as
+    ``released_config`` sets them."""
+    audio: dict[str, int] = {}
+    text: dict[str, int] = {}
+    if pooling == "lstm" and text_lstm_hidden is not None:
+        text["hidden"] = text_lstm_hidden
+    if pooling == "transformer":
+        audio = {"d_model": LMS_DIM, "layers": transformer_layers}
+        text = dict(audio)
+    return audio, text
+
+
 TEST_LINE = re.compile(r"test_(t2a|a2t)_metrics_(\w+)\s*:\s*([-0-9.eE+]+)")
 
 
@@ -169,11 +185,10 @@ def run_atr(args: argparse.Namespace, pooling: str, seed: int) -> dict[str, Any]
         "--no-progress",
         "--force",
     ]
-    if args.text_lstm_hidden is not None:
-        command += ["--text-pooling-opt", f"hidden={args.text_lstm_hidden}"]
-    if pooling == "transformer":  # the width the released code runs on lms, on both sides
-        for flag in ("--pooling-opt", "--text-pooling-opt"):
-            command += [flag, f"d_model={LMS_DIM}", flag, f"layers={args.transformer_layers}"]
+    audio_opts, text_opts = atr_options(pooling, args.text_lstm_hidden, args.transformer_layers)
+    for flag, opts in (("--pooling-opt", audio_opts), ("--text-pooling-opt", text_opts)):
+        for key, value in opts.items():
+            command += [flag, f"{key}={value}"]
     # The released export names the dataset folder SynthCaps; atr-bench's clotho reads Clotho.
     clotho = args.data / "Clotho"
     if not clotho.exists():
