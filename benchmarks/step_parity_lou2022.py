@@ -30,6 +30,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from atr_bench.run.execute import build_model, load_data
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import plan
-from atr_bench.run.training import CaptionGroups, loss_function, train_step
+from atr_bench.run.training import CaptionGroups, caption_mean, loss_function, train_step
 
 BATCH = 128
 ZERO_GRADIENT = ("audio_head.gate.fc.bias", "text_head.gate.fc.bias")
@@ -234,6 +235,22 @@ def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
     return worst, where
 
 
+def rounding_scale(model: Any, train: Any, batch: tuple, loss_fn: Any) -> float:
+    """How far atr-bench's own float32 gradient on ``batch`` is from its float64 one (the
+    largest relative difference, as between the programs): the scale of rounding."""
+    clips, captions, group = batch
+
+    def gradients(dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        copy = deepcopy(model).to(dtype).train()
+        audio = copy.embed_audio(train.audio[clips].to(dtype), train.audio_len[clips])
+        text = copy.embed_text(train.text[captions].to(dtype), train.text_len[captions])
+        sims = caption_mean(text @ audio.T, group, len(clips))
+        loss_fn(sims, torch.eye(len(clips), dtype=torch.bool)).backward()
+        return {n: q.grad.double() for n, q in copy.named_parameters() if n not in ZERO_GRADIENT}
+
+    return largest_difference(gradients(torch.float32), gradients(torch.float64))[0]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--released", type=Path, required=True, help="checkout of the released code")
@@ -270,6 +287,11 @@ def main() -> int:
     train_set = released["dataset"]("train")
     loss_fn = loss_function(config)
     print(f"{args.pooling}: {args.steps} steps of {BATCH} clips, then the test split")
+    first_batch = torch.arange(BATCH), *groups.captions_of(torch.arange(BATCH))
+    print(
+        "  atr-bench's own float32 gradients on the first batch differ from its float64 ones "
+        f"by {rounding_scale(model, train, first_batch, loss_fn):.1e} at most"
+    )
     for step in range(args.steps):
         first = step * BATCH % (BATCH * math.ceil(train.n_clips / BATCH))
         clips = torch.arange(first, min(first + BATCH, train.n_clips))
