@@ -123,6 +123,13 @@ def parse_released(log: str) -> dict[str, dict[str, float]]:
     return test
 
 
+def link_clotho(data: Path) -> None:
+    """The export names the dataset folder SynthCaps; atr-bench's clotho reads Clotho."""
+    clotho = data / "Clotho"
+    if not clotho.exists():
+        clotho.symlink_to("SynthCaps")
+
+
 def run_released(args: argparse.Namespace, pooling: str, seed: int) -> dict[str, Any]:
     work = args.work / "released"
     work.mkdir(parents=True, exist_ok=True)
@@ -189,10 +196,7 @@ def run_atr(args: argparse.Namespace, pooling: str, seed: int) -> dict[str, Any]
     for flag, opts in (("--pooling-opt", audio_opts), ("--text-pooling-opt", text_opts)):
         for key, value in opts.items():
             command += [flag, f"{key}={value}"]
-    # The released export names the dataset folder SynthCaps; atr-bench's clotho reads Clotho.
-    clotho = args.data / "Clotho"
-    if not clotho.exists():
-        clotho.symlink_to("SynthCaps")
+    link_clotho(args.data)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started

@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from parity_lou2022 import FRAMES, TRANSFORMER_LAYERS, atr_options, released_config
+from parity_lou2022 import (
+    FRAMES,
+    TRANSFORMER_LAYERS,
+    atr_options,
+    link_clotho,
+    released_config,
+)
 
 from atr_bench.plugins.registry import registry
 from atr_bench.run.config import RunRequest
@@ -108,11 +114,9 @@ def released_side(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def atr_side(args: argparse.Namespace) -> dict[str, Any]:
-    """atr-bench's model, optimiser and splits under ``--protocol lou2022``, as ``run`` builds
-    them, on the same exported files."""
-    clotho = args.data / "Clotho"
-    if not clotho.exists():
-        clotho.symlink_to("SynthCaps")
+    """atr-bench's model, resolved config, protocol and splits under ``--protocol lou2022``, as
+    ``run`` builds them, on the same exported files."""
+    link_clotho(args.data)
     audio_opts, text_opts = atr_options(
         args.pooling, args.text_lstm_hidden, args.transformer_layers
     )
