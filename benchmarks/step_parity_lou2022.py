@@ -54,6 +54,7 @@ from atr_bench.run.plan import plan
 from atr_bench.run.training import CaptionGroups, caption_mean, loss_function, train_step
 
 BATCH = 128
+BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 ZERO_GRADIENT = ("audio_head.gate.fc.bias", "text_head.gate.fc.bias")
 """Biases a BatchNorm follows: their gradient is zero but for rounding, so not compared."""
 
@@ -163,7 +164,7 @@ def weight_map(
         if pooling in ("netvlad", "netrvlad"):
             k = clusters[side]
             mapping[f"{ours}.assign.weight"] = (f"{pool}.clusters", lambda t: t.T)
-            for stat in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            for stat in BATCH_NORM:
                 mapping[f"{ours}.assign_norm.{stat}"] = (f"{pool}.batch_norm.{stat}", same)
             if pooling == "netvlad":
                 mapping[f"{ours}.centroids"] = (f"{pool}.clusters2", lambda t: t[0].T)
@@ -207,7 +208,7 @@ def weight_map(
         mapping[f"{side}_head.fc.bias"] = (f"{unit}.fc.bias", same)
         mapping[f"{side}_head.gate.fc.weight"] = (f"{unit}.cg.fc.weight", same)
         mapping[f"{side}_head.gate.fc.bias"] = (f"{unit}.cg.fc.bias", same)
-        for stat in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+        for stat in BATCH_NORM:
             mapping[f"{side}_head.gate.norm.{stat}"] = (f"{unit}.cg.batch_norm.{stat}", same)
     return mapping
 
@@ -230,6 +231,7 @@ def converted(
 
 
 def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[float, str]:
+    """The largest ``max |a - b| / max |b|`` over the tensors of ``a``, and its tensor's name."""
     worst, where = 0.0, ""
     for name, value in a.items():
         diff = (value.double() - b[name].double()).abs().max().item()
@@ -325,18 +327,14 @@ def main() -> int:
         grad_worst, grad_where = largest_difference(
             converted(grads, mapping, ours_grads), ours_grads
         )
-        worst, where = largest_difference(
-            converted(net.state_dict(), mapping, mine), model.state_dict()
-        )
+        state = model.state_dict()
+        worst, where = largest_difference(converted(net.state_dict(), mapping, state), state)
         print(
             f"  step {step + 1}: loss released {loss_theirs.item():.7f}, atr-bench "
             f"{loss_ours.item():.7f}; same audio {same_audio}, same captions {same_text}; "
             f"gradients differ by {grad_worst:.1e} ({grad_where}), "
             f"then weights by {worst:.1e} at most ({where})"
         )
-    worst, where = largest_difference(
-        converted(net.state_dict(), mapping, mine), model.state_dict()
-    )
     print(f"  after the steps: weights and statistics differ by {worst:.2e} at most ({where})")
 
     test = ours["splits"].test

@@ -88,7 +88,7 @@ TRANSFORMER_OPTIONS = (
         0.02,
         "standard deviation of the positional embedding's initial values (the paper's code "
         "has 1.0, an nn.Embedding's)",
-        rule=Rule(lambda s: s >= 0.0, "non-negative"),
+        minimum=0.0,
         legacy=0.02,
     ),
     _readout("mean", "normalised_mean"),
