@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 from atr_bench.cli.options import writable_dir
+from atr_bench.report.formats import FORMATS
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
-    from atr_bench.report.leaderboard import FORMATS
-
     p = sub.add_parser("leaderboard", help="aggregate run records into per-dataset tables")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
     p.add_argument("--out", type=Path, default=Path("leaderboards"), help="default: ./leaderboards")

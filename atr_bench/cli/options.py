@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import ExtractorSpec, parse_option_strings
@@ -82,6 +80,8 @@ def positive(args: argparse.Namespace, *names: str) -> None:
 
 
 def set_threads(threads: int | None) -> None:
+    import torch
+
     if threads is not None:
         if threads < 1:
             raise AtrBenchError(f"--threads {threads}: must be at least 1")

@@ -8,9 +8,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from atr_bench.cli.executors import add_executor_arguments, executor_from_args
 from atr_bench.cli.options import (
@@ -23,13 +21,14 @@ from atr_bench.cli.options import (
     set_threads,
     writable_dir,
 )
-from atr_bench.data.streamed import STREAM_MODES
+from atr_bench.data.stream_modes import STREAM_MODES
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
-from atr_bench.run.config import RunRequest
-from atr_bench.run.context import RunContext
+from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
-from atr_bench.run.losses import LOSSES
+
+if TYPE_CHECKING:
+    from atr_bench.run.context import RunContext
 
 
 def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
@@ -57,7 +56,7 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--lr", type=float, default=None, help=proto)
     p.add_argument("--weight-decay", type=float, default=None, help=proto)
     p.add_argument("--gamma", type=float, default=None, help="StepLR decay per epoch" + proto)
-    p.add_argument("--loss", choices=sorted(LOSSES), default=None, help=proto)
+    p.add_argument("--loss", choices=LOSS_NAMES, default=None, help=proto)
     p.add_argument("--margin", type=float, default=None, help=proto)
     p.add_argument("--temperature", type=float, default=None, help=proto)
     p.add_argument("--embed-dim", type=int, default=None, help=proto)
@@ -134,6 +133,9 @@ def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunCon
     """The context ``run`` and ``sweep`` give their runs, from the flags (the thread count and
     the device checked here, the folders by ``_check_folders``). Without ``resolve_device``
     (remote workers resolve ``--device`` on their own hardware) this process works on CPU."""
+    import torch
+
+    from atr_bench.run.context import RunContext
     from atr_bench.run.execute import resolve_device as resolve
 
     set_threads(args.threads)

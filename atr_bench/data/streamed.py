@@ -15,12 +15,12 @@ import torch
 from tqdm import tqdm
 
 from atr_bench.data.feature_store import check_clips, open_for_reading, read_rows
+from atr_bench.data.stream_modes import STREAM_MODES
 from atr_bench.errors import AtrBenchError
 
 SCAN_BYTES = 64 << 20
 """Opening a streamed split reads it once, this many bytes of padded rows at a time, to check
 every clip (shape, NaN, inf) before training starts rather than in the middle of it."""
-STREAM_MODES = ("auto", "always", "never")
 
 
 class StreamedFeatures:

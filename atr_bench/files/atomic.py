@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from atr_bench.errors import AtrBenchError
 
 HEADROOM = 1 << 20
@@ -48,7 +46,7 @@ def _is_disk_full(exc: BaseException, folder: Path) -> bool:
     return isinstance(exc, RuntimeError | OSError) and _free(folder) < HEADROOM
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -64,7 +62,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -86,6 +84,8 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def _tensor_bytes(obj: Any) -> int:
+    import torch
+
     if isinstance(obj, torch.Tensor):
         return obj.numel() * obj.element_size()
     if isinstance(obj, dict):
@@ -98,6 +98,8 @@ def _tensor_bytes(obj: Any) -> int:
 def save_torch(path: Path, obj: Any) -> Path:
     """Atomically ``torch.save`` a checkpoint (read back with ``weights_only=True``), after
     checking that the disk has room for its tensors."""
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     require_free(path.parent, _tensor_bytes(obj))

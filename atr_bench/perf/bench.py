@@ -15,10 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
 from atr_bench.errors import AtrBenchError
-from atr_bench.perf.throughput import DTYPES, SHAPES
+from atr_bench.perf.shapes import SHAPES
 from atr_bench.plugins.registry import registry
 
 SUITE = Path(__file__).resolve().parent / "suite"
@@ -92,6 +90,10 @@ def chosen_benchmarks(args: argparse.Namespace) -> list[str]:
 
 def suite_args(args: argparse.Namespace) -> list[str]:
     """The suite's own options for this selection, checked before anything runs."""
+    import torch
+
+    from atr_bench.perf.throughput import DTYPES
+
     for name in _names(args.pooling):
         registry().find("pooling", name)
     known = {s.name for s in SHAPES}

@@ -13,30 +13,10 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.perf.shapes import SHAPES, Shape
 from atr_bench.plugins.registry import Registry
 from atr_bench.plugins.specs import PoolingSpec
 
-
-@dataclass(frozen=True)
-class Shape:
-    """One input shape ``[batch, frames, dim]``; ``side`` picks the pooling's audio or text
-    defaults (VLAD uses 12 clusters on audio, 20 on text); ``paper`` marks the paper's shapes."""
-
-    name: str
-    batch: int
-    frames: int
-    dim: int
-    side: str
-    paper: bool
-    note: str
-
-
-SHAPES = (
-    Shape("audiocaps", 128, 31, 2048, "audio", True, "panns_cnn14 on AudioCaps"),
-    Shape("clotho", 128, 90, 2048, "audio", True, "panns_cnn14 on Clotho"),
-    Shape("text", 128, 20, 300, "text", True, "20 word2vec tokens"),
-    Shape("large", 512, 31, 2048, "audio", False, "4x the AudioCaps batch"),
-)
 MODES = ("forward", "forward+backward")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 DEVICES = ("cpu", "cuda")

@@ -25,14 +25,13 @@ from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import Board, BoardRow, aggregate, by_board, unusable
 from atr_bench.report.csv_table import render_csv
 from atr_bench.report.curves import draw_validation_curves
+from atr_bench.report.formats import FORMATS
 from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
 from atr_bench.report.significance import INTERVAL_METRICS, check_intervals, mark_significance
 from atr_bench.run.config import DEFAULT_PROTOCOL
-
-FORMATS = ("md", "csv", "tex", "png")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Built-in datasets: the embedded ``synthcaps`` and the paper's AudioCaps and Clotho."""
+"""Built-in datasets: the embedded ``synthcaps`` and the paper's AudioCaps and Clotho. Each
+dataset's module (and librosa, numpy) is imported when it is built, not when the plugin loads."""
 
 from __future__ import annotations
 
 from atr_bench import hookimpl
-from atr_bench.components.datasets.embedded import synthcaps
-from atr_bench.data.dataset import audiocaps, clotho
+from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import DatasetSpec, Option
 
 
@@ -14,7 +14,7 @@ def atr_bench_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="synthcaps",
             description="embedded procedural sound events, 5 order-aware captions per clip",
-            build=synthcaps,
+            build=Lazy("atr_bench.components.datasets.embedded", "synthcaps"),
             options=(
                 Option("seed", int, 0, "generator seed"),
                 Option("train", int, 1500, "training clips"),
@@ -27,11 +27,11 @@ def atr_bench_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="audiocaps",
             description="AudioCaps (Kim et al. 2019), seed layout: Index/*.csv, AudioExpert/*.h5",
-            build=audiocaps,
+            build=Lazy("atr_bench.data.dataset", "audiocaps"),
         ),
         DatasetSpec(
             name="clotho",
             description="Clotho v2 (Drossos et al. 2020), seed layout: Index/*.json",
-            build=clotho,
+            build=Lazy("atr_bench.data.dataset", "clotho"),
         ),
     ]

@@ -25,16 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SAMPLE_RATE = 16000
+from atr_bench.components.extractors.framing import EFFICIENT_LATENT
+
+SAMPLE_RATE = EFFICIENT_LATENT.sample_rate
 N_FFT = 512
-HOP = 160
+HOP = EFFICIENT_LATENT.hop
 MEL_BINS = 64
 TOP_DB = 120.0
-DIM = 1408
+DIM = EFFICIENT_LATENT.dim
 IMAGE_SIZE = 260  # EfficientNet-B2's nominal resolution, used for the static padding
 WIDTH, DEPTH = 1.1, 1.2  # B2 width and depth multipliers
 BN_MOMENTUM, BN_EPS = 0.01, 1e-3
-TIME_STRIDE = 32
+TIME_STRIDE = EFFICIENT_LATENT.stride
 
 # EfficientNet-B0 stages: (repeats, kernel, stride, expand ratio, in channels, out channels)
 _B0_STAGES = (
@@ -155,7 +157,7 @@ class EfficientLatent(nn.Module):
 
     sample_rate = SAMPLE_RATE
     dim = DIM
-    frames_per_second = SAMPLE_RATE / HOP / TIME_STRIDE
+    frames_per_second = EFFICIENT_LATENT.frames_per_second
 
     def __init__(self) -> None:
         super().__init__()

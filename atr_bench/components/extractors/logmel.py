@@ -14,13 +14,15 @@ import librosa
 import torch
 from torch import nn
 
-SAMPLE_RATE = 16000
+from atr_bench.components.extractors.framing import LMS
+
+SAMPLE_RATE = LMS.sample_rate
 N_FFT = 512
-HOP = 160
-N_MELS = 128
+HOP = LMS.hop
+N_MELS = LMS.dim
 FMIN = 50.0
 FMAX = 8000.0
-BLOCK = 10
+BLOCK = LMS.stride
 """STFT frames averaged into one output frame: 100 STFT frames/s -> 10 frames/s."""
 EPS = 1e-6
 MIN_SAMPLES = (BLOCK - 1) * HOP
@@ -33,7 +35,7 @@ class LogMel(nn.Module):
 
     sample_rate = SAMPLE_RATE
     dim = N_MELS
-    frames_per_second = SAMPLE_RATE / HOP / BLOCK
+    frames_per_second = LMS.frames_per_second
     mel_basis: torch.Tensor
     window: torch.Tensor
 

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SAMPLE_RATE = 32000
+from atr_bench.components.extractors.framing import PANNS_CNN14
+
+SAMPLE_RATE = PANNS_CNN14.sample_rate
 WINDOW = 1024
-HOP = 320
+HOP = PANNS_CNN14.hop
 MEL_BINS = 64
 FMIN = 50.0
 FMAX = 14000.0

@@ -14,14 +14,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from atr_bench.components.extractors import efficient_latent, panns, vggish, vggsound
+from atr_bench.components.extractors.framing import (
+    EFFICIENT_LATENT,
+    PANNS_CNN10,
+    PANNS_CNN14,
+    VGGISH,
+    VGGSOUND,
+    Framing,
+)
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.weights import SOURCES, load_checkpoint, read_checkpoint, resolve_weights
 from atr_bench.plugins.contract import Extractor
+from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import ExtractorSpec, Option
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Weights = str | os.PathLike[str] | None
 
@@ -29,6 +38,8 @@ Weights = str | os.PathLike[str] | None
 def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> Extractor:
     """Load the checkpoint at ``path`` (``None``: keep random init), then eval mode on
     ``device``."""
+    from atr_bench.features.weights import load_checkpoint
+
     if path is not None:
         load_checkpoint(module, path, name)
     ready = module.eval().to(device)
@@ -38,6 +49,8 @@ def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> Ext
 
 def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., Extractor]:
     def build(weights: Weights = None, device: str = "cpu") -> Extractor:
+        from atr_bench.features.weights import resolve_weights
+
         path = resolve_weights(name, weights)  # before building: a missing file fails fast
         return _finish(factory(), name, path, device)
 
@@ -48,6 +61,9 @@ def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., Extra
 def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") -> Extractor:
     """VGGish; ``pca`` (or ATR_BENCH_VGGISH_PCA_WEIGHTS) names torchvggish's PCA parameter file
     to output the quantised AudioSet-style embeddings instead of the raw ones."""
+    from atr_bench.components.extractors import vggish
+    from atr_bench.features.weights import SOURCES, read_checkpoint, resolve_weights
+
     path = resolve_weights("vggish", weights)
     module = vggish.VGGish()
     pca = pca or os.environ.get(SOURCES["vggish_pca"].env_var, "")
@@ -65,20 +81,28 @@ def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") ->
     return _finish(module, "vggish", path, device)
 
 
-def panns_spec(
-    name: str, factory: Callable[[], nn.Module], dim: int, downsample: int
-) -> ExtractorSpec:
-    """A PANNs network's frame embeddings: ``downsample`` STFT frames per output frame."""
-    fps = panns.SAMPLE_RATE / panns.HOP / downsample
+def network_spec(name: str, description: str, network: str, framing: Framing) -> ExtractorSpec:
+    """A network built without options by ``network``: ``"module.function"`` (or class) of
+    this package, imported when it is built."""
+    module, _, factory = network.partition(".")
     return ExtractorSpec(
         name=name,
-        description=f"PANNs {name.removeprefix('panns_').title()} (AudioSet) frame embeddings, "
-        f"{dim}-d at {fps:g} frames/s",
-        build=_builder(name, factory),
-        dim=dim,
-        sample_rate=panns.SAMPLE_RATE,
-        frames_per_second=fps,
+        description=description,
+        build=_builder(name, Lazy(f"{__package__}.{module}", factory)),
+        dim=framing.dim,
+        sample_rate=framing.sample_rate,
+        frames_per_second=framing.frames_per_second,
     )
+
+
+def panns_spec(name: str, network: str, framing: Framing) -> ExtractorSpec:
+    """A PANNs network's frame embeddings."""
+    fps = framing.frames_per_second
+    description = (
+        f"PANNs {name.removeprefix('panns_').title()} (AudioSet) frame embeddings, "
+        f"{framing.dim}-d at {fps:g} frames/s"
+    )
+    return network_spec(name, description, network, framing)
 
 
 def vggish_spec() -> ExtractorSpec:
@@ -90,46 +114,26 @@ def vggish_spec() -> ExtractorSpec:
         options=(
             Option("pca", str, "", "torchvggish PCA parameter file; empty = raw 128-d embeddings"),
         ),
-        dim=vggish.EMBEDDING,
-        sample_rate=vggish.SAMPLE_RATE,
-        frames_per_second=vggish.VGGish.frames_per_second,
-    )
-
-
-def network_spec(
-    name: str,
-    network: type[vggsound.VGGSound | efficient_latent.EfficientLatent],
-    description: str,
-    dim: int,
-    sample_rate: int,
-) -> ExtractorSpec:
-    """A network class (with a ``frames_per_second`` attribute) built without options."""
-    return ExtractorSpec(
-        name=name,
-        description=description,
-        build=_builder(name, network),
-        dim=dim,
-        sample_rate=sample_rate,
-        frames_per_second=network.frames_per_second,
+        dim=VGGISH.dim,
+        sample_rate=VGGISH.sample_rate,
+        frames_per_second=VGGISH.frames_per_second,
     )
 
 
 PRETRAINED_SPECS: tuple[ExtractorSpec, ...] = (
-    panns_spec("panns_cnn10", panns.cnn10, dim=512, downsample=16),
-    panns_spec("panns_cnn14", panns.cnn14, dim=2048, downsample=32),
+    panns_spec("panns_cnn10", "panns.cnn10", PANNS_CNN10),
+    panns_spec("panns_cnn14", "panns.cnn14", PANNS_CNN14),
     vggish_spec(),
     network_spec(
         "vggsound",
-        vggsound.VGGSound,
         "VGGSound ResNet-18 layer4 frames, 512-d at 3.14 frames/s",
-        vggsound.DIM,
-        vggsound.SAMPLE_RATE,
+        "vggsound.VGGSound",
+        VGGSOUND,
     ),
     network_spec(
         "efficient_latent",
-        efficient_latent.EfficientLatent,
         "HEAR 2021 efficient_latent (EfficientNet-B2) frames, 1408-d at 3.125/s",
-        efficient_latent.DIM,
-        efficient_latent.SAMPLE_RATE,
+        "efficient_latent.EfficientLatent",
+        EFFICIENT_LATENT,
     ),
 )

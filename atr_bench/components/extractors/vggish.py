@@ -20,16 +20,18 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE = 16000
+from atr_bench.components.extractors.framing import VGGISH
+
+SAMPLE_RATE = VGGISH.sample_rate
 WINDOW = 400  # 25 ms
-HOP = 160  # 10 ms
+HOP = VGGISH.hop  # 10 ms
 FFT = 512
 MEL_BINS = 64
 FMIN = 125.0
 FMAX = 7500.0
 LOG_OFFSET = 0.01
-EXAMPLE_FRAMES = 96  # 0.96 s
-EMBEDDING = 128
+EXAMPLE_FRAMES = VGGISH.stride  # 0.96 s
+EMBEDDING = VGGISH.dim
 QUANTIZE_MIN = -2.0
 QUANTIZE_MAX = 2.0
 
@@ -56,7 +58,7 @@ class VGGish(nn.Module):
 
     sample_rate = SAMPLE_RATE
     dim = EMBEDDING
-    frames_per_second = SAMPLE_RATE / (HOP * EXAMPLE_FRAMES)
+    frames_per_second = VGGISH.frames_per_second
     window: torch.Tensor
     mel: torch.Tensor
     pca_matrix: torch.Tensor

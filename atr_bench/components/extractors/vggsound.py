@@ -25,12 +25,14 @@ import torch
 from scipy.signal import get_window
 from torch import nn
 
-SAMPLE_RATE = 16000
+from atr_bench.components.extractors.framing import VGGSOUND
+
+SAMPLE_RATE = VGGSOUND.sample_rate
 NPERSEG = 512
-HOP = NPERSEG - 353
-TIME_STRIDE = 32
+HOP = VGGSOUND.hop
+TIME_STRIDE = VGGSOUND.stride
 VGGSOUND_CLASSES = 309
-DIM = 512
+DIM = VGGSOUND.dim
 
 
 class BasicBlock(nn.Module):
@@ -93,7 +95,7 @@ class VGGSound(nn.Module):
 
     sample_rate = SAMPLE_RATE
     dim = DIM
-    frames_per_second = SAMPLE_RATE / HOP / TIME_STRIDE
+    frames_per_second = VGGSOUND.frames_per_second
     window: torch.Tensor
 
     def __init__(self) -> None:

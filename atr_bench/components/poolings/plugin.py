@@ -1,19 +1,21 @@
-"""Built-in poolings, registered through the same hook a third-party plugin implements."""
+"""Built-in poolings, registered through the same hook a third-party plugin implements.
+Each pooling's module (and torch) is imported when it is built, not when the plugin loads."""
 
 from __future__ import annotations
 
 from atr_bench import hookimpl
-from atr_bench.components.poolings.attention import TransformerPooling
-from atr_bench.components.poolings.recurrent import LSTMPooling
-from atr_bench.components.poolings.simple import PADDINGS, MaxPooling, MeanPooling
-from atr_bench.components.poolings.vlad import (
-    ASSIGN_INITS,
-    ASSIGN_NORMS,
-    KERNELS,
-    NetRVLAD,
-    NetVLAD,
-)
+from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import Option, PoolingSpec, Requirement, Rule
+
+PADDINGS = ("masked", "zeros")
+"""How a pooling treats padded frames: ``masked`` ignores them (the harness's contract);
+``zeros`` counts them as frames of zeros, as the paper's code does in max pooling and VLAD."""
+KERNELS = ("auto", "torch", "triton")
+"""``auto``: Triton for CUDA tensors when it is installed, else torch."""
+ASSIGN_NORMS = ("none", "batch")
+ASSIGN_INITS = ("uniform", "normal")
+"""The assignment weights' start: torch's ``nn.Linear`` default (uniform, std 1/sqrt(3D)), or
+N(0, 1/D) as the paper's code draws them."""
 
 
 def _readout(default: str, other: str) -> Option:
@@ -159,26 +161,37 @@ VLAD_REQUIREMENTS = (
 )
 
 
+def _pooling(module: str, name: str) -> Lazy:
+    """The class ``name`` of this package's ``module``, imported when it is built."""
+    return Lazy(f"{__package__}.{module}", name)
+
+
 @hookimpl
 def atr_bench_poolings() -> list[PoolingSpec]:
     return [
         PoolingSpec(
-            "mean", "masked mean over time (order-free, no parameters)", MeanPooling, MEAN_OPTIONS
+            "mean",
+            "masked mean over time (order-free, no parameters)",
+            _pooling("simple", "MeanPooling"),
+            MEAN_OPTIONS,
         ),
         PoolingSpec(
-            "max", "masked max over time (order-free, no parameters)", MaxPooling, MAX_OPTIONS
+            "max",
+            "masked max over time (order-free, no parameters)",
+            _pooling("simple", "MaxPooling"),
+            MAX_OPTIONS,
         ),
         PoolingSpec(
             "lstm",
             "last valid hidden state of an LSTM over the real frames",
-            LSTMPooling,
+            _pooling("recurrent", "LSTMPooling"),
             LSTM_OPTIONS,
             order_aware=True,
         ),
         PoolingSpec(
             "transformer",
             "transformer encoder with positions and padding mask, then masked mean",
-            TransformerPooling,
+            _pooling("attention", "TransformerPooling"),
             TRANSFORMER_OPTIONS,
             TRANSFORMER_REQUIREMENTS,
             order_aware=True,
@@ -186,7 +199,7 @@ def atr_bench_poolings() -> list[PoolingSpec]:
         PoolingSpec(
             "netvlad",
             "NetVLAD: soft-assigned residuals to learned centroids (Miech et al. 2017)",
-            NetVLAD,
+            _pooling("vlad", "NetVLAD"),
             VLAD_OPTIONS,
             VLAD_REQUIREMENTS,
             text_defaults={"clusters": 20},
@@ -194,7 +207,7 @@ def atr_bench_poolings() -> list[PoolingSpec]:
         PoolingSpec(
             "netrvlad",
             "NetRVLAD: NetVLAD without centroid subtraction (Miech et al. 2017)",
-            NetRVLAD,
+            _pooling("vlad", "NetRVLAD"),
             VLAD_OPTIONS,
             VLAD_REQUIREMENTS,
             text_defaults={"clusters": 20},

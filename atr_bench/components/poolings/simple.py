@@ -12,11 +12,6 @@ def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.unsqueeze(-1), x, 0.0)
 
 
-PADDINGS = ("masked", "zeros")
-"""How a pooling treats padded frames: ``masked`` ignores them (the harness's contract);
-``zeros`` counts them as frames of zeros, as the paper's code does in max pooling and VLAD."""
-
-
 def apply_padding(padding: str, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     """``(x, mask)`` as a pooling with option ``padding`` sees them: unchanged for ``masked``;
     for ``zeros``, padded frames zeroed and the mask all True."""

@@ -19,13 +19,6 @@ from torch import Tensor, nn
 from atr_bench.components.poolings.simple import apply_padding
 from atr_bench.components.poolings.vlad_function import AssignNorm, compiled_vlad_pool, vlad_pool
 
-KERNELS = ("auto", "torch", "triton")
-"""``auto``: Triton for CUDA tensors when it is installed, else torch."""
-ASSIGN_NORMS = ("none", "batch")
-ASSIGN_INITS = ("uniform", "normal")
-"""The assignment weights' start: torch's ``nn.Linear`` default (uniform, std 1/sqrt(3D)), or
-N(0, 1/D) as the paper's code draws them."""
-
 
 class NetVLAD(nn.Module):
     """Each cluster aggregates the residuals ``x - c_k`` to a learned centroid;

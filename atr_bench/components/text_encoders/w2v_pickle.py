@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from atr_bench.components.text_encoders.sizes import GOOGLENEWS_DIM
 from atr_bench.data.layout import DatasetLayout
 from atr_bench.data.safe_pickle import load_text_pickle
 from atr_bench.errors import AtrBenchError
 
-DIM = 300
+DIM = GOOGLENEWS_DIM
 
 
 class W2VPickle:

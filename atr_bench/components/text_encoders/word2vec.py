@@ -19,11 +19,12 @@ import gensim
 import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
 
+from atr_bench.components.text_encoders.sizes import WORD2VEC_DIM
 from atr_bench.components.text_encoders.tokenize import tokenize
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
 
-DIM = 300
+DIM = WORD2VEC_DIM
 _FORMAT = 1
 """Bump when the cached file's meaning changes, so old caches are not reused."""
 

@@ -5,9 +5,10 @@ same per-run function (``run.task.run_task``) and reports each ``TaskResult`` as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from atr_bench.run.task import Task, TaskResult
+if TYPE_CHECKING:
+    from atr_bench.run.task import Task, TaskResult
 
 EXECUTORS = ("local", "slurm", "ray")
 
