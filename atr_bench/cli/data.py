@@ -4,9 +4,16 @@ as the paper's released code reads it."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
-from atr_bench.cli.options import add_component, add_data_root, data_root, dataset_and_extractor
+from atr_bench.cli.options import (
+    add_component,
+    add_data_root,
+    data_root,
+    dataset_and_extractor,
+    writable_dir,
+)
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 
@@ -42,6 +49,26 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     add_data_root(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_data_export)
+    p = data_sub.add_parser(
+        "shaped",
+        help="write AudioCaps- or Clotho-shaped data of random values in the seed layout, to "
+        "measure time and memory before having the data (its retrieval scores mean nothing)",
+        description="Writes Index files, one extractor's feature dumps at the dataset's frame "
+        "count and the extractor's width, and TextEmbeddings/w2v_<split>.pkl, at the real split "
+        "sizes (AudioCaps: 49,838/495/975 clips; Clotho: 3,839/1,045/1,045) or a fraction. The "
+        "values are random: only the time and memory of a run on them mean anything, and its "
+        "runs are recorded as untrained (off the boards).",
+    )
+    p.add_argument("dataset", choices=("audiocaps", "clotho"), help="whose shape to write")
+    p.add_argument("--extractor", default="panns_cnn14", help="whose frames and width")
+    p.add_argument("--out", type=Path, required=True, help="the data root to write into")
+    p.add_argument(
+        "--fraction", type=float, default=1.0, help="of every split's real size (default 1)"
+    )
+    p.add_argument("--train-clips", type=int, default=None, help="training clips, exactly")
+    p.add_argument("--seed", type=int, default=0, help="of the random values")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_data_shaped)
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
@@ -68,4 +95,46 @@ def cmd_data_export(args: argparse.Namespace) -> int:
     clips = {split: dataset.clips(split) for split in SPLITS}
     text = text_features(dataset, encoder, encoder_opts, clips)
     print(export_seed_layout(dataset, extractor.name, text, args.out).summary())
+    return 0
+
+
+def cmd_data_shaped(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from atr_bench.data.dataset import AUDIOCAPS_DEFAULTS, CLOTHO_DEFAULTS
+    from atr_bench.data.shaped import SHAPES, split_sizes, write_shaped
+
+    extractor = registry().get("extractor", args.extractor)
+    defaults = AUDIOCAPS_DEFAULTS if args.dataset == "audiocaps" else CLOTHO_DEFAULTS
+    shape = SHAPES[args.dataset]
+    sizes = split_sizes(shape, args.fraction, args.train_clips)
+    frames = defaults.frames_for(extractor)
+    bars: list[tqdm] = []
+
+    def progress(total: int, split: str) -> Callable[[int], object]:
+        bar = tqdm(total=total, desc=f"{shape.directory}/{split}", unit="clip")
+        bars.append(bar)
+
+        def tick(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return tick
+
+    try:
+        report = write_shaped(
+            shape,
+            writable_dir(args.out, "--out"),
+            extractor.name,
+            frames,
+            extractor.dim,
+            sizes,
+            args.seed,
+            None if args.no_progress else progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    print(report.summary())
     return 0
