@@ -8,6 +8,7 @@ import torch
 from pytorch_optimizer import Lookahead
 
 from atr_bench.plugins.specs import OptimizerSettings
+from atr_bench.run.radam import RAdam
 
 LOOKAHEAD_K = 6
 """Ranger's defaults (Wright 2019), which the paper's released configs use."""
@@ -22,8 +23,8 @@ def build_optimizer(
     settings: OptimizerSettings,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """Ranger = Lookahead(RAdam); the StepLR decays the inner optimiser's learning rate.
-    torch's RAdam with ``decoupled_weight_decay`` computes the paper's code's Ranger step."""
-    radam = torch.optim.RAdam(
+    RAdam with ``decoupled_weight_decay`` computes the paper's code's Ranger step."""
+    radam = RAdam(
         params,
         lr=lr,
         betas=settings.betas,
