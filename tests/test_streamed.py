@@ -42,6 +42,19 @@ def test_rows_equal_the_loaded_rows_for_slices_and_index_tensors(store, monkeypa
     assert features.to("cpu")[index].device.type == "cpu"
 
 
+def test_rows_read_ahead_are_the_rows_asked_for(store):
+    order = ["c3", "c0", "c4", "c1"]
+    whole, _ = read_features(store, order, frames=5)
+    features, _ = streamed.open_streamed(store, order, frames=5, dim=3, progress=False)
+    index = torch.tensor([3, 1, 3])
+    features.prefetch(index)
+    assert torch.equal(features[index], whole[index])  # taken from the read ahead
+    features.prefetch(slice(0, 2))
+    assert torch.equal(features[2:4], whole[2:4])  # another index: read as usual
+    assert torch.equal(features[0:2], whole[0:2])
+    streamed.prefetch(whole, index)  # a loaded tensor: nothing to read
+
+
 def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
     with h5py.File(store, "a") as handle:
         handle["bad"] = np.array([[1.0, np.nan, 0.0]], dtype=np.float32)
@@ -51,12 +64,18 @@ def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
         streamed.open_streamed(store, ["c0", "nope"], frames=4, dim=3, progress=False)
 
 
-def test_auto_streams_only_what_would_crowd_memory(monkeypatch):
+def test_auto_streams_on_the_cpu_what_is_large_elsewhere_what_would_crowd_memory(monkeypatch):
     monkeypatch.setattr(streamed, "memory_bytes", lambda: 1000)
     assert streamed.should_stream("auto", 501) and not streamed.should_stream("auto", 500)
     assert streamed.should_stream("always", 0) and not streamed.should_stream("never", 10**15)
+    monkeypatch.setattr(streamed, "memory_bytes", lambda: 10**15)
+    above = streamed.STREAM_ABOVE_BYTES + 1
+    assert streamed.should_stream("auto", above)
+    assert not streamed.should_stream("auto", above - 1)
+    assert not streamed.should_stream("auto", above, "cuda")
+    assert streamed.should_stream("auto", 10**15 // 2 + 1, "cuda")
     monkeypatch.setattr(streamed, "memory_bytes", lambda: None)
-    assert not streamed.should_stream("auto", 10**15)
+    assert not streamed.should_stream("auto", above, "cuda")
     with pytest.raises(AtrBenchError, match="expected one of auto, always, never"):
         streamed.should_stream("sometimes", 0)
 

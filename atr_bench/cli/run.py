@@ -75,7 +75,8 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         choices=STREAM_MODES,
         default="auto",
         help="read audio features from disk a batch at a time instead of loading them whole "
-        "(default auto: when they would take over half of this machine's memory); same numbers",
+        "(default auto: on the CPU when they are over 1 GiB padded, on a GPU when they would "
+        "take over half of this machine's memory); same numbers",
     )
     p.add_argument(
         "--threads",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -15,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from atr_bench.data.feature_store import check_clips, open_for_reading, read_rows
-from atr_bench.data.stream_modes import STREAM_MODES
+from atr_bench.data.stream_modes import STREAM_ABOVE_BYTES, STREAM_MODES
 from atr_bench.errors import AtrBenchError
 
 SCAN_BYTES = 64 << 20
@@ -25,7 +26,8 @@ every clip (shape, NaN, inf) before training starts rather than in the middle of
 
 class StreamedFeatures:
     """Stands in for the ``[N, frames, dim]`` audio tensor of a split: indexing it with a slice
-    or a tensor of row numbers reads those clips from the file onto ``device``."""
+    or a tensor of row numbers reads those clips from the file onto ``device``. ``prefetch``
+    starts reading the next batch's rows in a thread while the current one is computed."""
 
     def __init__(
         self, path: Path, clip_ids: Sequence[str], frames: int, dim: int, device: str = "cpu"
@@ -34,6 +36,8 @@ class StreamedFeatures:
         self.frames, self.dim, self.device = frames, dim, torch.device(device)
         self.shape = torch.Size((len(self.clip_ids), frames, dim))
         self._handle: h5py.File | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: tuple[tuple[int, ...], Future[torch.Tensor]] | None = None
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -41,14 +45,43 @@ class StreamedFeatures:
     def to(self, device: torch.device | str) -> StreamedFeatures:
         return StreamedFeatures(self.path, self.clip_ids, self.frames, self.dim, str(device))
 
+    def _rows(self, index: slice | torch.Tensor) -> tuple[int, ...]:
+        return tuple(range(len(self))[index] if isinstance(index, slice) else index.tolist())
+
+    def prefetch(self, index: slice | torch.Tensor) -> None:
+        """Start reading ``index``'s rows in the background; the next ``self[index]`` with the
+        same rows takes them (any other index reads as usual)."""
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="atr-bench-read")
+        rows = self._rows(index)
+        self._ahead = (rows, self._reader.submit(self._read, rows))
+
     def __getitem__(self, index: slice | torch.Tensor) -> torch.Tensor:
-        rows = range(len(self))[index] if isinstance(index, slice) else index.tolist()
-        unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+        rows, ahead = self._rows(index), self._ahead
+        self._ahead = None
+        if ahead is not None and ahead[0] == rows:
+            return ahead[1].result()
+        if ahead is not None:
+            ahead[1].result()  # one reader of the file at a time
+        return self._read(rows)
+
+    def _read(self, rows: tuple[int, ...]) -> torch.Tensor:
+        """The rows in the order asked, each clip read once."""
         if self._handle is None:  # opened on first use, read-only: parallel runs may share it
             self._handle = open_for_reading(self.path)
+        unique = list(dict.fromkeys(rows))
         ids = [self.clip_ids[i] for i in unique]
         out, _ = read_rows(self.path, self._handle, ids, self.frames, self.dim)
-        return torch.from_numpy(out[inverse]).to(self.device)
+        if len(unique) < len(rows):
+            position = {row: i for i, row in enumerate(unique)}
+            out = out[[position[row] for row in rows]]
+        return torch.from_numpy(out).to(self.device)
+
+
+def prefetch(audio: object, index: slice | torch.Tensor) -> None:
+    """Read ``audio[index]`` ahead where the audio is streamed from disk (else nothing to do)."""
+    if isinstance(audio, StreamedFeatures):
+        audio.prefetch(index)
 
 
 class HostRows:
@@ -106,14 +139,17 @@ def memory_bytes() -> int | None:
         return None
 
 
-def should_stream(mode: str, padded_bytes: int) -> bool:
-    """``always``/``never``, or ``auto``: stream when the padded audio of all splits would take
-    more than half of the machine's memory."""
+def should_stream(mode: str, padded_bytes: int, device_type: str = "cpu") -> bool:
+    """``always``/``never``, or ``auto``: on the CPU, stream when the padded audio of all
+    splits is over ``STREAM_ABOVE_BYTES``; on any device, when it would take more than half of
+    the machine's memory."""
     if mode not in STREAM_MODES:
         raise AtrBenchError(
             f"--stream-features {mode!r}: expected one of {', '.join(STREAM_MODES)}"
         )
     if mode != "auto":
         return mode == "always"
+    if device_type == "cpu" and padded_bytes > STREAM_ABOVE_BYTES:
+        return True
     memory = memory_bytes()
     return memory is not None and padded_bytes > memory // 2

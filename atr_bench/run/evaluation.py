@@ -8,9 +8,14 @@ import contextlib
 import torch
 
 from atr_bench.data.split import SplitData
+from atr_bench.data.streamed import HostRows, StreamedFeatures, prefetch
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.model import DualEncoder
+
+AUDIO_BATCH_BYTES = 64 << 20
+"""Audio rows embedded at once in evaluation: a bound in bytes, so that long clips (Clotho's 90
+frames of 2048) do not take hundreds of MB per batch."""
 
 
 def autocast(device: torch.device, amp: bool):
@@ -27,10 +32,11 @@ def embed_split(
     """Unit-norm embeddings of every clip and every caption of a split, in fp32."""
     model.eval()
     with autocast(device, amp):
+        clips = max(1, min(batch, AUDIO_BATCH_BYTES // _row_bytes(split.audio)))
         audio = torch.cat(
             [
-                model.embed_audio(split.audio[i : i + batch], split.audio_len[i : i + batch])
-                for i in range(0, split.n_clips, batch)
+                _embed_audio(model, split, slice(i, i + clips), slice(i + clips, i + 2 * clips))
+                for i in range(0, split.n_clips, clips)
             ]
         )
         text = torch.cat(
@@ -40,6 +46,19 @@ def embed_split(
             ]
         )
     return audio.float(), text.float()
+
+
+def _row_bytes(audio: torch.Tensor | StreamedFeatures | HostRows) -> int:
+    _, frames, dim = audio.shape
+    return max(1, frames * dim * 4)
+
+
+def _embed_audio(
+    model: DualEncoder, split: SplitData, rows: slice, following: slice
+) -> torch.Tensor:
+    if following.start < split.n_clips:
+        prefetch(split.audio, following)  # read from disk while these clips are embedded
+    return model.embed_audio(split.audio[rows], split.audio_len[rows])
 
 
 def evaluate(

@@ -61,6 +61,7 @@ def load_data(the_plan: Plan, context: RunContext) -> Splits:
         c.text_tokens,
         context.progress,
         context.stream,
+        device.type,
     )
     audio_bytes = splits.audio_bytes()
     if not room_on_device(device, audio_bytes):

@@ -163,10 +163,12 @@ def load_splits(
     text_tokens: int,
     progress: bool = True,
     stream: str = "auto",
+    device_type: str = "cpu",
 ) -> Splits:
     """Features for every split, ready to train on (extracting or encoding what is missing).
     The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
-    when it would not fit comfortably in memory; see ``should_stream``)."""
+    on the CPU when it is large, on a ``device_type`` GPU when it would not fit comfortably in
+    memory; see ``should_stream``)."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
     clips: dict[str, Sequence[Clip]] = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
@@ -182,11 +184,11 @@ def load_splits(
     text = text_features(dataset, text_spec, text_options, clips, encoder)
     text_fix = _text_fix(dataset, encoder)
     padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
-    streamed = should_stream(stream, padded)
+    streamed = should_stream(stream, padded, device_type)
     if streamed and stream == "auto":
-        _log.warning(
-            "audio features: %.1f GB padded, over half of this machine's memory; reading them "
-            "from disk a batch at a time (--stream-features never loads them whole)",
+        _log.info(
+            "audio features: %.1f GB padded; reading them from disk a batch at a time "
+            "(--stream-features never loads them whole)",
             padded / 1e9,
         )
     loaded = {}

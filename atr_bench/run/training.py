@@ -14,9 +14,11 @@ import torch
 from tqdm import tqdm
 
 from atr_bench.data.split import SplitData
+from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
+from atr_bench.run.allocator import reuse_freed_memory
 from atr_bench.run.config import RunConfig
 from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.evaluation import autocast, evaluate
@@ -130,10 +132,15 @@ def _train_epoch(
     model.train()
     losses = []
     batches = BATCHES[config.batch_items](split, generator, config.batch_size, device)
-    for batch in batches:
-        if batch[0].numel() < 2:  # a lone item has no negatives
-            continue
-        losses.append(train_step(model, split, batch, optimizer, loss_fn, config, device).item())
+    batch = next(batches, None)
+    while batch is not None:
+        following = next(batches, None)
+        if following is not None:
+            prefetch(split.audio, following[0])  # read from disk while this batch trains
+        if batch[0].numel() >= 2:  # a lone item has no negatives
+            step = train_step(model, split, batch, optimizer, loss_fn, config, device)
+            losses.append(step.item())
+        batch = following
     return sum(losses) / max(len(losses), 1)
 
 
@@ -192,6 +199,7 @@ def train(
     there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
     epoch's entry of the curve, those a resume restores first.
     """
+    reuse_freed_memory()
     optimizer, scheduler = build_optimizer(
         model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
     )
