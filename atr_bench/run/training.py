@@ -217,7 +217,8 @@ def train(
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             curve, best_score = list(state["curve"]), state["best_score"]
-            best_epoch, best_state = state["best_epoch"], state["best_state"]
+            best_epoch = state["best_epoch"]
+            best_state = state["best_state"] or _copy_state(model)  # None: the epoch's own
             start = int(state["epoch"])
         except Exception as exc:  # garbage, truncated, another run's or a hostile file
             raise AtrBenchError(
@@ -260,7 +261,7 @@ def train(
                     "curve": curve,
                     "best_score": best_score,
                     "best_epoch": best_epoch,
-                    "best_state": best_state,
+                    "best_state": None if best_epoch == epoch + 1 else best_state,
                 },
             )
     return Outcome(curve, best_epoch, best_state)
