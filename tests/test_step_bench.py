@@ -85,8 +85,29 @@ def test_report_puts_train_and_eval_side_by_side(tmp_path):
         if line.startswith("| mean")
     ]
     epoch = TRAIN_CLIPS["audiocaps"] / 500
-    assert body[0] == ["mean", "audiocaps 31x2048, text 20x300", "500", f"{epoch:.3g}", "2,000"]
+    assert body[0] == [
+        "mean",
+        "audiocaps 31x2048, text 20x300",
+        "500",
+        f"{epoch:.3g}",
+        "2,000",
+        "-",
+    ]
     assert body[1][1] == "clotho 90x2048, text 20x300" and "Test CPU, 2 torch thread(s)" in text
+    for row in rows:  # with flop counts and a measured matrix rate: the share of it
+        row["step_gflop_s"] = 30.0
+    rates = {**machine, "matmul_gflop_s": {"cpu": {"fp32": 50.0}}}
+    path.write_text(
+        json.dumps(
+            {
+                **data,
+                "machine_info": {"atr_bench": rates},
+                "benchmarks": [{"extra_info": r} for r in rows],
+            }
+        )
+    )
+    text = write_step_report(path, tmp_path / "t.md", "atr-bench bench").read_text()
+    assert "| 60% (30 of 50 GFLOP/s)" in text
     with pytest.raises(AtrBenchError, match="holds no training-step results"):
         path.write_text(json.dumps({"benchmarks": []}))
         write_step_report(path, tmp_path / "t.md", "c")

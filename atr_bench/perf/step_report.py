@@ -25,6 +25,7 @@ HEADERS = [
     "train step clips/s",
     "train epoch (s, estimate)",
     "eval pass clips/s",
+    "train step, share of the fp32 matrix rate",
 ]
 
 
@@ -47,6 +48,13 @@ def summarise_steps(frame: pd.DataFrame) -> pd.DataFrame:
         if phase not in wide:
             wide[phase] = float("nan")
     wide["epoch_s"] = wide["dataset"].map(TRAIN_CLIPS) / wide["train"]
+    if "step_gflop_s" in frame:  # older reports have no flop counts
+        train = frame[frame["phase"] == "train"]
+        rate = train.set_index(["device", "dataset", "pooling"])["step_gflop_s"]
+        keys = zip(wide["device"], wide["dataset"], wide["pooling"], strict=True)
+        wide["gflop_s"] = [rate.get(key, float("nan")) for key in keys]
+    else:
+        wide["gflop_s"] = float("nan")
     order = {shape.name: i for i, shape in enumerate(STEP_SHAPES)}
     wide["order"] = wide["dataset"].map(order)
     return wide.sort_values(["device", "order", "pooling"], kind="stable")
@@ -66,7 +74,9 @@ def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> 
         f"{TRAIN_CLIPS['audiocaps']:,}, Clotho {TRAIN_CLIPS['clotho']:,}) at that rate, "
         "validation not included. *eval pass*: `atr_bench.run.evaluation.evaluate` on 1000 "
         "clips and 5000 captions (every embedding and both directions' metrics); clips/s = "
-        "1000 / seconds. On a machine other processes share the figures move with their load.",
+        "1000 / seconds. *share of the fp32 matrix rate*: the step's matrix flops (torch's "
+        "flop counter) per second of its best round, against the machine's measured fp32 "
+        "matrix rate. On a machine other processes share the figures move with their load.",
         "",
     ]
     lines += device_sections(
@@ -78,9 +88,18 @@ def render_steps(table: pd.DataFrame, machine: dict[str, Any], command: str) -> 
             number(r.train),
             number(r.epoch_s),
             number(r.eval),
+            _share(r.gflop_s, machine, r.device),
         ],
     )
     return "\n".join(lines)
+
+
+def _share(gflop_s: float, machine: dict[str, Any], device: str) -> str:
+    """A step's matrix flops per second as a share of the measured fp32 matrix rate."""
+    peak = machine.get("matmul_gflop_s", {}).get(device, {}).get("fp32")
+    if not peak or gflop_s != gflop_s:  # no rate measured, or no flop count
+        return "-"
+    return f"{100 * gflop_s / peak:.0f}% ({gflop_s:,.0f} of {peak:,.0f} GFLOP/s)"
 
 
 def write_step_report(json_path: Path, out: Path, command: str) -> Path:

@@ -17,11 +17,14 @@ def test_step(benchmark, step_case: step.StepCase) -> None:
     except AtrBenchError as exc:  # CUDA asked for on a machine without it
         pytest.skip(str(exc))
     rounds = step.warm_up(call)
+    flops = step.count_flops(call)
     benchmark.group = f"{step_case.phase} {step_case.shape.name} {step_case.device}"
     benchmark.pedantic(call, rounds=rounds, iterations=1)
     if benchmark.disabled:
         return
     clips = step_case.info()["clips"]
     benchmark.extra_info.update(
-        step_case.info(), step_clips_per_s=clips / benchmark.stats.stats.min
+        step_case.info(),
+        step_clips_per_s=clips / benchmark.stats.stats.min,
+        step_gflop_s=flops / benchmark.stats.stats.min / 1e9,
     )
