@@ -237,7 +237,8 @@ def _data_name(data: dict[str, Any]) -> str:
 
 
 def report(work: Path) -> str:
-    """One table per data set: every run on it, with its ratio to the released code's."""
+    """One table per data set: every run on it, and for the released code's pooling and epochs
+    on the CPU, the ratio of its training phase and peak RSS to the released code's."""
     entries = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))]
     by_data: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
@@ -256,7 +257,10 @@ def report(work: Path) -> str:
             p = e["phases"]
             saved = f" ({p['checkpoints']:.1f})" if "checkpoints" in p else ""
             ratios = ["", ""]
-            comparable = released is not None and e["epochs"] == released["epochs"]
+            comparable = released is not None and (e["epochs"], e["pooling"]) == (
+                released["epochs"],
+                released["pooling"],
+            )
             if comparable and e is not released and not e.get("gpu"):
                 assert released is not None
                 ratios = [

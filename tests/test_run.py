@@ -153,10 +153,15 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
     monkeypatch.setattr(training, "_train_epoch", real_epoch)
     resumed = train_fresh(checkpoint)
-    assert resumed.curve == reference.curve
-    assert resumed.best_epoch == reference.best_epoch
-    for key, value in reference.best_state.items():
-        torch.testing.assert_close(resumed.best_state[key], value, rtol=0, atol=0)
+    final = torch.load(checkpoint, weights_only=True)  # after the last epoch: no optimiser
+    assert final["epoch"] == 3 and final["optimizer"] is None and final["model"] is None
+    monkeypatch.setattr(training, "_train_epoch", None)  # killed while testing: trains nothing
+    again = train_fresh(checkpoint)
+    for outcome in (resumed, again):
+        assert outcome.curve == reference.curve
+        assert outcome.best_epoch == reference.best_epoch
+        for key, value in reference.best_state.items():
+            torch.testing.assert_close(outcome.best_state[key], value, rtol=0, atol=0)
 
 
 def test_infonce_loss_option_trains(tiny_data, tmp_path, tiny_args):

@@ -71,7 +71,7 @@ class StreamedFeatures:
             self._handle = open_for_reading(self.path)
         unique = list(dict.fromkeys(rows))
         ids = [self.clip_ids[i] for i in unique]
-        out, _ = read_rows(self.path, self._handle, ids, self.frames, self.dim)
+        out, _ = read_rows(self.path, self._handle, ids, self.frames, self.dim, checked=True)
         if len(unique) < len(rows):
             position = {row: i for i, row in enumerate(unique)}
             out = out[[position[row] for row in rows]]

@@ -11,8 +11,9 @@ of a training step. A rectified RAdam step is an Adam step with another step siz
 
 (``r`` the rectification term), and decoupled weight decay ``p *= 1 - lr * wd`` is AdamW's with
 ``wd' = wd / r``; so only float rounding separates the two. The first steps, before the
-variance is tractable (``rho_t <= 5``), are torch's RAdam itself. The state is laid out as
-torch's (``step``, ``exp_avg``, ``exp_avg_sq``), so either optimiser resumes the other's.
+variance is tractable (``rho_t <= 5``), update the moments and step by the first moment alone,
+in place. The state is laid out as torch's (``step``, ``exp_avg``, ``exp_avg_sq``), so either
+optimiser resumes the other's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any, cast
 
 import torch
 from torch.optim.adam import adam
-from torch.optim.radam import radam
 
 RECTIFIED_FROM = 5.0
 """``rho_t`` above which the adaptive step is taken (torch's and the paper's threshold)."""
@@ -87,17 +87,7 @@ class RAdam(torch.optim.Optimizer):
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
         if rho_t <= RECTIFIED_FROM:
-            radam(
-                *tensors,
-                steps,
-                decoupled,
-                foreach=True,
-                beta1=beta1,
-                beta2=beta2,
-                lr=lr,
-                weight_decay=decay,
-                eps=eps,
-            )
+            _momentum_step(*tensors, steps, beta1, beta2, lr, decay, decoupled, t)
             return
         rect = math.sqrt(
             (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
@@ -116,3 +106,28 @@ class RAdam(torch.optim.Optimizer):
             eps=eps / math.sqrt(1 - beta2**t),
             maximize=False,
         )
+
+
+def _momentum_step(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    steps: list[torch.Tensor],
+    beta1: float,
+    beta2: float,
+    lr: float,
+    decay: float,
+    decoupled: bool,
+    t: int,
+) -> None:
+    """An unrectified step, in place: both moments updated, ``p -= lr * m / (1 - b1^t)``."""
+    for p, g, m, v, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps, strict=True):
+        step += 1
+        if decay and decoupled:
+            p.mul_(1 - lr * decay)
+        elif decay:
+            g = g.add(p, alpha=decay)
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        p.add_(m, alpha=-lr / (1 - beta1**t))

@@ -211,15 +211,18 @@ def train(
     if checkpoint is not None and checkpoint.exists():
         try:
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
+            start = int(state["epoch"])
+            if state["model"] is None:  # written after the last epoch: nothing left to train
+                assert start == config.epochs and state["best_state"] is not None
+            else:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             curve, best_score = list(state["curve"]), state["best_score"]
             best_epoch = state["best_epoch"]
             best_state = state["best_state"] or _copy_state(model)  # None: the epoch's own
-            start = int(state["epoch"])
         except Exception as exc:  # garbage, truncated, another run's or a hostile file
             raise AtrBenchError(
                 f"{checkpoint}: not a resume file of this run ({type(exc).__name__}); deleting "
@@ -249,21 +252,25 @@ def train(
             best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
         if checkpoint is not None:
-            save_torch(
-                checkpoint,
-                {
-                    "epoch": epoch + 1,
+            state = {
+                "epoch": epoch + 1,
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "curve": curve,
+                "best_score": best_score,
+                "best_epoch": best_epoch,
+            }
+            if epoch + 1 == config.epochs:  # only what ends the run: a fifth of the bytes
+                state |= {"model": None, "optimizer": None, "scheduler": None}
+                state["best_state"] = best_state
+            else:  # the best weights once, when they are this epoch's
+                state |= {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "curve": curve,
-                    "best_score": best_score,
-                    "best_epoch": best_epoch,
                     "best_state": None if best_epoch == epoch + 1 else best_state,
-                },
-            )
+                }
+            save_torch(checkpoint, state)
     return Outcome(curve, best_epoch, best_state)
 
 

@@ -1,0 +1,62 @@
+"""atr-bench's RAdam takes torch.optim.RAdam's steps up to float rounding, unrectified and
+rectified, with decoupled or L2 weight decay, and the two resume each other's state."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from atr_bench.run.radam import RAdam
+
+SETTINGS = {"lr": 0.01, "betas": (0.95, 0.999), "eps": 1e-5, "weight_decay": 1e-3}
+
+
+def _params(seed: int = 0) -> list[torch.nn.Parameter]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.nn.Parameter(torch.randn(shape, generator=gen)) for shape in ((40, 30), (30,))]
+
+
+def _step(optimizer: torch.optim.Optimizer, params, grads) -> None:
+    for p, g in zip(params, grads, strict=True):
+        p.grad = None if g is None else g.clone()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_steps_equal_torchs_radam_up_to_rounding(decoupled):
+    ours, theirs = _params(), _params()
+    mine = RAdam(ours, decoupled_weight_decay=decoupled, **SETTINGS)
+    torchs = torch.optim.RAdam(theirs, decoupled_weight_decay=decoupled, **SETTINGS)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(40):  # the first five are not rectified (beta2 0.999)
+        grads = [torch.randn(p.shape, generator=gen) for p in ours]
+        if step == 3:
+            grads[1] = None  # a parameter without a gradient skips the step
+        _step(mine, ours, grads)
+        _step(torchs, theirs, grads)
+        for a, b in zip(ours, theirs, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert [int(mine.state[p]["step"]) for p in ours] == [40, 39]
+
+
+def test_each_resumes_the_others_state():
+    ours, theirs = _params(), _params()
+    mine = RAdam(ours, decoupled_weight_decay=True, **SETTINGS)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(8):
+        _step(mine, ours, [torch.randn(p.shape, generator=gen) for p in ours])
+    with torch.no_grad():
+        for a, b in zip(ours, theirs, strict=True):
+            b.copy_(a)
+    torchs = torch.optim.RAdam(theirs, decoupled_weight_decay=True, **SETTINGS)
+    torchs.load_state_dict(copy.deepcopy(mine.state_dict()))  # loading shares the tensors
+    again = RAdam(_params(), decoupled_weight_decay=True, **SETTINGS)
+    again.load_state_dict(copy.deepcopy(torchs.state_dict()))
+    grads = [torch.randn(p.shape, generator=gen) for p in ours]
+    _step(mine, ours, grads)
+    _step(torchs, theirs, grads)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert int(again.state[again.param_groups[0]["params"][0]]["step"]) == 8
