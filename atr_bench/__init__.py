@@ -2,9 +2,10 @@
 
 The names exported here are the public API a plugin needs: ``hookimpl`` to mark hook
 implementations, the spec types a hook returns, ``Option`` for typed plugin options (``Rule``
-and ``Requirement`` for the conditions they must meet) and ``AtrBenchError`` for one-line
-user-facing errors. ``atr_bench.plugins.contract`` says what a spec's ``build`` returns;
-``atr_bench.dev.conformance`` is the conformance kit.
+and ``Requirement`` for the conditions they must meet), ``Lazy`` for a ``build`` that imports
+its implementation when called, and ``AtrBenchError`` for one-line user-facing errors.
+``atr_bench.plugins.contract`` says what a spec's ``build`` returns; ``atr_bench.dev.conformance``
+is the conformance kit.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pluggy
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import (
     DatasetSpec,
     ExtractorSpec,
@@ -37,6 +39,7 @@ __all__ = [
     "AtrBenchError",
     "DatasetSpec",
     "ExtractorSpec",
+    "Lazy",
     "Option",
     "PoolingSpec",
     "Requirement",

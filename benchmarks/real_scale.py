@@ -2,7 +2,9 @@
 one after the other, on the same files.
 
 The data are written by ``atr-bench data shaped`` (random values of the real shapes: only time
-and memory mean anything on them). Each run is one process, measured from outside: its wall
+and memory mean anything on them). Before each run every file of the data set is read once,
+so both programs start with it in the page cache (where it fits). Each run is one process,
+measured from outside: its wall
 time, its peak resident memory (``wait4``'s ``ru_maxrss``) and its phases (atr-bench: the
 record's load/train/test seconds; the released code: its log's timestamps).
 
@@ -79,6 +81,15 @@ class GpuMemory:
             name, used = line.rsplit(",", 1)
             self.name, self.peak_mib = name.strip(), max(self.peak_mib, int(used))
         return {"gpu": self.name, "peak_gpu_mib": self.peak_mib}
+
+
+def warm_page_cache(data: Path) -> None:
+    """Read every file of the dataset once, so each run starts with its files in the page
+    cache (as the second of two runs on the same files would), whichever side runs first."""
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+        with open(path, "rb") as handle:
+            while handle.read(64 << 20):
+                pass
 
 
 def measure(
@@ -205,8 +216,10 @@ def run(args: argparse.Namespace) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     program = "released" if args.side == "released" else f"atr-bench {args.protocol}"
     pooling = "netrvlad" if args.side == "released" else args.pooling
-    label = args.label or f"{args.side}-{args.protocol}-{pooling}-{args.data.name}"
     data = describe_data(args.data)
+    warm_page_cache(args.data)
+    clips = data["splits"]["train"]["clips"]
+    label = args.label or f"{args.side}-{args.protocol}-{pooling}-{args.data.name}-{clips}"
     result = run_released(args, label) if args.side == "released" else run_atr(args, label)
     entry = {
         "label": label,

@@ -55,6 +55,21 @@ def test_rows_read_ahead_are_the_rows_asked_for(store):
     streamed.prefetch(whole, index)  # a loaded tensor: nothing to read
 
 
+def test_contiguous_float32_clips_are_read_without_hdf5_and_others_through_it(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "mixed.h5"
+    with h5py.File(path, "w") as handle:
+        handle["a"] = rng.standard_normal((6, 3)).astype(np.float32)  # contiguous float32
+        handle["b"] = rng.standard_normal((2, 3)).astype(np.float32)
+        handle.create_dataset("c", data=rng.standard_normal((3, 3)), chunks=(1, 3))  # float64
+    plain, _ = streamed.open_streamed(path, ["a", "b"], frames=4, dim=3, progress=False)
+    mixed, _ = streamed.open_streamed(path, ["a", "c"], frames=4, dim=3, progress=False)
+    assert plain.places is not None and mixed.places is None
+    index = torch.tensor([1, 0, 1])
+    assert torch.equal(plain[index], read_features(path, ["a", "b"], frames=4)[0][index])
+    assert torch.equal(mixed[index], read_features(path, ["a", "c"], frames=4)[0][index])
+
+
 def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
     with h5py.File(store, "a") as handle:
         handle["bad"] = np.array([[1.0, np.nan, 0.0]], dtype=np.float32)
