@@ -118,8 +118,9 @@ def measure(
 
 
 def released_phases(log: str, started_at: float, wall: float) -> dict[str, float]:
-    """Load (start to the trainer), train (epochs, validation and checkpoints), checkpoints
-    alone and test, from the timestamps of the released code's log lines."""
+    """Load (start to its model built), train (its optimiser and trainer built, the epochs,
+    validation and checkpoints: what atr-bench's train phase holds, and the checkpoints),
+    checkpoints alone and test, from the timestamps of the released code's log lines."""
     stamps = []
     for line in log.splitlines():
         if match := STAMP.match(line):
@@ -135,11 +136,11 @@ def released_phases(log: str, started_at: float, wall: float) -> dict[str, float
             saving, current = saving + current, 0.0
         elif done := SAVED.search(message):
             current = max(current, float(done[1]))
-    trainer = first("training will be performed on")
+    built = first("Net(")  # its model, printed once built; then its optimiser and trainer
     trained = first("Training took")
     return {
-        "load": trainer,
-        "train": trained - trainer,
+        "load": built,
+        "train": trained - built,
         "checkpoints": saving + current,
         "test": wall - trained,
     }
@@ -215,6 +216,8 @@ def run_atr(args: argparse.Namespace, label: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     program = "released" if args.side == "released" else f"atr-bench {args.protocol}"
+    if args.side == "atr" and args.atr_arg:
+        program += " " + " ".join(args.atr_arg)
     pooling = "netrvlad" if args.side == "released" else args.pooling
     data = describe_data(args.data)
     warm_page_cache(args.data)
