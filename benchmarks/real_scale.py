@@ -208,7 +208,8 @@ def run_atr(args: argparse.Namespace, label: str) -> dict[str, Any]:
     record = json.loads(record_path.read_text())
     result["phases"] = dict(record["seconds"])
     result["execution"] = record.get("execution", {})
-    shown = [*command[:4], "--data-root", "DATA", *command[6:-4], *args.atr_arg]
+    shown = [*command[:4], "--data-root", "DATA", *command[6 : command.index("--runs-dir")]]
+    shown += args.atr_arg
     result["command"] = " ".join(shown)
     return result
 
