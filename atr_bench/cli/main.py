@@ -17,6 +17,7 @@ from atr_bench.cli.leaderboard import add_leaderboard_parser
 from atr_bench.cli.listing import cmd_list
 from atr_bench.cli.run import add_run_parser, add_sweep_parser
 from atr_bench.errors import AtrBenchError
+from atr_bench.run.allocator import huge_pages_for_large_tensors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    huge_pages_for_large_tensors()  # before torch is imported
     args = build_parser().parse_args(argv)
     logs.to_stderr(logging.DEBUG if args.debug else logging.INFO)
     try:

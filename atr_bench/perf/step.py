@@ -21,7 +21,6 @@ import torch
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import Registry
-from atr_bench.run.allocator import reuse_freed_memory
 from atr_bench.run.config import RunRequest
 from atr_bench.run.evaluation import evaluate
 from atr_bench.run.execute import build_model
@@ -163,7 +162,6 @@ def make_call(case: StepCase, registry: Registry) -> Callable[[], None]:
             sync()
 
         return evaluation
-    reuse_freed_memory()  # as training does
     optimizer, _ = build_optimizer(
         model.parameters(), c.lr, c.weight_decay, c.gamma, the_plan.protocol.optimizer
     )

@@ -18,7 +18,6 @@ from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
-from atr_bench.run.allocator import reuse_freed_memory
 from atr_bench.run.config import RunConfig
 from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.evaluation import autocast, evaluate
@@ -199,7 +198,6 @@ def train(
     there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
     epoch's entry of the curve, those a resume restores first.
     """
-    reuse_freed_memory()
     optimizer, scheduler = build_optimizer(
         model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
     )
