@@ -47,7 +47,7 @@ def _faults(mode: str) -> int:
 def test_large_gradients_are_faulted_in_huge_pages():
     pages = (2048 * 6000 * 4) // 4096
     assert _faults("default") > pages // 2  # every step's gradient faulted in 4 KB pages
-    assert _faults("huge") < pages // 5
+    assert _faults("huge") < pages // 3  # 2 MB pages: the small tensors fault most of these
 
 
 def test_the_command_line_sets_it_unless_the_environment_says_otherwise():
