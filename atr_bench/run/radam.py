@@ -64,10 +64,10 @@ class RAdam(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:  # the step on the parameter's device, as fused kernels read it
                     state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-                elif state["step"].device != p.device:  # resumed from torch's RAdam (host)
-                    state["step"] = state["step"].to(p.device, torch.float32)
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                elif state["step"].device != p.device:  # resumed from torch's RAdam (host)
+                    state["step"] = state["step"].to(p.device, torch.float32)
                 by_step.setdefault(int(state["step"]) + 1, []).append(p)
             for t, params in by_step.items():
                 self._update(group, params, t)
