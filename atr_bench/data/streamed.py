@@ -166,7 +166,7 @@ def open_streamed(
             _, lengths[start : start + step] = read_rows(
                 path, handle, ids[start : start + step], frames, dim, offsets=offsets[start:]
             )
-    places = ClipPlaces(offsets, lengths.copy()) if (offsets >= 0).all() else None
+    places = ClipPlaces(offsets, lengths) if (offsets >= 0).all() else None
     features = StreamedFeatures(Path(path), ids, frames, dim, places=places)
     return features, torch.from_numpy(lengths)
 
