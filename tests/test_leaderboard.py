@@ -12,8 +12,11 @@ import pytest
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import write_json
+from atr_bench.record.results import read_records
 from atr_bench.record.run_record import SCHEMA_VERSION
+from atr_bench.report.aggregate import aggregate
 from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.report.plot import bar_figure
 from atr_bench.report.reference import load_reference, reference_rows
 
 COMMAND = "atr-bench sweep --dataset synthcaps --seeds 0,1,2 && atr-bench leaderboard"
@@ -140,14 +143,14 @@ def test_mean_std_sorting_and_best(built) -> None:
     # columns: extractor pooling text-pooling text-encoder hash settings seeds t2a R1 R5 ...
     assert [r[1] for r in rows] == ["mean", "lstm", "lstm", "max"]  # t2a R@1 25 > 20 > 15 > 3
     mean_row, lstm_row, lstm_other, max_row = rows
-    assert lstm_row[6] == "3" and mean_row[6] == "2" and max_row[6] == "1"
+    assert lstm_row[6] == "3" and mean_row[6] == "2" and max_row[6] == "1 seed"
     assert lstm_row[7] == "20.0 ± 10.0"  # (10+20+30)/3; sqrt(((-10)^2+0+10^2)/2) = 10
     assert mean_row[7] == "**25.0 ± 1.4**"  # best t2a R@1; std sqrt((1+1)/1) = 1.41
     assert max_row[7] == "3.0"  # one seed: no ± part
     assert lstm_row[11] == "**4.0 ± 0.0**"  # MedR: lower is better
     assert "**" not in max_row[11]
     assert mean_row[12] == "**8.5 ± 0.7**"  # best a2t R@1
-    assert lstm_row[-1] == "**80.0 ± 10.0**" and mean_row[-1] == "–"  # order acc.
+    assert lstm_row[-1] == "80.0 ± 10.0" and mean_row[-1] == "–"  # order acc.: one row, no best
     assert lstm_other[4] == "abcdef12" and lstm_row[4] != lstm_other[4]
     assert lstm_other[5] == "pooling.hidden=64" and lstm_row[5] == "–"  # what tells them apart
     assert "66.0" not in md  # the untrained record is excluded
@@ -204,10 +207,13 @@ def test_reference_rows_are_quoted_apart(built) -> None:
 
 def test_latex_escapes_names(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    write_all(runs, [record("net_vlad", 0, 10.0, 5.0), record("max", 0, 5.0, 5.0)])
+    seeds = (0, 1)
+    write_all(
+        runs, [record(p, s, r1, 5.0) for p, r1 in (("net_vlad", 10.0), ("max", 5.0)) for s in seeds]
+    )
     build_leaderboards(runs, tmp_path / "out", formats=["tex"], command="x")
     tex = (tmp_path / "out" / "synthcaps-pairs.tex").read_text(encoding="utf-8")
-    assert r"net\_vlad" in tex and r"\textbf{10.0}" in tex
+    assert r"net\_vlad" in tex and r"\textbf{10.0 $\pm$ 0.0}" in tex
     assert not (tmp_path / "out" / "synthcaps-pairs.md").exists()
 
 
@@ -276,3 +282,54 @@ def test_device_column_names_the_cpu_instruction_set_where_records_do(tmp_path: 
         "cpu (x86_64, 2 threads, AVX512)",
     }
     assert table.loc["max", "machines"] == "cpu (x86_64, 2 threads)"
+
+
+def test_one_seed_and_chance_are_never_best(tmp_path: Path) -> None:
+    """A single-seed row says so and is never bold, even when its mean is the highest; a
+    column whose best value is not clearly above chance has no bold; chance levels are stated."""
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    sizes = {"test": {"clips": 100, "captions": 500}}
+    rows = [
+        ("solo", 0, 70.0, 1.0, 60.0),
+        *(
+            ("a", s, 20.0 + s, 8.0 + s, o)
+            for s, o in zip((0, 1, 2), (49.0, 51.0, 56.0), strict=True)
+        ),
+        *(
+            ("b", s, 10.0 + s, 5.0 + s, o)
+            for s, o in zip((0, 1, 2), (48.0, 50.0, 52.0), strict=True)
+        ),
+    ]
+    write_all(
+        runs,
+        [{**record(p, s, t2a, a2t, order=o), "sizes": sizes} for p, s, t2a, a2t, o in rows],
+    )
+    build_leaderboards(runs, out, command="x", formats=("md", "csv", "png"))
+    md = (out / "synthcaps-pairs.md").read_text(encoding="utf-8")
+    cells = {row[1]: row for row in table_rows(md)}
+    assert cells["solo"][6] == "1 seed" and "**" not in "".join(cells["solo"])
+    assert cells["solo"][7] == "70.0"  # no ± part
+    assert "**" not in cells["a"][7]  # t2a R@1: the highest mean is a single seed's
+    assert cells["a"][12] == "**9.0 ± 1.0**"  # a2t R@1: best of the rows of 3 seeds
+    assert "**" not in cells["a"][-1] and cells["a"][-1] == "52.0 ± 3.6"  # order acc. at chance
+    assert "t2a R@1 1.00" in md and "a2t R@1 1.00" in md and "order acc. 50.00" in md
+    frame = pd.read_csv(out / "synthcaps-pairs.csv", comment="#")
+    assert set(frame["t2a_R1_chance"]) == {1.0} and set(frame["order_acc_chance"]) == {50.0}
+
+
+def test_a_single_seed_bar_has_no_error_bar(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_all(runs, [record("solo", 0, 30.0, 1.0), record("a", 0, 20.0, 8.0)])
+    write_all(runs, [record("a", 1, 22.0, 8.0)])
+    records, _ = read_records(runs)
+    rows = aggregate(records)
+    figure = bar_figure("t", rows, "h")
+    no_error_bar = {c.patches[0].get_height(): c.errorbar is None for c in _bar_containers(figure)}
+    assert no_error_bar == {30.0: True, 21.0: False}  # solo: one seed; a: two
+
+
+def _bar_containers(figure):
+    from matplotlib.container import BarContainer
+
+    (ax,) = figure.axes
+    return [c for c in ax.containers if isinstance(c, BarContainer)]

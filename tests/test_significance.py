@@ -16,7 +16,13 @@ from atr_bench.record.ranks import ranks_path, read_ranks, write_ranks
 from atr_bench.record.results import read_record, record_path, write_record
 from atr_bench.record.run_record import ProtocolRef, RunRecord, Seconds
 from atr_bench.report.leaderboard import build_leaderboards
-from atr_bench.report.significance import interval, paired, pooled, scores
+from atr_bench.report.significance import (
+    interval,
+    paired,
+    pooled,
+    scores,
+    seeds_and_queries_interval,
+)
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks, retrieval_metrics
 
 N_CLIPS, PER_CLIP = 30, 5
@@ -60,11 +66,14 @@ def test_interval_is_seeded_and_brackets_the_mean() -> None:
     assert low < x.mean() < high and interval(x) == (low, high)
 
 
-def _row(runs: Path, pooling: str, skill: float, seeds: tuple[int, ...]) -> str:
-    """Records and ranks of one row, written as ``run_seed`` writes them."""
+def _row(
+    runs: Path, pooling: str, skill: float, seeds: tuple[int, ...], noise: int | None = None
+) -> str:
+    """Records and ranks of one row, written as ``run_seed`` writes them; each seed's noise is
+    drawn with the seed, or with ``noise`` for all of them (seeds that agree exactly)."""
     for seed in seeds:
         run_id = f"synthcaps-lms-{pooling}-s{seed}"
-        ranks = query_ranks(_sims(skill, seed), CAPTION_CLIP)
+        ranks = query_ranks(_sims(skill, seed if noise is None else noise), CAPTION_CLIP)
         record = RunRecord(
             run_id=run_id,
             created=f"2026-01-01T00:00:0{seed}+00:00",
@@ -138,7 +147,7 @@ def test_pooled_scores_average_the_seeds() -> None:
 
 def test_intervals_on_request_and_a_wrong_name(tmp_path: Path, capsys) -> None:
     runs, out = tmp_path / "runs", tmp_path / "boards"
-    _row(runs, "good", 3.0, (0,))
+    _row(runs, "good", 3.0, (0, 1))
     args = ["leaderboard", "--runs-dir", str(runs), "--out", str(out), "--format", "md,csv"]
     assert main([*args, "--intervals", "a2t_R1,t2a_MeanR"]) == 0
     md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
@@ -148,3 +157,61 @@ def test_intervals_on_request_and_a_wrong_name(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main([*args, "--intervals", "t2a_MedR"]) == 2
     assert "--intervals t2a_MedR: no interval for it" in capsys.readouterr().err
+
+
+def _row_of_skills(runs: Path, pooling: str, skills: tuple[float, ...]) -> None:
+    """A row whose seeds are as good as ``skills`` say (one per seed), on the same noise."""
+    for seed, skill in enumerate(skills):
+        _row(runs, pooling, skill, (seed,), noise=0)
+
+
+def _interval_width(out: Path, pooling: str) -> float:
+    frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+    row = frame[frame["pooling"] == pooling].iloc[0]
+    return float(row["t2a_R1_ci_high"] - row["t2a_R1_ci_low"])
+
+
+def test_the_default_interval_widens_with_the_seeds_spread(tmp_path: Path) -> None:
+    """Seeds that agree: the seeds-and-queries interval is about the queries-only one. Seeds
+    that disagree: it is much wider; the queries-only one does not see them disagree."""
+    runs = tmp_path / "runs"
+    _row_of_skills(runs, "agree", (1.0, 1.0, 1.0))
+    _row_of_skills(runs, "disagree", (0.2, 1.0, 3.0))
+    widths = {}
+    for method in ("seeds+queries", "queries"):
+        out = tmp_path / method
+        args = ["--runs-dir", str(runs), "--out", str(out), "--format", "md,csv"]
+        assert main(["leaderboard", *args, "--interval-method", method]) == 0
+        widths[method] = {p: _interval_width(out, p) for p in ("agree", "disagree")}
+        md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
+        assert ("over the row's seeds and the test queries" in md) == (method != "queries")
+    both, queries = widths["seeds+queries"], widths["queries"]
+    assert both["agree"] == pytest.approx(queries["agree"], rel=0.25)
+    assert both["disagree"] > 2 * queries["disagree"]
+    assert both["disagree"] > 2 * both["agree"]
+
+
+def test_a_single_seed_row_has_an_interval_only_over_queries(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _row(runs, "solo", 3.0, (0,))
+    for method, has in (("seeds+queries", False), ("queries", True)):
+        out = tmp_path / method
+        args = ["--runs-dir", str(runs), "--out", str(out), "--format", "md,csv"]
+        assert main(["leaderboard", *args, "--interval-method", method]) == 0
+        frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+        assert ("t2a_R1_ci_low" in frame.columns) == has
+        md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
+        assert "| 1 seed " in md
+
+
+def test_seeds_and_queries_interval_is_seeded_and_brackets_the_mean() -> None:
+    values = np.random.default_rng(1).random((3, 200)) * 100
+    low, high = seeds_and_queries_interval(values)
+    assert low < values.mean() < high and seeds_and_queries_interval(values) == (low, high)
+    same = np.repeat(values[:1], 3, axis=0)  # three identical seeds: only the queries vary
+    apart = same + np.array([[0.0], [20.0], [40.0]])  # the same seeds, 20 points apart
+    width = {
+        k: np.subtract(*seeds_and_queries_interval(v)[::-1])
+        for k, v in (("same", same), ("apart", apart))
+    }
+    assert width["apart"] > 2 * width["same"]

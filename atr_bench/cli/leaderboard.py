@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from atr_bench.cli.options import writable_dir
-from atr_bench.report.formats import FORMATS
+from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,13 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         default="t2a_R1,t2a_R10",
         help="metrics (direction_metric, comma-separated) given a 95%% bootstrap interval on "
         "rows whose records kept per-query ranks (default: t2a_R1,t2a_R10)",
+    )
+    p.add_argument(
+        "--interval-method",
+        choices=INTERVAL_METHODS,
+        default=INTERVAL_METHODS[0],
+        help="what the intervals resample: seeds+queries (default; widens with the seeds' "
+        "spread, none for a single seed) or queries (the test queries only)",
     )
     p.add_argument(
         "--command",
@@ -48,6 +55,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         formats=split(args.format),
         command=args.command,
         intervals=split(args.intervals),
+        interval_method=args.interval_method,
     )
     print("\n".join(report.lines()))
     return 0

@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
+from atr_bench.report.chance import above_chance, chance_levels
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.stats import Stat
 
@@ -38,8 +41,13 @@ class BoardRow:
     """Per seed, the test split's per-query ranks (None unless every seed kept them)."""
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     """95 % intervals of some stat columns (``significance``)."""
+    interval_method: str | None = None
+    """What the intervals resample (``significance.INTERVAL_METHODS``)."""
     near_best: bool = False
     """Not significantly below the best row's t2a R@1."""
+    chance: dict[str, float] = field(default_factory=dict)
+    """What a random ranking of the row's test split scores, per stat column where chance
+    matters (``chance.chance_levels``); empty when the records do not say the split's size."""
     parameters: int | None = None
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
     val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
@@ -132,6 +140,7 @@ def aggregate(
         row.parameters = runs[-1].parameters
         row.val_curves = [r.val_curve for r in runs]
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
+        row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
         rows.append(row)
     rows.sort(
         key=lambda row: (
@@ -140,8 +149,22 @@ def aggregate(
             tuple(row.keys.values()),
         )
     )
-    _mark_best(rows)
     return rows
+
+
+def _captions_per_clip(record: RunRecord, ranks: Sequence[QueryRanks] | None) -> list[int]:
+    """How many captions each test clip held: from the kept ranks when there are some, else
+    spread evenly from the record's split sizes; empty when neither says."""
+    if ranks:
+        return [int(c) for c in np.bincount(ranks[0].caption_clip, minlength=ranks[0].n_clips)]
+    test = (record.sizes or {}).get("test")
+    if not isinstance(test, dict):
+        return []
+    clips, captions = test.get("clips"), test.get("captions")
+    if not (isinstance(clips, int) and isinstance(captions, int) and 0 < clips <= captions):
+        return []
+    each, extra = divmod(captions, clips)
+    return [each + 1] * extra + [each] * (clips - extra)
 
 
 def _settings(runs: Sequence[RunRecord]) -> str:
@@ -152,16 +175,26 @@ def _settings(runs: Sequence[RunRecord]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(settings.items()))
 
 
-def _mark_best(rows: Sequence[BoardRow]) -> None:
-    """Flag, per column, the rows whose displayed mean is the best one (ties all flagged)."""
-    if len(rows) < 2:
-        return
+def mark_best(rows: Sequence[BoardRow]) -> None:
+    """Flag, per column, the rows whose displayed mean is the best of all measured rows (ties
+    all flagged) when they can be best: two seeds or more (one seed has no spread to judge it
+    by) and, where chance matters, clearly above chance (``chance.above_chance``, which reads
+    the intervals, so this runs after ``significance.mark_significance``). A column whose best
+    value is a row that cannot be best has no bold."""
     for column in STAT_COLUMNS:
-        shown = [row.stats[column.key].shown for row in rows if row.stats[column.key].n > 0]
-        if not shown:
+        measured = [row for row in rows if row.stats[column.key].n > 0]
+        if len(measured) < 2:
             continue
+        shown = [row.stats[column.key].shown for row in measured]
         best = min(shown) if column.lower_is_better else max(shown)
-        for row in rows:
-            stat = row.stats[column.key]
-            if stat.n > 0 and stat.shown == best:
+        for row in measured:
+            if row.stats[column.key].shown == best and _can_be_best(row, column.key):
                 row.best.add(column.key)
+
+
+def _can_be_best(row: BoardRow, key: str) -> bool:
+    stat = row.stats[key]
+    if stat.n < 2:
+        return False
+    chance = row.chance.get(key)
+    return chance is None or above_chance(stat, chance, row.intervals.get(key))

@@ -63,4 +63,5 @@ def shown_columns(rows: Sequence[BoardRow]) -> list[Column]:
 def key_cells(row: BoardRow) -> list[str]:
     """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings)."""
     keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
-    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [row.settings or "–", str(len(row.seeds))]
+    seeds = "1 seed" if len(row.seeds) == 1 else str(len(row.seeds))
+    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [row.settings or "–", seeds]

@@ -38,6 +38,8 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
             for key in intervals:
                 out[f"{key}_ci_low"], out[f"{key}_ci_high"] = row.intervals.get(key, (nan, nan))
             out["near_best"] = row.near_best
+            out["interval_method"] = row.interval_method or ""
+        out.update({f"{key}_chance": value for key, value in row.chance.items()})
         if cost:
             out["parameters"] = row.parameters
             out["train_seconds_mean"] = row.train_seconds.mean

@@ -1,5 +1,8 @@
-"""The files a leaderboard is written as, named apart from pandas and matplotlib so the command
-line offers them without loading either."""
+"""The choices of ``atr-bench leaderboard`` (the files a board is written as, what its intervals
+resample), named apart from pandas, matplotlib and scipy so the command line offers them
+without loading any."""
 
 FORMATS = ("md", "csv", "tex", "png")
 """Markdown, CSV and LaTeX tables, and a PNG plot."""
+INTERVAL_METHODS = ("seeds+queries", "queries")
+"""What a board's intervals resample (``significance``); the first is the default."""

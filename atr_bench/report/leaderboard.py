@@ -22,15 +22,27 @@ from atr_bench.files.names import check_name, inside
 from atr_bench.record.ranks import QueryRanks, read_ranks
 from atr_bench.record.results import Problem, read_records
 from atr_bench.record.run_record import RunRecord
-from atr_bench.report.aggregate import Board, BoardRow, aggregate, by_board, unusable
+from atr_bench.report.aggregate import (
+    Board,
+    BoardRow,
+    aggregate,
+    by_board,
+    mark_best,
+    unusable,
+)
 from atr_bench.report.csv_table import render_csv
 from atr_bench.report.curves import draw_validation_curves
-from atr_bench.report.formats import FORMATS
+from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
 from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
-from atr_bench.report.significance import INTERVAL_METRICS, check_intervals, mark_significance
+from atr_bench.report.significance import (
+    INTERVAL_METRICS,
+    check_intervals,
+    check_method,
+    mark_significance,
+)
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
 
@@ -68,14 +80,17 @@ def build_leaderboards(
     *,
     command: str | None = None,
     intervals: Sequence[str] = INTERVAL_METRICS,
+    interval_method: str = INTERVAL_METHODS[0],
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
 
     ``command`` (the shell command that reproduces the files) heads each file; by default it
     is the ``atr-bench leaderboard`` call that rebuilds them from the same records. Rows whose
-    records kept per-query ranks get 95 % intervals of the ``intervals`` metrics.
+    records kept per-query ranks get 95 % intervals of the ``intervals`` metrics, resampling
+    what ``interval_method`` says (``significance.INTERVAL_METHODS``).
     """
     intervals = check_intervals(intervals)
+    check_method(interval_method)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -119,7 +134,8 @@ def build_leaderboards(
     boards, written = {}, []
     for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol)):
         rows = aggregate(boards_records[board], ranks)
-        mark_significance(rows, intervals)
+        mark_significance(rows, intervals, interval_method)
+        mark_best(rows)
         machines = sorted({d for row in rows for d in row.devices})
         header = (
             f"reproduce with: {command} | generated {stamp} | machines: "

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atr_bench.files.atomic import atomic_write
 from atr_bench.report.aggregate import BoardRow
 from atr_bench.report.columns import HASH_CHARS
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> Path:
     """Bar chart of t2a R@1 (mean, std error bars) per pooling, grouped by extractor."""
+    fig = bar_figure(title, rows, header)
+    meta = {"Title": f"atr-bench leaderboard {title}", "Description": header}
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150, metadata=meta))
+
+
+def bar_figure(title: str, rows: Sequence[BoardRow], header: str) -> Figure:
+    """The chart ``save_plot`` writes: one bar per row, an error bar of the seeds' std where
+    there are two or more, hatched and without one where there is a single seed."""
     from matplotlib.figure import Figure
 
     extractors = list(dict.fromkeys(sorted(row.keys["extractor"] for row in rows)))
@@ -31,7 +43,16 @@ def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> 
             counts[row.keys["pooling"]] = counts.get(row.keys["pooling"], 0) + 1
         for row in members:
             stat = row.stats["t2a_R1"]
-            ax.bar(x, stat.mean, yerr=stat.std, color=colors[row.keys["pooling"]], capsize=3)
+            single = stat.n < 2  # no spread measured: no error bar, hatched
+            ax.bar(
+                x,
+                stat.mean,
+                yerr=None if single else stat.std,
+                color=colors[row.keys["pooling"]],
+                hatch="//" if single else None,
+                edgecolor="white" if single else None,
+                capsize=3,
+            )
             label = row.keys["pooling"]
             if counts[label] > 1:
                 label += f"\n{row.keys['protocol_hash'][:HASH_CHARS]}"
@@ -40,6 +61,11 @@ def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> 
             x += 1
         group_mid.append(((start + x - 1) / 2, extractor))
         x += 0.8
+    chance = {row.chance["t2a_R1"] for row in rows if "t2a_R1" in row.chance}
+    for level in sorted(chance):
+        ax.axhline(level, color="0.4", linestyle=":", linewidth=1)
+    if chance:
+        ax.annotate("chance", (1.0, max(chance)), xycoords=("axes fraction", "data"), fontsize=7)
     ax.set_xticks(ticks, labels, rotation=45, ha="right", fontsize=8)
     for mid, name in group_mid:
         ax.annotate(
@@ -51,8 +77,7 @@ def save_plot(path: Path, title: str, rows: Sequence[BoardRow], header: str) -> 
             fontsize=9,
             fontweight="bold",
         )
-    ax.set_ylabel("t2a R@1 (%), mean ± std over seeds")
+    ax.set_ylabel("t2a R@1 (%), mean ± std over seeds\n(hatched: 1 seed, no spread)")
     ax.set_title(f"{title}\ntext-to-audio R@1 per pooling, grouped by extractor", pad=18)
     fig.supxlabel(header, fontsize=5, wrap=True)
-    meta = {"Title": f"atr-bench leaderboard {title}", "Description": header}
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150, metadata=meta))
+    return fig

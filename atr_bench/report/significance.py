@@ -4,8 +4,15 @@ Every metric used here is a mean over queries of a per-query score (a hit at k, 
 precision, a rank), so a row's seeds are pooled by averaging each query's score over them: the
 test queries are what is sampled, the seeds share them.
 
-- Interval of a row's metric: percentile bootstrap over the test queries (``scipy.stats.
-  bootstrap``, 10 000 resamples, 95 %).
+- Interval of a row's metric (``INTERVAL_METHODS``), 95 %, 10 000 resamples:
+  ``seeds+queries`` (the default): a two-level percentile bootstrap: each resample draws the
+  row's seeds with replacement and, independently, the test queries with replacement (the same
+  queries for every drawn seed, as the seeds share them) and takes the mean over its seeds of
+  the mean over its queries. It widens with the seeds' spread as well as with the queries';
+  with one seed there is no spread to resample, so a single-seed row gets no interval.
+  ``queries``: percentile bootstrap over the test queries of the seed-averaged scores
+  (``scipy.stats.bootstrap``); it says how much the test set's sampling moves the number, not
+  how much training does.
 - Difference between two rows (``atr-bench compare``): per query, A's score minus B's over the
   same queries. Its interval is the same percentile bootstrap of the paired differences; its
   p-value is a paired permutation test (``scipy.stats.permutation_test``, A and B swapped per
@@ -29,6 +36,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.report.aggregate import BoardRow
+from atr_bench.report.formats import INTERVAL_METHODS
 from atr_bench.run.metrics import query_scores
 
 CONFIDENCE = 0.95
@@ -42,11 +50,22 @@ INTERVAL_METRICS = ("t2a_R1", "t2a_R10")
 COMPARED = ("R1", "R5", "R10", "mAP10", "MeanR")
 """Metrics ``compare`` tests, per direction (those that are a mean over queries)."""
 
-METHOD = (
-    "95 % intervals: percentile bootstrap over the test queries (10 000 resamples, seed 0), "
-    "each query's score averaged over the row's seeds. †: not significantly below the best "
-    "t2a R@1 (paired permutation test over the same queries, two-sided p >= 0.05; see "
-    "`atr-bench compare`)."
+METHODS = {
+    "seeds+queries": (
+        "95 % intervals: two-level percentile bootstrap over the row's seeds and the test "
+        "queries (10 000 resamples, seed 0), so they widen with the seeds' spread; a row of one "
+        "seed has none."
+    ),
+    "queries": (
+        "95 % intervals: percentile bootstrap over the test queries only (10 000 resamples, "
+        "seed 0), each query's score averaged over the row's seeds; they do not cover the "
+        "spread between seeds."
+    ),
+}
+"""How each interval method is stated under a board."""
+NEAR_BEST = (
+    "†: not significantly below the best t2a R@1 of the rows of two or more seeds (paired "
+    "permutation test over the same queries, two-sided p >= 0.05; see `atr-bench compare`)."
 )
 
 
@@ -86,6 +105,30 @@ def interval(values: np.ndarray) -> tuple[float, float]:
         rng=np.random.default_rng(SEED),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def seeds_and_queries_interval(values: np.ndarray) -> tuple[float, float]:
+    """95 % two-level percentile-bootstrap interval of the mean of ``values[seed, query]``:
+    seeds and queries resampled with replacement, independently (module docstring)."""
+    n_seeds, n_queries = values.shape
+    rng = np.random.default_rng(SEED)
+    means = np.empty(RESAMPLES)
+    for start in range(0, RESAMPLES, BATCH):
+        size = min(BATCH, RESAMPLES - start)
+        seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size) / n_seeds
+        query_weights = rng.multinomial(n_queries, np.full(n_queries, 1 / n_queries), size)
+        per_query = seed_weights @ values  # [size, n_queries]: each resample's seed mean
+        means[start : start + size] = (per_query * query_weights).sum(axis=1) / n_queries
+    low, high = np.percentile(means, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
+    return float(low), float(high)
+
+
+def row_interval(seeds: Sequence[QueryRanks], column: str, method: str) -> tuple[float, float]:
+    """The interval of one row's ``column`` under ``method`` (``INTERVAL_METHODS``)."""
+    if method == "queries":
+        return interval(pooled(seeds, column))
+    pooled(seeds, column)  # the same check that the seeds ranked the same queries
+    return seeds_and_queries_interval(np.stack([scores(r, column) for r in seeds]))
 
 
 @dataclass(frozen=True)
@@ -131,16 +174,34 @@ def check_intervals(columns: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(columns))
 
 
-def mark_significance(rows: Sequence[BoardRow], columns: Sequence[str] = INTERVAL_METRICS) -> None:
-    """Intervals of ``columns`` for rows whose every seed kept its ranks, and the rows not
-    significantly below the best t2a R@1 (the first row, rows being sorted by it)."""
+def check_method(method: str) -> str:
+    """``method`` if it is one of ``INTERVAL_METHODS``, else an error naming the flag."""
+    if method not in INTERVAL_METHODS:
+        raise AtrBenchError(
+            f"--interval-method {method}: choose from {', '.join(INTERVAL_METHODS)}"
+        )
+    return method
+
+
+def mark_significance(
+    rows: Sequence[BoardRow],
+    columns: Sequence[str] = INTERVAL_METRICS,
+    method: str = INTERVAL_METHODS[0],
+) -> None:
+    """Intervals of ``columns`` for rows whose every seed kept its ranks (under ``method``;
+    ``seeds+queries`` needs two seeds or more), and the rows not significantly below the best
+    t2a R@1 among the rows of two or more seeds (one seed says nothing of training's spread,
+    so such a row is neither the reference nor marked)."""
+    check_method(method)
     for row in rows:
-        if row.ranks:
-            row.intervals = {c: interval(pooled(row.ranks, c)) for c in columns}
-    if not rows or not rows[0].ranks:
+        if row.ranks and (method == "queries" or len(row.ranks) > 1):
+            row.intervals = {c: row_interval(row.ranks, c, method) for c in columns}
+            row.interval_method = method
+    candidates = [(row, row.ranks) for row in rows if row.ranks and len(row.ranks) > 1]
+    if not candidates:
         return
-    best = rows[0].ranks
-    top = pooled(best, "t2a_R1")
-    for row in rows[1:]:
-        if row.ranks and best[0].same_queries(row.ranks[0]):
-            row.near_best = paired(top, pooled(row.ranks, "t2a_R1")).p >= ALPHA
+    best, best_ranks = max(candidates, key=lambda pair: pair[0].stats["t2a_R1"].mean)
+    top = pooled(best_ranks, "t2a_R1")
+    for row, ranks in candidates:
+        if row is not best and best_ranks[0].same_queries(ranks[0]):
+            row.near_best = paired(top, pooled(ranks, "t2a_R1")).p >= ALPHA

@@ -10,15 +10,23 @@ import pandas as pd
 
 from atr_bench.record.metric_names import BY_KEY
 from atr_bench.report.aggregate import BoardRow
-from atr_bench.report.columns import KEY_COLUMNS, METRIC_COLUMNS, key_cells, shown_columns
-from atr_bench.report.significance import METHOD
+from atr_bench.report.columns import (
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+    STAT_COLUMNS,
+    key_cells,
+    shown_columns,
+)
+from atr_bench.report.significance import METHODS, NEAR_BEST
 from atr_bench.report.stats import DIGITS, format_mean_std
 
 QUOTED = "quoted, not re-run"
 NOTES = (
     "Mean ± sample std over seeds (test split). R@k and mAP@10 in percent, higher is better; "
     "MedR lower is better; order acc. = percent of captions preferring their own clip over its "
-    "order-swapped twin. Bold: best measured value per column. Rows sorted by t2a R@1. "
+    "order-swapped twin. Bold: best value per column, only where that row has two or more "
+    "seeds and is clearly above chance (chance levels below the table); a row of 1 seed shows "
+    "no std. Rows sorted by t2a R@1. "
     "Rows differ when any protocol setting differs (hash = protocol hash); settings = what a "
     "row's runs set away from the protocol's defaults."
 )
@@ -102,8 +110,39 @@ def interval_columns(rows: Sequence[BoardRow]) -> list[str]:
 
 
 def notes_below(rows: Sequence[BoardRow]) -> list[str]:
-    """What the optional columns mean, stated under the table."""
-    return [METHOD] if any(row.intervals for row in rows) else []
+    """What the optional columns mean and the chance levels, stated under the table."""
+    methods = dict.fromkeys(row.interval_method for row in rows if row.interval_method)
+    notes = [METHODS[method] for method in methods]
+    if any(row.near_best for row in rows) or methods:
+        notes.append(NEAR_BEST)
+    return notes + chance_notes(rows)
+
+
+def chance_notes(rows: Sequence[BoardRow]) -> list[str]:
+    """One line per distinct set of chance levels among the rows (rows on one test split
+    share theirs)."""
+    measured = {key for row in rows for key, stat in row.stats.items() if stat.n > 0}
+    levels = dict.fromkeys(
+        tuple((k, v) for k, v in row.chance.items() if k in measured) for row in rows
+    )
+    lines = []
+    for chance in filter(None, levels):
+        cells = [f"{_label(key)} {value:.{CHANCE_DIGITS}f}" for key, value in chance]
+        lines.append(
+            "Chance (a random ranking of the test split, or a coin for the order pairs): "
+            + ", ".join(cells)
+            + "."
+        )
+    return lines
+
+
+CHANCE_DIGITS = 2
+"""Decimals of chance levels (they are often well under the boards' one decimal)."""
+
+
+def _label(key: str) -> str:
+    column = {c.key: c for c in STAT_COLUMNS}[key]
+    return column.label
 
 
 def sources(ref: pd.DataFrame) -> dict[tuple[str, str, str], int]:
