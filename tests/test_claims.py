@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from atr_bench.errors import AtrBenchError
 from atr_bench.record.claims import Owner, claim_path, holding, read_claim, renew, try_claim
 from atr_bench.run.status import run_state
 from atr_bench.run.task import BUSY, DONE, FAILED, run_claimed
@@ -102,3 +103,44 @@ def test_run_claimed_leaves_busy_runs_alone_and_marks_failures(tmp_path) -> None
     assert run_claimed(tmp_path, "run-c", {}, lambda: None) == (DONE, None)
     assert run_state(tmp_path, "run-c") == ("not started", None)  # no record was written
     assert "run-c.failed" not in os.listdir(tmp_path)
+
+
+def _claim_json(path: Path, **changes) -> None:
+    owner = {"host": "elsewhere.invalid", "pid": 1, "slurm_task": None, "token": "x"}
+    now = time.time()
+    claim = {"owner": owner, "taken": now, "heartbeat": now, "ttl": 60.0}
+    path.write_text(json.dumps({**claim, **changes}))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"heartbeat": time.time() + 10_000},  # in the future, past any time to live
+        {"ttl": float("inf")},
+        {"ttl": float("nan")},
+        {"ttl": -5},
+        {"heartbeat": "soon"},
+        {"heartbeat": float("nan")},
+        {"owner": {"host": 1, "pid": "x", "slurm_task": None, "token": "x"}},
+    ],
+    ids=["future", "ttl-inf", "ttl-nan", "ttl-negative", "beat-text", "beat-nan", "owner-types"],
+)
+def test_a_claim_that_cannot_be_judged_holds_nothing(tmp_path, changes) -> None:
+    path = claim_path(tmp_path, "run-a")
+    _claim_json(path, **changes)
+    assert try_claim(path, Owner.here()) is None  # taken over at once
+
+
+def test_the_readers_shorter_time_to_live_wins(tmp_path) -> None:
+    path = claim_path(tmp_path, "run-a")
+    _claim_json(path, heartbeat=time.time() - 120, ttl=3600.0)
+    assert try_claim(path, Owner.here(), ttl=600) is not None  # silent 2 min: within both
+    assert try_claim(path, Owner.here(), ttl=60) is None  # --claim-ttl 60: silent too long
+
+
+def test_a_folder_where_a_claim_should_be_is_named(tmp_path) -> None:
+    path = claim_path(tmp_path, "run-a")
+    path.mkdir()
+    with pytest.raises(AtrBenchError, match=r"run-a\.claim: not a claim file"):
+        try_claim(path, Owner.here())
+    assert path.is_dir()

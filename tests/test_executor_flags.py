@@ -15,6 +15,12 @@ from atr_bench.cli.main import main
         (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time 0"),
         (["--executor", "ray", "--ray-cpus", "0"], "--ray-cpus 0"),
         (["--claim-ttl", "0"], "--claim-ttl 0"),
+        (["--claim-ttl", "inf"], "--claim-ttl inf"),
+        (["--claim-ttl", "nan"], "--claim-ttl nan"),
+        (["--executor", "slurm", "--slurm-mem", "16G\nrm -rf ~"], "--slurm-mem '16G\\nrm"),
+        (["--executor", "slurm", "--slurm-partition", "gpu\r\necho x"], "--slurm-partition"),
+        (["--executor", "slurm", "--slurm-sbatch", "qos=high\necho x"], "--slurm-sbatch qos"),
+        (["--executor", "slurm", "--slurm-sbatch", "q;rm=1"], "not an sbatch flag name"),
     ],
 )
 def test_bad_executor_flags_are_one_line_errors(flags, named, tmp_path, capsys) -> None:

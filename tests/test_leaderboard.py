@@ -333,3 +333,30 @@ def _bar_containers(figure):
 
     (ax,) = figure.axes
     return [c for c in ax.containers if isinstance(c, BarContainer)]
+
+
+def test_text_smuggled_in_a_record_stays_on_its_line(tmp_path: Path) -> None:
+    """A record's device and CPU text, and the given command, holding line breaks, LaTeX or a
+    comment's end, add no line to any table and no command to the LaTeX."""
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    evil = "cpu (x\n\\input{/etc/passwd}\r\n--> <script>)"
+    write_all(
+        runs,
+        [
+            {**record(p, s, r1, 5.0), "device": evil, "execution": {"cpu": "AVX\n%\\end{document}"}}
+            for p, r1 in (("a", 20.0), ("b", 10.0))
+            for s in (0, 1)
+        ],
+    )
+    build_leaderboards(runs, out, command="atr-bench sweep\nrm -rf ~", formats=("md", "csv", "tex"))
+    tex = (out / "synthcaps-pairs.tex").read_text(encoding="utf-8")
+    md = (out / "synthcaps-pairs.md").read_text(encoding="utf-8")
+    csv = (out / "synthcaps-pairs.csv").read_text(encoding="utf-8")
+    for text in (tex, md, csv):
+        assert not any(
+            line.startswith(("rm -rf", "\\input", "--> ", "%\\end")) for line in text.splitlines()
+        )
+    assert "\\input{" not in tex.split("\n", 2)[2]  # only inside the first comment line
+    assert md.splitlines()[0].count("-->") == 1 and md.splitlines()[0].endswith("-->")
+    frame = pd.read_csv(out / "synthcaps-pairs.csv", comment="#")
+    assert len(frame) == 2 and "\n" not in frame.loc[0, "machines"]

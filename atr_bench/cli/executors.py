@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.record.claims import CLAIM_TTL
+from atr_bench.record.claims import CLAIM_TTL, check_ttl
 from atr_bench.run.executors import EXECUTORS, Executor
 
 
@@ -83,7 +83,7 @@ def executor_from_args(args: argparse.Namespace) -> tuple[Executor | None, int |
     """The executor the flags ask for (None: this process, or --jobs workers) and the CPU
     threads per run (a remote run's default: the CPUs it asks for, so its record's execution
     is known here)."""
-    _at_least(args.claim_ttl, 1, "--claim-ttl")
+    check_ttl(args.claim_ttl)
     if args.executor == "slurm":
         from atr_bench.run.executors.slurm import SlurmArray, SlurmOptions
 

@@ -5,12 +5,17 @@ tasks, Ray tasks, on any host sharing ``runs/``) do each run exactly once.
 a claim is checked and written under a lock on the claim (``exclusive``), so of two workers
 only one gets it. A claim whose heartbeat is older than its time to live, or whose owner is a
 process of this host that is gone, or an earlier attempt of the same Slurm array task (a
-requeue), has lost its owner and is taken over.
+requeue), has lost its owner and is taken over. A claim file that does not hold a claim (bad
+JSON, wrong types, a heartbeat or time to live that is not a finite number) is void; a time to
+live is judged as the shorter of the claimant's and the reader's, so ``--claim-ttl`` bounds how
+long any claim can hold a run; a heartbeat later than now by more than that is void too (a
+clock cannot be that far off).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -21,11 +26,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import exclusive, write_json
 from atr_bench.files.names import MAX_RUN_ID, check_name, inside
 
 CLAIM_TTL = 300.0
 """Seconds without a heartbeat after which a claim's owner is taken to be dead."""
+MAX_CLAIM_TTL = 7 * 24 * 3600.0
+"""The longest time to live a claim may state (a week)."""
+BEAT_EVERY = CLAIM_TTL / 4
+"""The longest wait between heartbeats, whatever the time to live: a reader that judges
+claims by the default time to live never takes a live one over."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +74,12 @@ class Claim:
     def age(self) -> float:
         return time.time() - self.heartbeat
 
-    def expired(self, me: Owner | None = None) -> bool:
-        """Whether its owner is gone: silent past the time to live, a process of this host
-        that no longer exists, or an earlier attempt of ``me``'s own Slurm array task."""
-        if self.age() > self.ttl:
+    def expired(self, me: Owner | None = None, ttl: float | None = None) -> bool:
+        """Whether its owner is gone: silent past the time to live (the shorter of its own and
+        the reader's ``ttl``), a heartbeat that far in the future, a process of this host that
+        no longer exists, or an earlier attempt of ``me``'s own Slurm array task."""
+        limit = self.ttl if ttl is None else min(self.ttl, ttl)
+        if not -limit <= self.age() <= limit:
             return True
         if me is not None and me.slurm_task and self.owner.slurm_task == me.slurm_task:
             return self.owner.token != me.token
@@ -89,13 +102,47 @@ def claim_path(runs_dir: Path, run_id: str) -> Path:
 
 
 def read_claim(path: Path) -> Claim | None:
-    """The claim at ``path``; None when there is none, or it is unreadable (a claim is only
-    ever replaced whole, so an unreadable one was not written by a worker: it is void)."""
+    """The claim at ``path``; None when there is none, or it does not hold one (a claim is
+    only ever replaced whole, so such a file was not written by a worker: it is void). Some
+    other thing than a file there (a folder, a FIFO) is an error naming it."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise AtrBenchError(
+            f"{path}: not a claim file (a folder or other non-file); move it out of the runs "
+            "folder, then run again"
+        )
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Claim(Owner(**data["owner"]), data["taken"], data["heartbeat"], data["ttl"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        claim = Claim(Owner(**data["owner"]), data["taken"], data["heartbeat"], data["ttl"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    return claim if _well_formed(claim) else None
+
+
+def _well_formed(claim: Claim) -> bool:
+    owner = claim.owner
+    texts = isinstance(owner.host, str) and isinstance(owner.token, str)
+    slurm = owner.slurm_task is None or isinstance(owner.slurm_task, str)
+    pid = isinstance(owner.pid, int) and not isinstance(owner.pid, bool) and owner.pid > 0
+    times = (claim.taken, claim.heartbeat, claim.ttl)
+    numbers = all(isinstance(t, int | float) and not isinstance(t, bool) for t in times)
+    return (
+        texts
+        and slurm
+        and pid
+        and numbers
+        and all(map(math.isfinite, times))
+        and 0 < claim.ttl <= MAX_CLAIM_TTL
+    )
+
+
+def check_ttl(ttl: float, flag: str = "--claim-ttl") -> float:
+    """``ttl`` if it is a time to live a claim may have, else an error naming ``flag``."""
+    if not (math.isfinite(ttl) and 1 <= ttl <= MAX_CLAIM_TTL):
+        raise AtrBenchError(
+            f"{flag} {ttl}: must be a number of seconds from 1 to {MAX_CLAIM_TTL:.0f} (a week)"
+        )
+    return ttl
 
 
 def _write(path: Path, owner: Owner, taken: float, ttl: float) -> None:
@@ -107,7 +154,7 @@ def try_claim(path: Path, owner: Owner, ttl: float = CLAIM_TTL) -> Claim | None:
     another worker that holds it."""
     with exclusive(path):
         held = read_claim(path)
-        if held is not None and held.owner != owner and not held.expired(owner):
+        if held is not None and held.owner != owner and not held.expired(owner, ttl):
             return held
         _write(path, owner, time.time(), ttl)
     return None
@@ -133,12 +180,12 @@ def release(path: Path, owner: Owner) -> None:
 
 @contextmanager
 def holding(path: Path, owner: Owner, ttl: float = CLAIM_TTL) -> Iterator[None]:
-    """Renew ``owner``'s claim every quarter of its time to live while the body runs, then
-    release it."""
+    """Renew ``owner``'s claim every quarter of its time to live (at least every
+    ``BEAT_EVERY`` seconds) while the body runs, then release it."""
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(ttl / 4) and renew(path, owner, ttl):
+        while not stop.wait(min(ttl / 4, BEAT_EVERY)) and renew(path, owner, ttl):
             pass
 
     thread = threading.Thread(target=beat, name=f"heartbeat {path.name}", daemon=True)

@@ -19,6 +19,7 @@ from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.chance import above_chance, chance_levels
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
+from atr_bench.report.one_line import one_line
 from atr_bench.report.stats import Stat
 
 GROUP_KEYS = ("extractor", "pooling", "text_pooling", "text_encoder", "protocol_hash")
@@ -113,9 +114,9 @@ def _device(record: RunRecord) -> str | None:
     """The record's device in words, with the CPU's vector instruction set where its
     ``execution`` names it: rows made on two instruction sets can differ by rounding alone."""
     cpu = (record.execution or {}).get("cpu")
-    if record.device and cpu and record.device.endswith(")"):
-        return f"{record.device[:-1]}, {cpu})"
-    return record.device
+    if record.device and isinstance(cpu, str) and cpu and record.device.endswith(")"):
+        return one_line(f"{record.device[:-1]}, {cpu})")
+    return one_line(record.device) if record.device else None
 
 
 def aggregate(
@@ -172,7 +173,7 @@ def _settings(runs: Sequence[RunRecord]) -> str:
     settings = runs[-1].settings
     if settings is None:
         return ""
-    return ", ".join(f"{key}={value}" for key, value in sorted(settings.items()))
+    return one_line(", ".join(f"{key}={value}" for key, value in sorted(settings.items())))
 
 
 def mark_best(rows: Sequence[BoardRow]) -> None:

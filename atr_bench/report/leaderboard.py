@@ -35,6 +35,7 @@ from atr_bench.report.curves import draw_validation_curves
 from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
 from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
+from atr_bench.report.one_line import one_line
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
 from atr_bench.report.significance import (
@@ -137,7 +138,7 @@ def build_leaderboards(
         mark_significance(rows, intervals, interval_method)
         mark_best(rows)
         machines = sorted({d for row in rows for d in row.devices})
-        header = (
+        header = one_line(
             f"reproduce with: {command} | generated {stamp} | machines: "
             f"{'; '.join(machines) or 'none'}"
         )

@@ -29,7 +29,8 @@ MARKDOWN = Style(pm=" ± ", dash="–", bold=lambda text: f"**{text}**", escape=
 
 def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, header: str) -> str:
     """The whole Markdown file of one board."""
-    lines = [f"<!-- {header} -->", f"# Leaderboard: {title}", "", f"_{header}_", "", NOTES, ""]
+    comment = header.replace("--!>", "- -!>").replace("-->", "- ->")  # cannot end it early
+    lines = [f"<!-- {comment} -->", f"# Leaderboard: {title}", "", f"_{header}_", "", NOTES, ""]
     if rows:
         headers, body = measured_table(rows, MARKDOWN)
         lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))

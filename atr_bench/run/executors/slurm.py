@@ -9,6 +9,7 @@ failure, with the last line of its log; sweeping again takes its claim over and 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,9 +31,24 @@ def _submitit():
     return submitit
 
 
+SBATCH_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+"""An sbatch flag's name (``qos``, ``mail-type``)."""
+
+
+def _script_safe(value: str, flag: str) -> None:
+    """Refuse a value that would not stay on its ``#SBATCH`` line: a line break or another
+    control character would start a line of its own in the job script, run by the shell."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise AtrBenchError(
+            f"{flag} {value!r}: holds a line break or control character, which would become a "
+            "line of its own in the job script; give a one-line value"
+        )
+
+
 @dataclass(frozen=True)
 class SlurmOptions:
-    """What each array task asks Slurm for; ``sbatch`` holds extra ``#SBATCH`` flags."""
+    """What each array task asks Slurm for; ``sbatch`` holds extra ``#SBATCH`` flags. Every
+    text that goes into the job script is checked here, where it leaves the harness."""
 
     log_folder: Path
     partition: str | None = None
@@ -43,6 +59,20 @@ class SlurmOptions:
     array_parallelism: int = 64
     sbatch: tuple[tuple[str, str | bool], ...] = ()
     poll_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        for value, flag in ((self.partition, "--slurm-partition"), (self.mem, "--slurm-mem")):
+            if value is not None:
+                _script_safe(value, flag)
+        _script_safe(str(self.log_folder), "--slurm-logs")
+        for name, value in self.sbatch:
+            if not SBATCH_NAME.fullmatch(name):
+                raise AtrBenchError(
+                    f"--slurm-sbatch {name!r}: not an sbatch flag name (letters, digits, - "
+                    "and _, starting with a letter), e.g. qos=high"
+                )
+            if isinstance(value, str):
+                _script_safe(value, f"--slurm-sbatch {name}")
 
 
 class Requeueable:
