@@ -61,9 +61,9 @@ class SlurmOptions:
     poll_s: float = 3.0
 
     def __post_init__(self) -> None:
-        for value, flag in ((self.partition, "--slurm-partition"), (self.mem, "--slurm-mem")):
-            if value is not None:
-                _script_safe(value, flag)
+        for text, flag in ((self.partition, "--slurm-partition"), (self.mem, "--slurm-mem")):
+            if text is not None:
+                _script_safe(text, flag)
         _script_safe(str(self.log_folder), "--slurm-logs")
         for name, value in self.sbatch:
             if not SBATCH_NAME.fullmatch(name):
