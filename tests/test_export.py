@@ -104,3 +104,27 @@ def test_run_reads_the_export_and_never_advises_deleting_its_features(
     err = capsys.readouterr().err
     assert "has 4 caption features but the index lists 5" in err
     assert "cannot be made again" in err and "delete" not in err
+
+
+def test_export_never_replaces_files_already_there_unless_told(
+    tiny_data, tmp_path, tiny_options, capsys
+):
+    """Text pickles made elsewhere cannot be rebuilt: an export onto a data root that has them
+    is refused before any work, and replaces them only with --overwrite; --out a file is one
+    line too."""
+    out = tmp_path / "export"
+    assert main(_export_args(tiny_data, out, tiny_options)) == 0
+    (exported,) = out.iterdir()
+    precious = exported / "TextEmbeddings" / "w2v_train.pkl"
+    precious.write_bytes(b"made by another tool")
+    capsys.readouterr()
+    assert main(_export_args(tiny_data, out, tiny_options)) == 2
+    err = capsys.readouterr().err
+    assert "already exist" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert precious.read_bytes() == b"made by another tool"
+    assert main([*_export_args(tiny_data, out, tiny_options), "--overwrite"]) == 0
+    assert load_text_pickle(precious)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert main(_export_args(tiny_data, a_file, tiny_options)) == 2
+    assert "not a folder" in capsys.readouterr().err and a_file.read_text() == "x"

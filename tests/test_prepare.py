@@ -110,3 +110,19 @@ def test_empty_caption_is_an_error(tmp_path: Path) -> None:
     _write_csv(tmp_path / "test.csv", AUDIOCAPS_HEADER, [["1", "abc", "0", ""]])
     with pytest.raises(AtrBenchError, match=r"test\.csv, line 2: empty caption"):
         prepare_audiocaps(tmp_path, DatasetLayout(tmp_path / "data", "AudioCaps"))
+
+
+def test_a_bad_test_split_leaves_the_earlier_index_as_it_was(tmp_path: Path) -> None:
+    """A clip id that the index writer refuses, in the test split only, fails the whole
+    preparation before any Index file of the earlier one is replaced."""
+    layout = DatasetLayout(tmp_path / "data", "Clotho")
+    prepare_clotho(_clotho_sources(tmp_path), layout)
+    before = {p.name: p.read_bytes() for p in layout.index_json("train").parent.iterdir()}
+    _write_csv(tmp_path / CLOTHO_FILES["train"], CLOTHO_HEADER, _clotho_rows("new train", 4))
+    bad = _clotho_rows("test", 2)
+    bad[1][0] = "../escape.wav"
+    _write_csv(tmp_path / CLOTHO_FILES["test"], CLOTHO_HEADER, bad)
+    with pytest.raises(AtrBenchError, match="escape"):
+        prepare_clotho(tmp_path, layout)
+    after = {p.name: p.read_bytes() for p in layout.index_json("train").parent.iterdir()}
+    assert after == before  # no file replaced, no temp file left

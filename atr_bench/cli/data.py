@@ -46,6 +46,11 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     add_component(p, "text-encoder", None, "text encoder (default: the dataset's)")
     p.add_argument("--out", type=Path, required=True, help="the data root to write")
     p.add_argument("--format", choices=("seed",), default="seed", help="only 'seed' so far")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the export's files where --out already has them (default: refuse)",
+    )
     add_data_root(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_data_export)
@@ -81,11 +86,12 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_data_export(args: argparse.Namespace) -> int:
-    from atr_bench.data.export import export_seed_layout
+    from atr_bench.data.export import check_export_target, export_seed_layout
     from atr_bench.data.layout import SPLITS
     from atr_bench.run.loading import text_features
 
     dataset, extractor, options = dataset_and_extractor(args)
+    check_export_target(dataset, extractor.name, args.out, args.overwrite)
     dataset.ensure_audio_features(extractor, {"device": "cpu", **options}, not args.no_progress)
     encoder = registry().get("text_encoder", args.text_encoder or dataset.defaults.text_encoder)
     flag = "--text-encoder-opt"
@@ -94,7 +100,8 @@ def cmd_data_export(args: argparse.Namespace) -> int:
     )
     clips = {split: dataset.clips(split) for split in SPLITS}
     text = text_features(dataset, encoder, encoder_opts, clips)
-    print(export_seed_layout(dataset, extractor.name, text, args.out).summary())
+    report = export_seed_layout(dataset, extractor.name, text, args.out, args.overwrite)
+    print(report.summary())
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import atomic_write, write_json
+from atr_bench.files.atomic import Writer, atomic_write, write_json
 from atr_bench.files.names import clip_id_problem
 
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
@@ -143,11 +143,13 @@ def read_clotho_json(path: Path) -> list[ClipCaptions]:
     return _check_clips(path, clips)
 
 
-def write_clotho_json(path: Path, clips: Sequence[ClipCaptions]) -> Path:
-    """Atomically write a Clotho-style JSON index."""
+def write_clotho_json(
+    path: Path, clips: Sequence[ClipCaptions], write: Writer = atomic_write
+) -> Path:
+    """Atomically write a Clotho-style JSON index (through ``write``)."""
     path = Path(path)
     entries = [
         {"audio_id": clip.clip_id, "captions": list(clip.captions)}
         for clip in _check_clips(path, clips)
     ]
-    return write_json(path, {"audios": entries})
+    return write_json(path, {"audios": entries}, write)

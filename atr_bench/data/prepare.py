@@ -5,7 +5,8 @@ Clotho v2 (the version the paper uses): ``clotho_captions_development.csv`` -> t
 columns file_name, caption_1..caption_5, written as ``Index/<split>.json``.
 AudioCaps: ``train.csv``, ``val.csv``, ``test.csv`` (audiocap_id, youtube_id, start_time,
 caption), copied as ``Index/<split>.csv`` keeping caption ids and start times.
-Every source is checked before anything is written, so a bad file leaves no half-made index.
+Every source is checked, and every Index file made complete, before any is replaced: a bad file
+leaves the index as it was.
 Nothing is downloaded: the user fetches the official files.
 """
 
@@ -25,7 +26,7 @@ from atr_bench.data.index import (
 )
 from atr_bench.data.layout import DatasetLayout
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import atomic_write
+from atr_bench.files.atomic import Writer, replaced_together
 
 CLOTHO_FILES = {
     "train": "clotho_captions_development.csv",
@@ -118,7 +119,11 @@ def prepare_clotho(captions_dir: Path, layout: DatasetLayout) -> PrepareReport:
     """Write ``Index/{train,val,test}.json`` from Clotho v2's official caption CSVs."""
     sources = _sources(captions_dir, CLOTHO_FILES, "Clotho")
     splits = {split: read_clotho_captions(path) for split, path in sources.items()}
-    files = {split: write_clotho_json(layout.index_json(split), c) for split, c in splits.items()}
+    with replaced_together() as write:
+        files = {
+            split: write_clotho_json(layout.index_json(split), c, write)
+            for split, c in splits.items()
+        }
     return PrepareReport(
         dataset="clotho",
         files=files,
@@ -127,14 +132,14 @@ def prepare_clotho(captions_dir: Path, layout: DatasetLayout) -> PrepareReport:
     )
 
 
-def _write_audiocaps(path: Path, rows: list[tuple[int, dict[str, str]]]) -> Path:
-    def write(tmp: Path) -> None:
+def _write_audiocaps(path: Path, rows: list[tuple[int, dict[str, str]]], write: Writer) -> Path:
+    def fill(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(AUDIOCAPS_COLUMNS)
             writer.writerows([row[c] for c in AUDIOCAPS_COLUMNS] for _, row in rows)
 
-    return atomic_write(path, write)
+    return write(path, fill)
 
 
 def prepare_audiocaps(captions_dir: Path, layout: DatasetLayout) -> PrepareReport:
@@ -147,7 +152,10 @@ def prepare_audiocaps(captions_dir: Path, layout: DatasetLayout) -> PrepareRepor
         clips[split] = read_audiocaps_csv(path)  # checks ids and captions, line by line
         if not clips[split]:
             raise AtrBenchError(f"{path}: no captions; expected AudioCaps' official {path.name}")
-    files = {split: _write_audiocaps(layout.index_csv(split), r) for split, r in rows.items()}
+    with replaced_together() as write:
+        files = {
+            split: _write_audiocaps(layout.index_csv(split), r, write) for split, r in rows.items()
+        }
     return PrepareReport(
         dataset="audiocaps",
         files=files,

@@ -57,6 +57,20 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     The file gets the permissions of any new file under the user's umask (``mkstemp`` alone
     would leave it readable by its owner only, and a shared runs folder unreadable)."""
     path = Path(path)
+    tmp = _staged(path, write)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+Writer = Callable[[Path, Callable[[Path], object]], Path]
+"""``atomic_write``'s signature: what writes ``path`` through ``write(tmp)``."""
+
+
+def _staged(path: Path, write: Callable[[Path], object]) -> Path:
+    """The complete, fsynced temp file beside ``path`` that ``write(tmp)`` made."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -66,21 +80,40 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)  # first, so the free space counted is the real one
-        if _is_disk_full(exc, path.parent):
+        if isinstance(exc, OSError | RuntimeError) and _is_disk_full(exc, path.parent):
             raise disk_full(path.parent, exc) from None
         raise
+    return tmp
+
+
+@contextmanager
+def replaced_together() -> Iterator[Writer]:
+    """Atomic writes of several files that land together or not at all: each
+    ``write(path, fill)`` in the body makes a complete temp file beside ``path``; when the body
+    ends, every one is renamed over its path, and when it raises, every one is removed and no
+    file is touched (a failed command leaves the user's files as they were)."""
+    staged: list[tuple[Path, Path]] = []
+
+    def write(path: Path, fill: Callable[[Path], object]) -> Path:
+        path = Path(path)
+        staged.append((_staged(path, fill), path))
+        return path
+
+    try:
+        yield write
+        for tmp, path in staged:
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
 
 
-def write_json(path: Path, data: Any) -> Path:
-    """Atomically write ``data`` as indented UTF-8 JSON."""
+def write_json(path: Path, data: Any, write: Writer = atomic_write) -> Path:
+    """Atomically write ``data`` as indented UTF-8 JSON (through ``write``)."""
     text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _tensor_bytes(obj: Any) -> int:
