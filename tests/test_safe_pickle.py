@@ -120,3 +120,47 @@ def test_missing_and_truncated_files(tmp_path):
     path.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(AtrBenchError, match=r"cut\.pkl: corrupt or truncated pickle"):
         load_text_pickle(path)
+
+
+class _Claims:
+    """Pickles as a call of numpy's array rebuilder with the shape given, and nothing else."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def __reduce__(self):
+        rebuild = np.zeros(1).__reduce__()[0]
+        return rebuild, (np.ndarray, self.shape, b"b")
+
+
+def _hostile(tmp_path, name):
+    if name == "codec":  # bytes stored through a codec that is not latin-1
+        data = pickle.dumps({"a": [b"\xff"]}, protocol=2)
+        assert b"latin1" in data
+        return data.replace(b"latin1", b"rot_13")
+    if name == "build-on-int":
+        return b"\x80\x02K\x01}b."  # BUILD with an int as the object
+    if name == "terabyte":
+        return pickle.dumps({"a": [_Claims((10**12,))]}, protocol=2)
+    if name == "nested":
+        return b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."  # lists in lists
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["codec", "build-on-int", "terabyte", "nested"])
+def test_a_hostile_pickle_is_one_line_naming_the_file(tmp_path, name):
+    path = tmp_path / "w2v_train.pkl"
+    path.write_bytes(_hostile(tmp_path, name))
+    with pytest.raises(AtrBenchError) as info:
+        load_text_pickle(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_fifo_or_folder_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "w2v_train.pkl"
+    os.mkfifo(fifo)
+    with pytest.raises(AtrBenchError, match="not a file"):
+        load_text_pickle(fifo)
+    (tmp_path / "w2v_val.pkl").mkdir()
+    with pytest.raises(AtrBenchError, match="not a file"):
+        load_text_pickle(tmp_path / "w2v_val.pkl")

@@ -26,9 +26,18 @@ _NUMPY_GLOBALS = {
 """numpy's rebuilders, named as numpy 1 pickles them; numpy 2 spells ``numpy.core`` as
 ``numpy._core`` and both spellings are accepted."""
 
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it to store bytes: latin-1 only (another
+    codec could be anything from a compression library to an unknown name)."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"bytes stored with codec {encoding!r}, not latin1")
+    return codecs.encode(text, "latin1")
+
+
 _OTHER_GLOBALS = {
     **{("builtins", t.__name__): t for t in (dict, list, str, int, float, tuple)},
-    ("_codecs", "encode"): codecs.encode,  # how protocol 2 pickles store bytes
+    ("_codecs", "encode"): _latin1,  # how protocol 2 pickles store bytes
 }
 
 
@@ -48,11 +57,14 @@ def _resolve(module: str, name: str) -> Any:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, handle: Any, path: Path) -> None:
+    def __init__(self, handle: Any, path: Path, size: int) -> None:
         super().__init__(handle)
         self._path = path
+        self._size = size
 
     def find_class(self, module: str, name: str) -> Any:
+        if (_canonical(module), name) == ("numpy.core.multiarray", "_reconstruct"):
+            return self._reconstruct
         if (_canonical(module), name) in _NUMPY_GLOBALS:
             return _resolve(_canonical(module), name)
         if (module, name) in _OTHER_GLOBALS:
@@ -62,20 +74,52 @@ class _RestrictedUnpickler(pickle.Unpickler):
             "not a plain text-feature pickle (replace it with the seed's original)"
         )
 
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        """numpy's array rebuilder, refusing an array larger than the whole file (numpy
+        pickles an empty one here and fills it from the file's bytes)."""
+        if subtype is not np.ndarray:
+            raise pickle.UnpicklingError("an array of another type than numpy.ndarray")
+        count = np.prod(np.asarray(shape, dtype=np.int64)) if np.ndim(shape) else int(shape)
+        if not 0 <= int(count) <= self._size:
+            raise pickle.UnpicklingError(
+                f"an array of {count} elements in a {self._size}-byte file"
+            )
+        return np.ndarray(shape, dtype=np.dtype(dtype))
+
+
+UNPICKLING_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    LookupError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
+"""What a malformed pickle can raise under the restricted unpickler (it runs no code of its
+own: every one of these means the file is not a text-feature pickle)."""
+
 
 def load_pickle(path: Path) -> Any:
     """Unpickle ``path`` allowing only numpy arrays and builtin containers / scalars."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise AtrBenchError(f"{path}: not a file; put the seed's text feature pickle there")
     try:
         with open(path, "rb") as handle:
-            return _RestrictedUnpickler(handle, path).load()
+            return _RestrictedUnpickler(handle, path, path.stat().st_size).load()
     except FileNotFoundError:
         raise AtrBenchError(
             f"{path}: text feature pickle not found; copy the seed's TextEmbeddings there"
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError) as exc:
+    except UNPICKLING_ERRORS as exc:
         raise AtrBenchError(
-            f"{path}: corrupt or truncated pickle ({exc}); replace it with the seed's original"
+            f"{path}: corrupt or truncated pickle ({type(exc).__name__}: {exc}); replace it "
+            "with the seed's original"
         ) from None
 
 
