@@ -27,7 +27,7 @@ def metrics(r1: float, medr: float = 5.0, map10: float = 20.0) -> dict[str, floa
         "R1": r1,
         "R5": r1 + 20,
         "R10": r1 + 30,
-        "R50": 90.0,
+        "R50": max(90.0, r1 + 30),
         "MedR": medr,
         "MeanR": 9.0,
         "mAP10": map10,

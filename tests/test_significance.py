@@ -215,3 +215,65 @@ def test_seeds_and_queries_interval_is_seeded_and_brackets_the_mean() -> None:
         for k, v in (("same", same), ("apart", apart))
     }
     assert width["apart"] > 2 * width["same"]
+
+
+def _tamper_ranks(path: Path, how: str) -> None:
+    with np.load(path) as data:
+        arrays = {key: data[key].copy() for key in data.files}
+    if how == "rank-zero":
+        arrays["t2a"][0] = 0
+    elif how == "nan":
+        arrays["caption"][3] = np.nan
+    elif how == "clip-out-of-range":
+        arrays["caption_clip"][-1] = 10**6
+    elif how == "shorter":
+        arrays["t2a"] = arrays["t2a"][:-1]
+    elif how == "strings":
+        arrays["t2a"] = arrays["t2a"].astype(str)
+    elif how == "better":  # well-formed, but not what the record says
+        arrays["t2a"] = np.ones_like(arrays["t2a"])
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "how", ["rank-zero", "nan", "clip-out-of-range", "shorter", "strings", "better", "folder"]
+)
+def test_a_bad_ranks_file_leaves_its_record_off_and_names_the_file(tmp_path: Path, how) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    _row(runs, "good", 3.0, (0, 1))
+    _row(runs, "bad", 1.0, (0, 1))
+    path = ranks_path(runs, "synthcaps-lms-bad-s1")
+    if how == "folder":
+        path.unlink()
+        path.mkdir()
+    else:
+        _tamper_ranks(path, how)
+    report = build_leaderboards(runs, out, command="x", formats=("csv",))
+    (problem,) = report.problems
+    assert problem.path.name == "synthcaps-lms-bad-s1.json" and str(path) in problem.reason
+    frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")
+    seeds = dict(zip(frame["pooling"], frame["seeds"], strict=True))
+    assert seeds == {"good": 2, "bad": 1}  # the other records are on the board as before
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"order_contrast": {"pairs": 10, "accuracy": 500.0}}, "order_contrast"),
+        ({"seconds": {"load": 1.0, "train": -5.0, "test": 1.0}}, "seconds"),
+        ({"sizes": {"test": {"clips": 30, "captions": 150}}, "MedR": 31.0}, "MedR = 31.0"),
+        ({"R5": 0.5}, "recalls fall"),
+    ],
+)
+def test_a_record_with_impossible_numbers_is_left_off(tmp_path: Path, change, reason) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    _row(runs, "good", 3.0, (0, 1))
+    path = record_path(runs, "synthcaps-lms-good-s1")
+    data = json.loads(path.read_text())
+    for key in ("MedR", "R5"):
+        if key in change:
+            data["test"]["t2a"][key] = change.pop(key)
+    path.write_text(json.dumps({**data, **change}))
+    report = build_leaderboards(runs, out, command="x", formats=("csv",))
+    (problem,) = report.problems
+    assert problem.path == path and reason in problem.reason

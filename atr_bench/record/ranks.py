@@ -73,7 +73,55 @@ def read_ranks(path: Path) -> QueryRanks:
         raise AtrBenchError(
             f"{path}: not a per-query ranks file ({exc}); run the seed again with --force"
         ) from None
+    problem = _ranks_problem(ranks)
+    if problem is not None:
+        raise AtrBenchError(f"{path}: {problem}; run the seed again with --force")
+    return ranks
+
+
+def _ranks_problem(ranks: QueryRanks) -> str | None:
+    """Why arrays read from a ranks file are not a test split's ranks, or None."""
     n = ranks.caption_clip.shape
-    if ranks.t2a.shape != n or ranks.caption.shape != n or len(n) != 1:
-        raise AtrBenchError(f"{path}: ranks of different lengths; run the seed again with --force")
+    if ranks.t2a.shape != n or ranks.caption.shape != n or len(n) != 1 or n[0] == 0:
+        return "ranks of different lengths, or none"
+    if ranks.caption_clip.dtype.kind not in "iu":
+        return "caption_clip is not whole numbers"
+    if any(a.dtype.kind not in "fiu" for a in (ranks.t2a, ranks.caption)):
+        return "ranks are not numbers"
+    clips = np.unique(ranks.caption_clip)
+    if clips[0] != 0 or clips[-1] != len(clips) - 1:
+        return "caption_clip does not number the clips 0, 1, ... with a caption each"
+    for name, values, most in (("t2a", ranks.t2a, len(clips)), ("caption", ranks.caption, n[0])):
+        if not (np.isfinite(values).all() and values.min() >= 1 and values.max() <= most):
+            return f"{name} ranks outside 1..{most} (or not finite)"
+    return None
+
+
+def ranks_disagree(test: dict[str, dict[str, float]], ranks: QueryRanks) -> str | None:
+    """Which of a record's ``test`` metrics its ranks file gives otherwise (beyond rounding),
+    or None: a ranks file of another run, or a record whose numbers were changed."""
+    from atr_bench.run.metrics import metrics_from_ranks
+
+    again = metrics_from_ranks(ranks)
+    for direction, metrics in test.items():
+        for key, value in metrics.items():
+            other = again.get(direction, {}).get(key)
+            if other is not None and not np.isclose(value, other, rtol=1e-6, atol=1e-6):
+                return f"its test {direction} {key} is {value:g} but its ranks file gives {other:g}"
+    return None
+
+
+def read_record_ranks(
+    runs_dir: Path, run_id: str, name: str, test: dict[str, dict[str, float]]
+) -> QueryRanks:
+    """The ranks file ``name`` that record ``run_id`` in ``runs_dir`` names, checked against
+    the record's own ``test`` metrics; an error naming the file when it does not fit."""
+    path = inside(Path(runs_dir), name)
+    ranks = read_ranks(path)
+    disagree = ranks_disagree(test, ranks)
+    if disagree is not None:
+        raise AtrBenchError(
+            f"{path}: does not belong to run record {run_id} ({disagree}); run the seed again "
+            "with --force"
+        )
     return ranks

@@ -182,15 +182,20 @@ def _parts_problem(record: dict[str, Any]) -> str | None:
     if order is not None and not (
         set(order) == {"pairs", "accuracy"}
         and _whole(order["pairs"])
+        and order["pairs"] >= 1
         and _number(order["accuracy"])
+        and 0 <= order["accuracy"] <= 100
     ):
-        return "run record's order_contrast is not a pair count and an accuracy"
+        return "run record's order_contrast is not a pair count >= 1 and an accuracy in 0..100"
     seconds = record.get("seconds")
     fields = {f.name for f in dataclasses.fields(Seconds)}
     if seconds is not None and not (
-        set(seconds) == fields and all(_number(v) for v in seconds.values())
+        set(seconds) == fields and all(_number(v) and v >= 0 for v in seconds.values())
     ):
-        return f"run record's seconds are not numbers of {', '.join(sorted(fields))}"
+        return f"run record's seconds are not numbers >= 0 of {', '.join(sorted(fields))}"
+    for key, low in (("parameters", 0), ("best_epoch", 1)):
+        if key in record and record[key] < low:
+            return f"run record's {key} = {record[key]} is below {low}"
     if not all(isinstance(epoch, dict) for epoch in record.get("val_curve", [])):
         return "run record's val_curve is not a list of epochs"
     return None
@@ -218,10 +223,28 @@ def schema_problem(record: Any) -> str | None:
     if not isinstance(test, dict) or not all(isinstance(test.get(d), dict) for d in DIRECTIONS):
         return "run record has no test metrics"
     for direction in DIRECTIONS:
+        most = _largest_rank(record, direction)
         for metric, value in test[direction].items():
             if not _number(value):
                 return f"run record's test {direction} {metric} is not a finite number"
-            low, high = (1.0, math.inf) if metric in RANK_METRICS else (0.0, 100.0)
+            low, high = (1.0, most) if metric in RANK_METRICS else (0.0, 100.0)
             if metric in PERCENT_METRICS + RANK_METRICS and not low <= value <= high:
                 return f"run record's test {direction} {metric} = {value} is out of range"
+        recalls = [test[direction][k] for k in RECALL_KEYS if k in test[direction]]
+        if recalls != sorted(recalls):
+            return f"run record's test {direction} recalls fall as k grows: {recalls}"
     return None
+
+
+RECALL_KEYS = tuple(k for k in PERCENT_METRICS if k[0] == "R" and k[1:].isdigit())
+"""R@k keys, by rising k: a query ranked within k is within every larger k."""
+
+
+def _largest_rank(record: dict[str, Any], direction: str) -> float:
+    """The largest rank the test split allows in ``direction`` (its clips for t2a, its
+    captions for a2t), where the record gives the split's sizes; else no bound."""
+    test = (record.get("sizes") or {}).get("test")
+    size: Any = (
+        test.get("clips" if direction == "t2a" else "captions") if isinstance(test, dict) else None
+    )
+    return float(size) if _whole(size) and size >= 1 else math.inf

@@ -10,9 +10,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.names import inside
 from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
-from atr_bench.record.ranks import QueryRanks, read_ranks
+from atr_bench.record.ranks import QueryRanks, read_record_ranks
 from atr_bench.record.results import read_records
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import GROUP_KEYS
@@ -53,7 +52,7 @@ def _ranks(runs_dir: Path, name: str, runs: Sequence[RunRecord]) -> dict[int, Qu
             f"{name}: run {missing[0]} kept no per-query ranks (recorded before schema 2); "
             "run it again with --force to compare it"
         )
-    return {r.seed: read_ranks(inside(runs_dir, str(r.ranks))) for r in runs}
+    return {r.seed: read_record_ranks(runs_dir, str(r.run_id), str(r.ranks), r.test) for r in runs}
 
 
 def _label(runs: Sequence[RunRecord]) -> str:

@@ -19,7 +19,7 @@ import pandas as pd
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
 from atr_bench.files.names import check_name, inside
-from atr_bench.record.ranks import QueryRanks, read_ranks
+from atr_bench.record.ranks import QueryRanks, read_record_ranks
 from atr_bench.record.results import Problem, read_records
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import (
@@ -120,8 +120,10 @@ def build_leaderboards(
             problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
         else:
             usable.append(record)
-    boards_records = by_board(usable)
-    ranks = _ranks(runs_dir, usable)
+    ranks, rank_problems = _ranks(runs_dir, usable)
+    problems += rank_problems
+    left_off = {problem.path.stem for problem in rank_problems}
+    boards_records = by_board(r for r in usable if r.run_id not in left_off)
     for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in boards_records):
             if reference_rows(dataset).empty:
@@ -148,25 +150,33 @@ def build_leaderboards(
     return LeaderboardReport(
         out_dir=out_dir,
         boards=boards,
-        records_used=len(usable),
+        records_used=len(usable) - len(left_off),
         untrained_excluded=untrained,
         problems=tuple(problems),
         written=tuple(written),
     )
 
 
-def _ranks(runs_dir: Path, records: Iterable[RunRecord]) -> dict[str, QueryRanks]:
-    """The per-query ranks kept beside records (by run id); a record whose file is missing or
-    unreadable just has none (its row then shows no interval)."""
-    out = {}
+def _ranks(
+    runs_dir: Path, records: Iterable[RunRecord]
+) -> tuple[dict[str, QueryRanks], list[Problem]]:
+    """The per-query ranks kept beside records (by run id), and a problem for each record
+    whose ranks file is there but is not one or gives other numbers than the record (such a
+    record is left off: which of the two is right cannot be told). A record whose file is
+    gone just has none (its row then shows no interval)."""
+    out, problems = {}, []
     for record in records:
         if record.ranks is None or record.run_id is None:
             continue
-        try:
-            out[record.run_id] = read_ranks(inside(runs_dir, record.ranks))
-        except AtrBenchError:
+        if not (runs_dir / record.ranks).exists():
             continue
-    return out
+        try:
+            out[record.run_id] = read_record_ranks(
+                runs_dir, record.run_id, record.ranks, record.test
+            )
+        except AtrBenchError as exc:
+            problems.append(Problem(runs_dir / f"{record.run_id}.json", str(exc)))
+    return out, problems
 
 
 def _write_board(
