@@ -160,7 +160,7 @@ def test_a_garbage_resume_file_is_one_line_that_says_what_deleting_it_does(
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a resume file of this run" in err
-    assert "restarts the run from epoch 0" in err and resume.exists()
+    assert "the run starts from epoch 0" in err and resume.exists()
 
 
 def test_a_plugin_filter_name_that_matches_nothing_is_reported(monkeypatch):

@@ -12,6 +12,7 @@ import torch
 
 from atr_bench.cli.main import main
 from atr_bench.data.layout import SPLITS
+from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.ranks import read_ranks
 from atr_bench.record.results import read_records
@@ -349,3 +350,72 @@ def test_a_record_made_on_another_cpu_kind_is_not_taken_as_done(
     _set_recorded_cpu(runs, None)  # a record from before the key: taken as done
     assert main(args) == 0
     assert "already done" in capsys.readouterr().err
+
+
+def test_a_resume_file_resumes_only_its_own_run_under_its_own_execution(
+    tiny_data, tmp_path, monkeypatch, tiny_options, caplog
+):
+    """Hand-made or another run's resume files are refused with one line; one made under
+    other CPU threads is not gone on from (two executions would mix in one record): the run
+    trains again from epoch 0 and says so."""
+    config = RunRequest(
+        pooling="mean",
+        dataset_options=tuple(sorted(tiny_options.items())),
+        epochs=2,
+        batch_size=32,
+        embed_dim=16,
+    )
+    the_plan = plan(config, registry(), tiny_data)
+    cpu = torch.device("cpu")
+    splits = load_data(the_plan, RunContext(cpu, tmp_path / "runs", tiny_data))
+    from atr_bench.run.execute import build_model, seed_everything
+
+    def train_seed(seed, checkpoint):
+        seed_everything(seed)
+        model = build_model(the_plan, splits)
+        c, protocol = the_plan.config, the_plan.protocol
+        return training.train(
+            model, splits.train, splits.val, c, protocol, seed, cpu, checkpoint, progress=False
+        )
+
+    real_epoch, calls = training._train_epoch, {"n": 0}
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    checkpoint = tmp_path / "resume.pt"
+    monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_seed(0, checkpoint)
+    monkeypatch.setattr(training, "_train_epoch", real_epoch)
+    good = torch.load(checkpoint, weights_only=True)
+    assert good["epoch"] == 1
+
+    for change, says in (
+        ({"epoch": 99}, "epoch 99 is not one of 1..2"),
+        ({"epoch": -3}, "epoch -3"),
+        ({"best_score": float("inf")}, "best score inf"),
+        ({"curve": []}, "its curve is not epochs 1..1"),
+        ({"run": "0" * 64}, "written by another run"),
+    ):
+        torch.save({**good, **change}, checkpoint)
+        with pytest.raises(AtrBenchError, match=says) as info:
+            train_seed(0, checkpoint)
+        assert "\n" not in str(info.value) and "not a resume file of this run" in str(info.value)
+    torch.save(good, checkpoint)
+    with pytest.raises(AtrBenchError, match="written by another run"):
+        train_seed(1, checkpoint)  # another seed's run
+
+    torch.save(good, checkpoint)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)
+    try:
+        with caplog.at_level("WARNING"):
+            restarted = train_seed(0, checkpoint)
+    finally:
+        torch.set_num_threads(threads)
+    assert "under other execution settings" in caplog.text and "epoch 0" in caplog.text
+    assert [e["epoch"] for e in restarted.curve] == [1, 2]

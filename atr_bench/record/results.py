@@ -35,9 +35,16 @@ def _describe(execution: dict[str, Any]) -> str:
 
 def read_done(path: Path, expected: dict[str, Any]) -> RunRecord:
     """The record at ``path`` of a run that is already done under ``expected`` execution; an
-    error when it was recorded under another one. What a record does not say (records older
-    than a key, or than ``execution`` itself) is taken to match."""
+    error when it is not this run's (another run id: copied there) or was recorded under
+    another execution. What a record does not say (records older than a key, or than
+    ``execution`` itself) is taken to match."""
     record = read_record(path)
+    run_id = Path(path).name.removesuffix(".json")
+    if record.run_id is not None and record.run_id != run_id:
+        raise AtrBenchError(
+            f"{path}: holds the record of another run ({record.run_id}), so this run is not "
+            "done; move that file to its own name, or pass --force to redo this run over it"
+        )
     recorded = record.execution
     if recorded is not None and any(recorded[k] != v for k, v in expected.items() if k in recorded):
         raise AtrBenchError(

@@ -12,7 +12,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.claims import claim_path, read_claim
 from atr_bench.record.failures import last_failure
-from atr_bench.record.results import record_path
+from atr_bench.record.results import read_done, record_path
 from atr_bench.run.config import RunRequest
 from atr_bench.run.plan import plan
 
@@ -31,9 +31,15 @@ class RunState:
 
 
 def run_state(runs_dir: Path, run_id: str) -> tuple[str, str | None]:
-    """A record means done; else a live claim means running; else a failure mark means
-    failed; else (nothing, or the expired claim of a dead worker) not started."""
-    if record_path(runs_dir, run_id).exists():
+    """A valid record of this run means done (an unreadable one or another run's, failed);
+    else a live claim means running; else a failure mark means failed; else (nothing, or the
+    expired claim of a dead worker) not started."""
+    path = record_path(runs_dir, run_id)
+    if path.exists():
+        try:
+            read_done(path, {})
+        except AtrBenchError as exc:
+            return FAILED, str(exc)
         return DONE, None
     claim = read_claim(claim_path(runs_dir, run_id))
     if claim is not None and not claim.expired():

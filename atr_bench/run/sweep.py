@@ -24,7 +24,7 @@ from tqdm import tqdm
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.record.claims import CLAIM_TTL
-from atr_bench.record.results import execution, read_done, read_record, record_path
+from atr_bench.record.results import execution, read_done, record_path
 from atr_bench.run import execute
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
@@ -119,8 +119,8 @@ def sweep(
                 todo.append(seed)
                 continue
             try:  # remote workers check the execution themselves, on their own device
-                if remote:
-                    read_record(path)
+                if remote:  # its execution is the worker's: checked there
+                    read_done(path, {})
                 else:
                     read_done(path, execution(context.device, context.threads))
                 tally.skipped.append(path)

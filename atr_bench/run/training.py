@@ -3,6 +3,8 @@ Python work, model selection on validation (``evaluation``), resumable from a ch
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.plugins.specs import ProtocolSpec
+from atr_bench.record.results import execution
 from atr_bench.run.config import RunConfig
 from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.evaluation import autocast, evaluate
@@ -206,28 +209,33 @@ def train(
     curve: list[dict[str, Any]] = []
     best_score, best_epoch, best_state = -math.inf, 0, _copy_state(model)
     start = 0
+    identity = _identity(config, seed, device)
     if checkpoint is not None and checkpoint.exists():
-        try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = _read_resume(checkpoint, identity, config.epochs)
+        if state is None:
+            _log.warning(
+                "%s: %s was written under other execution settings (%s), which change the "
+                "numbers; training again from epoch 0",
+                label,
+                checkpoint,
+                _describe_execution(identity["execution"]),
+            )
+        else:
             start = int(state["epoch"])
-            if state["model"] is None:  # written after the last epoch: nothing left to train
-                assert start == config.epochs and state["best_state"] is not None
-            else:
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
+            if state["model"] is not None:
+                try:
+                    model.load_state_dict(state["model"])
+                    optimizer.load_state_dict(state["optimizer"])
+                    scheduler.load_state_dict(state["scheduler"])
+                except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+                    raise _not_this_runs(checkpoint, f"its weights do not fit ({exc})") from None
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             curve, best_score = list(state["curve"]), state["best_score"]
             best_epoch = state["best_epoch"]
             best_state = state["best_state"] or _copy_state(model)  # None: the epoch's own
-        except Exception as exc:  # garbage, truncated, another run's or a hostile file
-            raise AtrBenchError(
-                f"{checkpoint}: not a resume file of this run ({type(exc).__name__}); deleting "
-                "it restarts the run from epoch 0"
-            ) from None
-        if progress:
-            _log.info("%s: resuming after epoch %d of %d", label, start, config.epochs)
+            if progress:
+                _log.info("%s: resuming after epoch %d of %d", label, start, config.epochs)
     for entry in curve:
         curves.log_epoch(entry)
     bar = tqdm(
@@ -251,6 +259,7 @@ def train(
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
         if checkpoint is not None:
             state = {
+                **identity,
                 "epoch": epoch + 1,
                 "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
@@ -270,6 +279,64 @@ def train(
                 }
             save_torch(checkpoint, state)
     return Outcome(curve, best_epoch, best_state)
+
+
+def _identity(config: RunConfig, seed: int, device: torch.device) -> dict[str, Any]:
+    """What a resume file must match to be gone on from: its run (configuration and seed) and
+    the execution settings that change the numbers (``record.results.execution``)."""
+    settings = {k: v for k, v in config.as_dict().items() if k != "weights"}  # a path: by digest
+    blob = json.dumps({**settings, "seed": seed}, sort_keys=True, default=str)
+    plain = json.loads(json.dumps(execution(device)))  # torch's version is a str subclass
+    return {"run": hashlib.sha256(blob.encode()).hexdigest(), "execution": plain}
+
+
+def _describe_execution(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(settings.items()))
+
+
+def _not_this_runs(checkpoint: Path, why: str) -> AtrBenchError:
+    return AtrBenchError(
+        f"{checkpoint}: not a resume file of this run ({why}); move it out of the checkpoints "
+        "folder and the run starts from epoch 0"
+    )
+
+
+def _read_resume(checkpoint: Path, identity: dict[str, Any], epochs: int) -> dict[str, Any] | None:
+    """The state in ``checkpoint`` when it is this run's and consistent; None when it is this
+    run's under other execution settings (the run then starts again); else an error."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # garbage, truncated or a hostile file: torch raises many kinds
+        raise _not_this_runs(checkpoint, f"unreadable: {type(exc).__name__}") from None
+    if not isinstance(state, dict) or state.get("run") != identity["run"]:
+        raise _not_this_runs(checkpoint, "written by another run, or by an older atr-bench")
+    if state.get("execution") != identity["execution"]:
+        return None
+    problem = _resume_problem(state, epochs)
+    if problem is not None:
+        raise _not_this_runs(checkpoint, problem)
+    return state
+
+
+def _resume_problem(state: dict[str, Any], epochs: int) -> str | None:
+    """Why a resume file's progress cannot be this run's, or None."""
+    epoch, curve, best_epoch = state.get("epoch"), state.get("curve"), state.get("best_epoch")
+    if not (isinstance(epoch, int) and 1 <= epoch <= epochs):
+        return f"epoch {epoch!r} is not one of 1..{epochs}"
+    if not (
+        isinstance(curve, list) and [e.get("epoch") for e in curve] == list(range(1, epoch + 1))
+    ):
+        return f"its curve is not epochs 1..{epoch}"
+    if not (isinstance(best_epoch, int) and 1 <= best_epoch <= epoch):
+        return f"best epoch {best_epoch!r} is not one of 1..{epoch}"
+    score = state.get("best_score")
+    kept = curve[best_epoch - 1]["val"][SELECTION[0]][SELECTION[1]]
+    if not (isinstance(score, float) and math.isfinite(score) and score == kept):
+        return f"best score {score!r} is not its best epoch's validation score"
+    last = epoch == epochs
+    if (state.get("model") is None) != last or (last and state.get("best_state") is None):
+        return "its weights do not match its epoch"
+    return None
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
