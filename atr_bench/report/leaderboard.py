@@ -31,6 +31,7 @@ from atr_bench.report.markdown import render_markdown
 from atr_bench.report.plot import save_plot
 from atr_bench.report.reference import reference_rows
 from atr_bench.report.significance import INTERVAL_METRICS, check_intervals, mark_significance
+from atr_bench.report.test_sets import smoke_reasons
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
 
@@ -42,6 +43,8 @@ class LeaderboardReport:
     boards: dict[str, int]
     records_used: int
     untrained_excluded: int
+    smoke_excluded: dict[str, int]
+    """Smoke-sized records left off, per reason (``test_sets.smoke_reasons``)."""
     problems: tuple[Problem, ...]
     written: tuple[Path, ...]
 
@@ -56,6 +59,13 @@ class LeaderboardReport:
         out.append(f"{self.records_used} run records used")
         if self.untrained_excluded:
             out.append(f"{self.untrained_excluded} untrained (--weights random) records excluded")
+        if self.smoke_excluded:
+            why = "; ".join(f"{n} with {reason}" for reason, n in self.smoke_excluded.items())
+            total = sum(self.smoke_excluded.values())
+            out.append(
+                f"{total} smoke-sized records left off ({why}); --include-smoke puts them on "
+                "boards of their own"
+            )
         out.extend(f"skipped {p.path}: {p.reason}" for p in self.problems)
         return out
 
@@ -68,12 +78,14 @@ def build_leaderboards(
     *,
     command: str | None = None,
     intervals: Sequence[str] = INTERVAL_METRICS,
+    include_smoke: bool = False,
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
 
     ``command`` (the shell command that reproduces the files) heads each file; by default it
     is the ``atr-bench leaderboard`` call that rebuilds them from the same records. Rows whose
-    records kept per-query ranks get 95 % intervals of the ``intervals`` metrics.
+    records kept per-query ranks get 95 % intervals of the ``intervals`` metrics. Smoke-sized
+    runs are left off unless ``include_smoke`` (then on boards of their own).
     """
     intervals = check_intervals(intervals)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
@@ -94,6 +106,7 @@ def build_leaderboards(
         wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
     usable: list[RunRecord] = []
     untrained = 0
+    smoke: dict[str, int] = {}
     for record in records:
         if wanted is not None and record.dataset not in wanted:
             continue
@@ -102,6 +115,9 @@ def build_leaderboards(
             untrained += 1
         elif reason:
             problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
+        elif (sized := smoke_reasons(record)) and not include_smoke:
+            key = ", ".join(sized)
+            smoke[key] = smoke.get(key, 0) + 1
         else:
             usable.append(record)
     boards_records = by_board(usable)
@@ -117,7 +133,7 @@ def build_leaderboards(
             boards_records[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
-    for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol)):
+    for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol, b.stem)):
         rows = aggregate(boards_records[board], ranks)
         mark_significance(rows, intervals)
         machines = sorted({d for row in rows for d in row.devices})
@@ -133,6 +149,7 @@ def build_leaderboards(
         boards=boards,
         records_used=len(usable),
         untrained_excluded=untrained,
+        smoke_excluded=smoke,
         problems=tuple(problems),
         written=tuple(written),
     )
