@@ -1,7 +1,10 @@
 """The canonical splits of AudioCaps and Clotho as facts (clip ids and caption counts, no
 captions), and how much of one a split covers: "test: AudioCaps 2.0, 957 of 975 clips, 4,785 of
 4,875 captions". Clips vanish from YouTube, so every lab tests on a different subset; coverage
-says which one. The facts ship as ``canonical_splits.json.gz`` (made by ``canonical_build``)."""
+says which one. The facts ship as ``canonical_splits.json.gz`` (made by ``canonical_build``):
+AudioCaps from ``cdjkim/audiocaps`` (MIT) at commit d004db3, ``dataset/{train,val,test}.csv``
+as "AudioCaps original" and ``dataset2.0/{val,test}.csv`` as "AudioCaps 2.0" (its train.csv is
+not in yet). Clotho's are not in yet: its caption CSVs come from Zenodo, not a repository."""
 
 from __future__ import annotations
 
