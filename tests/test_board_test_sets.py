@@ -98,10 +98,11 @@ def test_smoke_runs_stay_off_the_main_board_unless_asked(tmp_path, capsys) -> No
         record("max", 60.0, settings={"dataset.train": 64, "dataset.test": 24}),
         record("lstm", 55.0, settings={"epochs": 2}),
         record("netvlad", 15.0, settings={"epochs": 60}),  # more epochs: a full run
+        record("old", 1.0, settings={"dataset.train": 64}, test=None),  # keeps its old board
     ]
     report, out = build(tmp_path / "default", records)
     main_board = "synthcaps-lou2022-test-aaaaaaaa"
-    assert report.boards == {main_board: 2}
+    assert report.boards == {main_board: 2, "synthcaps-lou2022": 1}
     assert poolings(out, main_board) == ["mean", "netvlad"]
     line = next(x for x in report.lines() if "smoke-sized" in x)
     assert line.startswith("2 smoke-sized records left off (")
@@ -110,7 +111,7 @@ def test_smoke_runs_stay_off_the_main_board_unless_asked(tmp_path, capsys) -> No
 
     report, out = build(tmp_path / "included", records, include_smoke=True)
     smoke = f"{main_board}-smoke"
-    assert report.boards == {main_board: 2, smoke: 2}
+    assert report.boards == {main_board: 2, smoke: 2, "synthcaps-lou2022": 1}
     assert poolings(out, main_board) == ["mean", "netvlad"]
     assert poolings(out, smoke) == ["max", "lstm"]
     assert "smoke-sized runs" in (out / f"{smoke}.md").read_text()

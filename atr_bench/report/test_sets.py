@@ -45,7 +45,10 @@ def _protocol_epochs(record: RunRecord) -> int | None:
 
 def smoke_reasons(record: RunRecord) -> list[str]:
     """Why the record is a smoke-sized run (dataset sizes set, fewer epochs than its
-    protocol); empty for a full run."""
+    protocol); empty for a full run. Records older than split digests are not judged: they
+    form their own group, whose boards render as they did."""
+    if not test_digest(record):
+        return []
     settings = record.settings or {}
     reasons = [f"{k}={v}" for k, v in sorted(settings.items()) if SIZE_OPTION.fullmatch(k)]
     epochs, protocol = settings.get("epochs"), _protocol_epochs(record)
