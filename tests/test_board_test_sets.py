@@ -122,3 +122,17 @@ def test_smoke_runs_stay_off_the_main_board_unless_asked(tmp_path, capsys) -> No
     assert "2 smoke-sized records left off" in capsys.readouterr().out
     assert main([*args, "--include-smoke"]) == 0
     assert (tmp_path / "cli" / f"{smoke}.csv").exists()
+
+
+def test_asking_for_a_dataset_with_only_smoke_runs_says_how_to_show_them(tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    smoke = record("max", 60.0, settings={"dataset.train": 64})
+    write_json(runs / f"{smoke['run_id']}.json", smoke)
+    args = ["leaderboard", "--runs-dir", str(runs), "--out", str(tmp_path / "b")]
+    assert main([*args, "--dataset", "synthcaps"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"atr-bench: error: --dataset synthcaps: only smoke-sized run records of it in {runs}; "
+        "pass --include-smoke to show them"
+    )
+    assert main([*args, "--dataset", "synthcaps", "--include-smoke"]) == 0

@@ -125,6 +125,11 @@ def build_leaderboards(
     for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in boards_records):
             if reference_rows(dataset).empty:
+                if any(r.dataset == dataset and smoke_reasons(r) for r in records):
+                    raise AtrBenchError(
+                        f"--dataset {dataset}: only smoke-sized run records of it in {runs_dir}; "
+                        "pass --include-smoke to show them"
+                    )
                 known = sorted({r.dataset for r in records}) or ["none"]
                 raise AtrBenchError(
                     f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
