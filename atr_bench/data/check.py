@@ -85,18 +85,15 @@ def split_findings(name: str, clips: Mapping[str, Sequence[Clip]], facts: Facts)
     return out
 
 
-def _pairs(ids: Mapping[str, set[str]]) -> list[Finding]:
+def shared_ids(clips: Mapping[str, Sequence[Clip]]) -> list[Finding]:
+    """Clip ids in more than one split."""
+    ids = {split: {c.clip_id for c in split_clips} for split, split_clips in clips.items()}
     out = []
     for a, b in itertools.combinations(ids, 2):
         shared = sorted(ids[a] & ids[b])
         if shared:
             out.append(Finding(f"{a} and {b} share {len(shared)} clips ({_ids(shared)})", True))
     return out
-
-
-def shared_ids(clips: Mapping[str, Sequence[Clip]]) -> list[Finding]:
-    """Clip ids in more than one split."""
-    return _pairs({split: {c.clip_id for c in split_clips} for split, split_clips in clips.items()})
 
 
 def _normal(caption: str) -> str:
