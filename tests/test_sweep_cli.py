@@ -64,28 +64,30 @@ def test_leaderboard_skips_a_corrupt_record(swept, tmp_path, capsys) -> None:
     (swept / "broken.json").write_text('{"schema": 1, "test": ', encoding="utf-8")
     out_dir = tmp_path / "boards"
     command = "atr-bench sweep --pooling mean,max --seeds 0,1 && atr-bench leaderboard"
-    args = ["leaderboard", "--runs-dir", str(swept), "--out", str(out_dir)]
+    args = ["leaderboard", "--runs-dir", str(swept), "--out", str(out_dir), "--include-smoke"]
     assert main([*args, "--command", command]) == 0
     out = capsys.readouterr().out
     assert "4 run records used" in out
     assert "broken.json" in out and "unreadable run record" in out
-    markdown = (out_dir / "synthcaps-lou2022-tuned.md").read_text()
+    (stem,) = {p.stem for p in out_dir.glob("synthcaps-lou2022-tuned-test-*-smoke.md")}
+    markdown = (out_dir / f"{stem}.md").read_text()
     assert (
         markdown.splitlines()[0]
         == f"<!-- reproduce with: {command} | " + markdown.split(" | ", 1)[1].splitlines()[0]
     )
-    table = pd.read_csv(out_dir / "synthcaps-lou2022-tuned.csv", comment="#")
+    table = pd.read_csv(out_dir / f"{stem}.csv", comment="#")
     assert sorted(table["pooling"]) == ["max", "mean"]
     assert set(table["seeds"].astype(str)) == {"2"}
-    assert (out_dir / "synthcaps-lou2022-tuned.png").stat().st_size > 0
+    assert (out_dir / f"{stem}.png").stat().st_size > 0
 
 
 def test_leaderboard_latex_only_for_one_dataset(swept, tmp_path, capsys) -> None:
     out_dir = tmp_path / "boards"
     args = ["leaderboard", "--runs-dir", str(swept), "--out", str(out_dir)]
-    assert main([*args, "--dataset", "synthcaps", "--format", "tex"]) == 0
-    assert [p.name for p in out_dir.iterdir()] == ["synthcaps-lou2022-tuned.tex"]
-    assert "\\begin{tabular}" in (out_dir / "synthcaps-lou2022-tuned.tex").read_text()
+    assert main([*args, "--dataset", "synthcaps", "--format", "tex", "--include-smoke"]) == 0
+    (tex,) = out_dir.iterdir()
+    assert tex.name.startswith("synthcaps-lou2022-tuned-test-") and tex.suffix == ".tex"
+    assert "\\begin{tabular}" in tex.read_text()
 
 
 def test_leaderboard_with_an_unknown_format_is_a_one_line_error(swept, tmp_path, capsys) -> None:

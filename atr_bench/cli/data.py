@@ -1,5 +1,6 @@
-"""``atr-bench data prepare|export``: Index files from official captions, or a dataset written
-as the paper's released code reads it."""
+"""``atr-bench data prepare|export|shaped|check``: Index files from official captions, a dataset
+written as the paper's released code reads it, data of the real shapes, and what is wrong with
+a dataset's splits."""
 
 from __future__ import annotations
 
@@ -74,6 +75,25 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="of the random values")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_data_shaped)
+    p = data_sub.add_parser(
+        "check",
+        help="per split: canonical version and coverage, clips shared by id or identical "
+        "features, shared and empty captions, constant or non-finite features",
+        description="Exits with status 1 when it finds a problem: clips in more than one split "
+        "(by id or by identical features), empty captions, clips without features or with "
+        "constant or non-finite ones. Coverage and captions recurring across splits are "
+        "reported only.",
+    )
+    add_component(p, "dataset", "synthcaps", "dataset plugin (default: synthcaps)")
+    p.add_argument(
+        "--extractor",
+        default=None,
+        help="whose feature files to check (default: every extractor with files under "
+        "<dataset>/AudioExpert/)",
+    )
+    add_data_root(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_data_check)
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
@@ -145,3 +165,31 @@ def cmd_data_shaped(args: argparse.Namespace) -> int:
             bar.close()
     print(report.summary())
     return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from collections.abc import Iterable
+
+    from tqdm import tqdm
+
+    from atr_bench.data.canonical import packaged_facts
+    from atr_bench.data.check import check_dataset, no_progress
+
+    spec = registry().get("dataset", args.dataset)
+    options = spec.resolve_options(
+        parse_option_strings(args.dataset_opt, "--dataset-opt"), flag="--dataset-opt"
+    )
+    dataset = spec.create(data_root(args.data_root), **options)
+    experts = dataset.layout.path / "AudioExpert"
+    if args.extractor:
+        extractors = [registry().get("extractor", args.extractor).name]
+    else:
+        extractors = sorted(p.name for p in experts.glob("*") if p.is_dir())
+
+    def bar(ids: Iterable[str], total: int, label: str) -> Iterable[str]:
+        return tqdm(ids, total=total, desc=label, unit="clip", leave=False)
+
+    progress = no_progress if args.no_progress else bar
+    report = check_dataset(dataset, extractors, packaged_facts(), progress)
+    print("\n".join(report.lines()))
+    return 1 if report.problems else 0

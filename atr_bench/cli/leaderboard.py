@@ -38,6 +38,12 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         help="the command line that reproduces the runs, written at the top of every file "
         "(default: this leaderboard call)",
     )
+    p.add_argument(
+        "--include-smoke",
+        action="store_true",
+        help="put smoke-sized runs (dataset sizes set, fewer epochs than the protocol) on "
+        "boards of their own instead of leaving them off",
+    )
     p.set_defaults(func=cmd_leaderboard)
 
 
@@ -56,6 +62,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         command=args.command,
         intervals=split(args.intervals),
         interval_method=args.interval_method,
+        include_smoke=args.include_smoke,
     )
     print("\n".join(report.lines()))
     return 0

@@ -97,6 +97,12 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         "atr-bench[mlflow]), or none",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="run even when the test split shares clips with the train split (the record "
+        "says how many)",
+    )
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -151,6 +157,7 @@ def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunCon
         threads=args.threads,
         stream=args.stream_features,
         log_to=args.log_to,
+        allow_overlap=args.allow_overlap,
     )
 
 

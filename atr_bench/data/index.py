@@ -26,8 +26,11 @@ class ClipCaptions:
     captions: tuple[str, ...]
 
 
-def _check_clips(path: Path, clips: Iterable[ClipCaptions]) -> list[ClipCaptions]:
-    """Every clip has an id and non-empty captions, and no id appears twice."""
+def _check_clips(
+    path: Path, clips: Iterable[ClipCaptions], empty_captions: bool = False
+) -> list[ClipCaptions]:
+    """Every clip has an id and captions (non-empty unless ``empty_captions``), and no id
+    appears twice."""
     seen: set[str] = set()
     out = []
     for clip in clips:
@@ -40,7 +43,7 @@ def _check_clips(path: Path, clips: Iterable[ClipCaptions]) -> list[ClipCaptions
         if not clip.captions:
             raise AtrBenchError(f"{path}: clip {clip.clip_id!r} has no captions; fix the index")
         for caption in clip.captions:
-            if not isinstance(caption, str) or not caption.strip():
+            if not isinstance(caption, str) or not (caption.strip() or empty_captions):
                 raise AtrBenchError(
                     f"{path}: clip {clip.clip_id!r} has an empty caption; fix the index"
                 )
@@ -55,9 +58,10 @@ def _missing(path: Path) -> AtrBenchError:
     )
 
 
-def read_audiocaps_csv(path: Path) -> list[ClipCaptions]:
+def read_audiocaps_csv(path: Path, empty_captions: bool = False) -> list[ClipCaptions]:
     """AudioCaps index (audiocap_id, youtube_id, start_time, caption): one row per caption,
-    grouped by clip (= youtube_id) in order of first appearance."""
+    grouped by clip (= youtube_id) in order of first appearance. An empty caption is an error
+    unless ``empty_captions`` (``data check`` reads them to report them)."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -75,7 +79,7 @@ def read_audiocaps_csv(path: Path) -> list[ClipCaptions]:
                 clip_id, caption, cap_id = row["youtube_id"], row["caption"], row["audiocap_id"]
                 if not clip_id or not clip_id.strip():
                     raise AtrBenchError(f"{where}: empty youtube_id; fix the index")
-                if caption is None or not caption.strip():
+                if caption is None or not (caption.strip() or empty_captions):
                     raise AtrBenchError(f"{where}: empty caption for clip {clip_id!r}")
                 if cap_id and cap_id in caption_ids:
                     raise AtrBenchError(f"{where}: duplicate audiocap_id {cap_id!r}")
@@ -127,9 +131,10 @@ def _clotho_entry(path: Path, position: int, entry: Any) -> ClipCaptions:
     return ClipCaptions(clip_id, tuple(captions))
 
 
-def read_clotho_json(path: Path) -> list[ClipCaptions]:
+def read_clotho_json(path: Path, empty_captions: bool = False) -> list[ClipCaptions]:
     """Clotho-style index ``{"audios": [{"audio_id": ..., "captions": [...]}]}`` (or with
-    ``caption_1``..``caption_5`` keys instead of ``captions``)."""
+    ``caption_1``..``caption_5`` keys instead of ``captions``); an empty caption is an error
+    unless ``empty_captions``."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -140,7 +145,7 @@ def read_clotho_json(path: Path) -> list[ClipCaptions]:
     if not isinstance(data, dict) or not isinstance(data.get("audios"), list):
         raise AtrBenchError(f"{path}: expected an object with an 'audios' list; fix the index")
     clips = (_clotho_entry(path, i, entry) for i, entry in enumerate(data["audios"]))
-    return _check_clips(path, clips)
+    return _check_clips(path, clips, empty_captions)
 
 
 def write_clotho_json(

@@ -93,6 +93,14 @@ class RunRecord:
     """Trainable and frozen parameters of the model (both encoders' heads and poolings)."""
     ranks: str | None = None
     """File name, beside the record, of its test split's per-query ranks (schema 2 on)."""
+    split_digests: dict[str, Any] | None = None
+    """Per split, which clips and captions it held: ``sha256``, ``clips``, ``captions``
+    (``data.identity``); two records with one test digest were tested on the same set."""
+    coverage: dict[str, Any] | None = None
+    """Per split of AudioCaps or Clotho, how much of a canonical split it held
+    (``data.canonical``), with ``text`` as logged."""
+    allowed_overlap: int | None = None
+    """Test clips also in the train split, when the run was told to allow them."""
 
     @property
     def protocol_label(self) -> str:
@@ -157,6 +165,9 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "order_contrast": (dict, type(None)),
     "parameters": int,
     "ranks": str,
+    "split_digests": dict,
+    "coverage": dict,
+    "allowed_overlap": int,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 

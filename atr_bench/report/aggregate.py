@@ -1,6 +1,8 @@
-"""Run records -> board rows: grouped per (dataset, protocol), averaged over seeds, ranked.
+"""Run records -> board rows: grouped per (dataset, protocol, test set), averaged over seeds,
+ranked.
 
-One board per dataset and protocol (a board never mixes two protocols), one row per
+One board per dataset, protocol and test set (a board never mixes two protocols, two test sets,
+or smoke-sized runs with full ones), one row per
 (extractor, pooling, text pooling, text encoder, protocol hash): runs that differ in anything but
 the seed and the device are never averaged together.
 """
@@ -21,6 +23,7 @@ from atr_bench.report.chance import above_chance, chance_levels
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.one_line import one_line
 from atr_bench.report.stats import Stat
+from atr_bench.report.test_sets import smoke_reasons, test_digest, test_label
 
 GROUP_KEYS = ("extractor", "pooling", "text_pooling", "text_encoder", "protocol_hash")
 UNSET = {"text_pooling": "(as audio)", "text_encoder": "(default)"}
@@ -64,20 +67,31 @@ class BoardRow:
 
 @dataclass(frozen=True)
 class Board:
-    """One leaderboard: a dataset under one protocol."""
+    """One leaderboard: a dataset under one protocol, on one test set, full or smoke-sized."""
 
     dataset: str
     protocol: str
+    test_set: str = ""
+    """The test split's digest; empty for records older than split digests."""
+    smoke: bool = False
+    test_label: str = field(default="", compare=False)
+    """The test set in words (canonical coverage, or size); not part of the board's key."""
 
     @property
     def stem(self) -> str:
-        """The files' name: ``<dataset>-<protocol>``, with ``-v<N>`` past version 1."""
+        """The files' name: ``<dataset>-<protocol>``, with ``-v<N>`` past version 1, then
+        ``-test-<digest prefix>`` and ``-smoke`` where they apply."""
         name, _, version = self.protocol.partition("@")
-        return f"{self.dataset}-{name}" + ("" if version == "1" else f"-v{version}")
+        stem = f"{self.dataset}-{name}" + ("" if version == "1" else f"-v{version}")
+        stem += f"-test-{self.test_set[:8]}" if self.test_set else ""
+        return stem + ("-smoke" if self.smoke else "")
 
     @property
     def title(self) -> str:
-        return f"{self.dataset}, protocol {self.protocol}"
+        title = f"{self.dataset}, protocol {self.protocol}"
+        if self.test_set:
+            title += f", test set {self.test_set[:8]} ({self.test_label})"
+        return title + (", smoke-sized runs" if self.smoke else "")
 
 
 def unusable(record: RunRecord) -> str | None:
@@ -96,10 +110,18 @@ def unusable(record: RunRecord) -> str | None:
 
 
 def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
-    """Records grouped per (dataset, protocol), in the order given."""
+    """Records grouped per (dataset, protocol, test set, smoke-sized or not), in the order
+    given."""
     boards: dict[Board, list[RunRecord]] = {}
     for record in records:
-        boards.setdefault(Board(record.dataset, record.protocol_label), []).append(record)
+        board = Board(
+            record.dataset,
+            record.protocol_label,
+            test_digest(record),
+            bool(smoke_reasons(record)),
+            test_label(record),
+        )
+        boards.setdefault(board, []).append(record)
     return boards
 
 

@@ -44,6 +44,7 @@ from atr_bench.report.significance import (
     check_method,
     mark_significance,
 )
+from atr_bench.report.test_sets import smoke_reasons
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
 
@@ -55,6 +56,8 @@ class LeaderboardReport:
     boards: dict[str, int]
     records_used: int
     untrained_excluded: int
+    smoke_excluded: dict[str, int]
+    """Smoke-sized records left off, per reason (``test_sets.smoke_reasons``)."""
     problems: tuple[Problem, ...]
     written: tuple[Path, ...]
 
@@ -69,6 +72,13 @@ class LeaderboardReport:
         out.append(f"{self.records_used} run records used")
         if self.untrained_excluded:
             out.append(f"{self.untrained_excluded} untrained (--weights random) records excluded")
+        if self.smoke_excluded:
+            why = "; ".join(f"{n} with {reason}" for reason, n in self.smoke_excluded.items())
+            total = sum(self.smoke_excluded.values())
+            out.append(
+                f"{total} smoke-sized records left off ({why}); --include-smoke puts them on "
+                "boards of their own"
+            )
         out.extend(f"skipped {p.path}: {p.reason}" for p in self.problems)
         return out
 
@@ -82,13 +92,15 @@ def build_leaderboards(
     command: str | None = None,
     intervals: Sequence[str] = INTERVAL_METRICS,
     interval_method: str = INTERVAL_METHODS[0],
+    include_smoke: bool = False,
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
 
     ``command`` (the shell command that reproduces the files) heads each file; by default it
     is the ``atr-bench leaderboard`` call that rebuilds them from the same records. Rows whose
     records kept per-query ranks get 95 % intervals of the ``intervals`` metrics, resampling
-    what ``interval_method`` says (``significance.INTERVAL_METHODS``).
+    what ``interval_method`` says (``significance.INTERVAL_METHODS``). Smoke-sized runs are
+    left off unless ``include_smoke`` (then on boards of their own).
     """
     intervals = check_intervals(intervals)
     check_method(interval_method)
@@ -110,6 +122,7 @@ def build_leaderboards(
         wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
     usable: list[RunRecord] = []
     untrained = 0
+    smoke: dict[str, int] = {}
     for record in records:
         if wanted is not None and record.dataset not in wanted:
             continue
@@ -118,6 +131,9 @@ def build_leaderboards(
             untrained += 1
         elif reason:
             problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
+        elif (sized := smoke_reasons(record)) and not include_smoke:
+            key = ", ".join(sized)
+            smoke[key] = smoke.get(key, 0) + 1
         else:
             usable.append(record)
     ranks, rank_problems = _ranks(runs_dir, usable)
@@ -127,6 +143,11 @@ def build_leaderboards(
     for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in boards_records):
             if reference_rows(dataset).empty:
+                if any(r.dataset == dataset and smoke_reasons(r) for r in records):
+                    raise AtrBenchError(
+                        f"--dataset {dataset}: only smoke-sized run records of it in {runs_dir}; "
+                        "pass --include-smoke to show them"
+                    )
                 known = sorted({r.dataset for r in records}) or ["none"]
                 raise AtrBenchError(
                     f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
@@ -135,7 +156,7 @@ def build_leaderboards(
             boards_records[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
-    for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol)):
+    for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol, b.stem)):
         rows = aggregate(boards_records[board], ranks)
         mark_significance(rows, intervals, interval_method)
         mark_best(rows)
@@ -152,6 +173,7 @@ def build_leaderboards(
         boards=boards,
         records_used=len(usable) - len(left_off),
         untrained_excluded=untrained,
+        smoke_excluded=smoke,
         problems=tuple(problems),
         written=tuple(written),
     )

@@ -28,5 +28,7 @@ class RunContext:
     """Whether audio features are read from disk a batch at a time (``STREAM_MODES``)."""
     log_to: str = "tensorboard"
     """Where each run's training curves go (``curves_log.LOG_TO``)."""
+    allow_overlap: bool = False
+    """Run even when the test split shares clips with the train split (the record says so)."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atr_bench.run"))
     """Where the run's messages go; a caller running many may give each its own."""

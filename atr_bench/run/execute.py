@@ -20,7 +20,7 @@ from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, S
 from atr_bench.run.context import RunContext
 from atr_bench.run.curves_log import open_curves
 from atr_bench.run.evaluation import evaluate_ranks, order_contrast_accuracy
-from atr_bench.run.loading import Splits, load_splits
+from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
@@ -62,6 +62,7 @@ def load_data(the_plan: Plan, context: RunContext) -> Splits:
         context.progress,
         context.stream,
         device.type,
+        context.allow_overlap,
     )
     audio_bytes = splits.audio_bytes()
     if not room_on_device(device, audio_bytes):
@@ -162,6 +163,7 @@ def run_seed(
         order_contrast=order,
         parameters=sum(p.numel() for p in model.parameters()),
         ranks=write_ranks(ranks_path(runs_dir, run_id), ranks).name,
+        **data_identity(splits, context.allow_overlap),
     )
     write_record(record_path(runs_dir, run_id), record)
     checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)

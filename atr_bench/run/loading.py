@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from atr_bench.data.canonical import Coverage, coverage, packaged_facts
 from atr_bench.data.feature_store import read_features, read_provenance
+from atr_bench.data.identity import SplitDigest, check_overlap, split_digest
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
 from atr_bench.data.streamed import HostRows, StreamedFeatures, open_streamed, should_stream
@@ -48,6 +50,12 @@ class Splits:
     order: SplitData | None = None
     provenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per split, what made its audio features (see ``feature_provenance``)."""
+    digests: Mapping[str, SplitDigest] = field(default_factory=dict)
+    """Per split, which clips and captions it held (``data.identity``)."""
+    coverage: Mapping[str, Coverage] = field(default_factory=dict)
+    """Per split of a dataset with canonical splits, how much of one it holds."""
+    overlap: int = 0
+    """Test clips the train split also has (a run goes on with them only when allowed)."""
 
     @property
     def untrained_features(self) -> bool:
@@ -164,16 +172,20 @@ def load_splits(
     progress: bool = True,
     stream: str = "auto",
     device_type: str = "cpu",
+    allow_overlap: bool = False,
 ) -> Splits:
     """Features for every split, ready to train on (extracting or encoding what is missing).
     The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
     on the CPU when it is large, on a ``device_type`` GPU when it would not fit comfortably in
-    memory; see ``should_stream``)."""
+    memory; see ``should_stream``). A test split that shares clips with the train split is
+    refused unless ``allow_overlap``."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
     clips: dict[str, Sequence[Clip]] = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
         if not split_clips:
             raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
+    overlap = check_overlap(clips["train"], clips["test"], allow_overlap)
+    covered = _coverage(dataset.name, clips)
     features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
     if isinstance(dataset, OrderContrast) and (order := dataset.order_clips()):
         clips[ORDER] = order
@@ -210,4 +222,35 @@ def load_splits(
             text_source=f"{text_spec.name} features of {dataset.name}/{split}",
             text_fix=text_fix,
         )
-    return Splits(**loaded, provenance=provenance)
+    return Splits(
+        **loaded,
+        provenance=provenance,
+        digests={split: split_digest(c) for split, c in clips.items()},
+        coverage=covered,
+        overlap=overlap,
+    )
+
+
+def _coverage(dataset: str, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Coverage]:
+    """Each split's canonical coverage, logged, for a dataset with canonical splits."""
+    facts = packaged_facts()
+    if dataset not in facts:
+        return {}
+    out = {split: coverage(facts, dataset, split, clips[split]) for split in SPLITS}
+    for split, found in out.items():
+        _log.info("%s: %s", split, found.text)
+    return out
+
+
+def data_identity(splits: Splits, allow_overlap: bool) -> dict[str, Any]:
+    """The record fields that say which data a run used (``RunRecord.split_digests``,
+    ``coverage``, ``allowed_overlap``)."""
+    covered = {
+        split: {**dataclasses.asdict(c), "missing": len(c.missing), "text": c.text}
+        for split, c in splits.coverage.items()
+    }
+    return {
+        "split_digests": {split: d.as_dict() for split, d in splits.digests.items()},
+        "coverage": covered or None,
+        "allowed_overlap": splits.overlap if allow_overlap else None,
+    }

@@ -140,7 +140,7 @@ def sweep(
             return Task(
                 the_plan.request, seed, the_plan.label, the_plan.run_id(seed), device,
                 context.runs_dir, context.data_root, context.threads, context.stream,
-                claim_ttl, context.log_to,
+                claim_ttl, context.log_to, context.allow_overlap,
             )  # fmt: skip
 
         tasks = _prepare(pending, task, context, tally)
