@@ -179,6 +179,15 @@ def test_packaged_audiocaps_facts_have_the_released_counts() -> None:
         assert sizes["test"][version] == (975, 4_875)
 
 
+def test_packaged_clotho_facts_hold_its_evaluation_split() -> None:
+    """Clotho v1's development and evaluation splits (its evaluation split is v2.1's test)."""
+    sizes = {
+        split: {c.version: (c.n_clips, c.n_captions) for c in versions}
+        for split, versions in packaged_facts()["clotho"].items()
+    }
+    assert sizes == {"train": {"Clotho v1": (2_893, 14_465)}, "test": {"Clotho v1": (1_045, 5_225)}}
+
+
 def test_a_test_split_overlapping_train_is_refused_unless_allowed(tmp_path, capsys) -> None:
     train = _clips(["t0", "t1", "t2", "t3", "shared"], 1, "train")
     test = _clips(["shared", "e1", "e2"], 2, "test")

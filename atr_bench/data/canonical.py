@@ -4,7 +4,11 @@ captions), and how much of one a split covers: "test: AudioCaps 2.0, 957 of 975 
 says which one. The facts ship as ``canonical_splits.json.gz`` (made by ``canonical_build``):
 AudioCaps from ``cdjkim/audiocaps`` (MIT) at commit d004db3, ``dataset/{train,val,test}.csv``
 as "AudioCaps original" and ``dataset2.0/{val,test}.csv`` as "AudioCaps 2.0" (its train.csv is
-not in yet). Clotho's are not in yet: its caption CSVs come from Zenodo, not a repository."""
+not in yet); Clotho v1's ``clotho_captions_{development,evaluation}.csv`` (2,893 and 1,045
+clips, from a public copy of the official files; the file name and caption columns) as
+"Clotho v1". Clotho's authors left the evaluation split unchanged in versions 2 and 2.1, so a
+v2.1 test split matches "Clotho v1"; v2.1's validation split and its 946 further development
+clips are not in yet."""
 
 from __future__ import annotations
 
