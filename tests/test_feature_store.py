@@ -3,6 +3,7 @@ the token-level text feature cache."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def _truncated(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [_random_bytes, _truncated])
-def test_corrupt_files_say_to_delete_and_re_extract(tmp_path, damage):
+def test_corrupt_files_say_to_restore_or_re_extract(tmp_path, damage):
     path = tmp_path / "bad.h5"
     damage(path)
     for action in (
@@ -125,8 +126,8 @@ def test_corrupt_files_say_to_delete_and_re_extract(tmp_path, damage):
         with pytest.raises(AtrBenchError) as info:
             action()
         message = str(info.value)
-        assert str(path) in message and "delete it and extract the features again" in message
-        assert "\n" not in message
+        assert str(path) in message and "put back an intact copy" in message
+        assert "deleting it and extracting again" in message and "\n" not in message
 
 
 def test_seed_style_dumps_without_markers_are_read(tmp_path):
@@ -145,7 +146,8 @@ def test_seed_style_dumps_without_markers_are_read(tmp_path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (np.zeros((3, 4, 1)), "is not a \\[T, D\\] array"),
+        (np.zeros((3, 4, 1)), "is not a numeric \\[T, D\\] array"),
+        (np.array([["a", "b", "c", "d"]], dtype=h5py.string_dtype()), "not a numeric"),
         (np.zeros((3, 5)), "has dim 5, expected 4"),
         (np.zeros((0, 4)), "has no frames"),
         (np.array([[1.0, 2.0, np.nan, 0.0]]), "NaN or inf"),
@@ -247,3 +249,41 @@ def test_provenance_is_stored_and_guards_resuming(tmp_path):
         FeatureWriter(path, other)
     with FeatureWriter(path) as writer:  # no claim: a plain reader-writer
         assert writer.written() == {"a", "b"}
+
+
+def _seed_dump(path: Path, made_here: bool) -> None:
+    with h5py.File(path, "w") as handle:
+        handle["good"] = np.zeros((2, 4), dtype=np.float32)
+        handle["nan"] = np.full((2, 4), np.nan, dtype=np.float32)
+        handle["soft"] = h5py.SoftLink("/nowhere")
+        handle["external"] = h5py.ExternalLink("other.h5", "/good")
+        if made_here:
+            handle.attrs["extractor"] = "lms"
+
+
+@pytest.mark.parametrize("made_here", [False, True])
+@pytest.mark.parametrize(
+    ("clip", "says"),
+    [("nan", "NaN or inf"), ("soft", "is a SoftLink"), ("external", "is a ExternalLink")],
+)
+def test_a_bad_clip_never_gets_advice_to_delete_a_dump_made_elsewhere(
+    tmp_path, made_here, clip, says
+):
+    """A seed dump cannot be made again here: its advice is to put back an intact copy; a
+    file atr-bench extracted may be extracted again. Links (dangling, or to another file) are
+    not features stored in the file."""
+    path = tmp_path / "f.h5"
+    _seed_dump(path, made_here)
+    with pytest.raises(AtrBenchError, match=says) as info:
+        read_features(path, ["good", clip], frames=3, dim=4)
+    message = str(info.value)
+    assert f"'{clip}'" in message and "\n" not in message
+    assert ("delete the file and extract" in message) == made_here
+    assert ("put back an intact copy" in message) == (not made_here)
+
+
+def test_a_fifo_in_place_of_a_feature_file_is_refused_without_waiting(tmp_path):
+    path = tmp_path / "f.h5"
+    os.mkfifo(path)
+    with pytest.raises(AtrBenchError, match="not a regular file"):
+        read_features(path, ["a"], frames=3)

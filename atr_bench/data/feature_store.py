@@ -12,15 +12,36 @@ import numpy as np
 import torch
 
 from atr_bench.errors import AtrBenchError, preview
-from atr_bench.files.atomic import require_free
+from atr_bench.files.atomic import disk_full, is_disk_full, require_free
 
 _PARTIAL = "_atr_bench_partial"
 """Group where a clip is written before it is moved to its name, so a crash mid-write never
 leaves a half-written dataset under a clip id."""
 
 
+MADE_HERE = "extractor"
+"""The attribute every feature file atr-bench writes has (``FeatureWriter``'s provenance):
+without it the file came from elsewhere (a seed dump), which cannot be made again here."""
+
+
+def _fix(handle: h5py.File | None) -> str:
+    """How to mend a feature file with a bad clip: extract it again when atr-bench made it,
+    else (or when that cannot be told) put back an intact copy, never deleting a dump that
+    cannot be rebuilt."""
+    if handle is not None and MADE_HERE in handle.attrs:
+        return "delete the file and extract the features again (`atr-bench extract`)"
+    return (
+        "put back an intact copy of the file (if atr-bench extracted it, deleting it and "
+        "extracting again also works)"
+    )
+
+
 def _open(path: Path, mode: str) -> h5py.File:
-    """Open an HDF5 file, turning "not HDF5 / corrupt / truncated" into a one-line fix."""
+    """Open an HDF5 file, turning "not HDF5 / corrupt / truncated" into a one-line fix; a
+    FIFO, folder or device there is refused before anything tries to read it (a FIFO would
+    block forever)."""
+    if path.exists() and not path.is_file():
+        raise AtrBenchError(f"{path}: not a regular file; put the feature file there")
     try:
         return h5py.File(path, mode)
     except OSError as exc:
@@ -30,8 +51,7 @@ def _open(path: Path, mode: str) -> h5py.File:
                 "that run to finish, then start this one again"
             ) from None
         raise AtrBenchError(
-            f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]}); "
-            "delete it and extract the features again"
+            f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]}); {_fix(None)}"
         ) from None
 
 
@@ -121,10 +141,16 @@ class FeatureWriter:
         if not np.isfinite(data).all():
             raise AtrBenchError(f"{self.path}: clip {clip_id!r} features contain NaN or inf")
         require_free(self.path.parent, data.nbytes)  # HDF5 meeting a full disk can crash
-        staging = self._file.require_group(_PARTIAL)
-        staging.create_dataset(clip_id, data=data)
-        self._file.move(f"{_PARTIAL}/{clip_id}", clip_id)
-        self._file.flush()
+        try:
+            staging = self._file.require_group(_PARTIAL)
+            staging.create_dataset(clip_id, data=data)
+            self._file.move(f"{_PARTIAL}/{clip_id}", clip_id)
+            self._file.flush()
+        except OSError as exc:  # HDF5's text is many lines: one, and the fix
+            if is_disk_full(exc, self.path.parent):
+                raise disk_full(self.path.parent, exc) from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AtrBenchError(f"{self.path}: writing clip {clip_id!r} failed ({first})") from None
         self._names.add(clip_id)
         self._dim = data.shape[1]
 
@@ -216,7 +242,7 @@ def read_rows(
     out = np.zeros((len(clip_ids), frames, dim), dtype=np.float32)
     lengths = np.empty(len(clip_ids), dtype=np.int64)
     for row, clip_id in enumerate(clip_ids):
-        dset = handle[clip_id]
+        dset = _dataset(path, handle, clip_id)
         lengths[row] = _read_clip(path, dset, clip_id, out, row, dim)
         if offsets is not None:
             offsets[row] = _raw_offset(dset)
@@ -225,11 +251,20 @@ def read_rows(
     bad = ~np.isfinite(out).all(axis=(1, 2))
     if bad.any():
         clip_id = clip_ids[int(np.flatnonzero(bad)[0])]
-        raise AtrBenchError(
-            f"{path}: clip {clip_id!r} features contain NaN or inf; delete the file and extract "
-            "again"
-        )
+        raise AtrBenchError(f"{path}: clip {clip_id!r} features contain NaN or inf; {_fix(handle)}")
     return out, lengths
+
+
+def _dataset(path: Path, handle: h5py.File, clip_id: str) -> h5py.Dataset:
+    """The clip's dataset, stored in the file itself: a soft or external link (which may
+    dangle, or lead to another file) is refused."""
+    link = handle.get(clip_id, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        kind = type(link).__name__ if link is not None else "missing entry"
+        raise AtrBenchError(
+            f"{path}: clip {clip_id!r} is a {kind}, not features stored in the file; {_fix(handle)}"
+        )
+    return handle[clip_id]
 
 
 def _raw_offset(dset: h5py.Dataset) -> int:
@@ -243,8 +278,10 @@ def _read_clip(
     path: Path, dset: h5py.Dataset, clip_id: str, out: np.ndarray, row: int, dim: int
 ) -> int:
     """Read one clip's first frames into ``out[row]``; returns how many."""
-    if not isinstance(dset, h5py.Dataset) or dset.ndim != 2:
-        raise AtrBenchError(f"{path}: clip {clip_id!r} is not a [T, D] array; re-extract it")
+    if not isinstance(dset, h5py.Dataset) or dset.ndim != 2 or dset.dtype.kind not in "fiu":
+        raise AtrBenchError(
+            f"{path}: clip {clip_id!r} is not a numeric [T, D] array; {_fix(dset.file)}"
+        )
     length, clip_dim = dset.shape
     if clip_dim != dim:
         raise AtrBenchError(
@@ -261,7 +298,7 @@ def _read_clip(
             out[row] = dset[:n]
     except OSError as exc:
         raise AtrBenchError(
-            f"{path}: clip {clip_id!r} is unreadable ({str(exc).splitlines()[0]}); delete the "
-            "file and extract the features again"
+            f"{path}: clip {clip_id!r} is unreadable ({str(exc).splitlines()[0]}); "
+            f"{_fix(dset.file)}"
         ) from None
     return n

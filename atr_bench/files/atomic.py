@@ -25,7 +25,8 @@ def _free(folder: Path) -> int:
 
 def disk_full(folder: Path, exc: BaseException | None = None) -> AtrBenchError:
     """The one-line error for a full disk under ``folder``."""
-    why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else ""
+    why = f" ({str(text).splitlines()[0]})" if text else ""
     return AtrBenchError(
         f"{folder}: the disk is full{why}, {_free(folder) >> 10} KiB left; free some space and "
         "run the same command again (what was written before is intact, and an interrupted "
@@ -40,7 +41,7 @@ def require_free(folder: Path, nbytes: int) -> None:
         raise disk_full(folder)
 
 
-def _is_disk_full(exc: BaseException, folder: Path) -> bool:
+def is_disk_full(exc: BaseException, folder: Path) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True  # torch reports a failed write as a RuntimeError without the errno
     return isinstance(exc, RuntimeError | OSError) and _free(folder) < HEADROOM
@@ -82,7 +83,7 @@ def _staged(path: Path, write: Callable[[Path], object]) -> Path:
             os.fsync(handle.fileno())
     except BaseException as exc:
         tmp.unlink(missing_ok=True)  # first, so the free space counted is the real one
-        if isinstance(exc, OSError | RuntimeError) and _is_disk_full(exc, path.parent):
+        if isinstance(exc, OSError | RuntimeError) and is_disk_full(exc, path.parent):
             raise disk_full(path.parent, exc) from None
         raise
     return tmp
