@@ -208,8 +208,16 @@ def test_report_without_the_target_pair_has_no_target_line(tmp_path):
 
 
 def test_report_errors_name_the_file(tmp_path):
-    with pytest.raises(AtrBenchError, match=r"cannot read benchmark report .*missing.json"):
+    with pytest.raises(AtrBenchError, match=r"missing.json: no such benchmark report"):
         load(tmp_path / "missing.json")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    wrong = tmp_path / "list.json"
+    wrong.write_text('[{"benchmarks": 1}]')
+    for path, says in ((deep, "nested too deeply"), (wrong, "not a pytest-benchmark report")):
+        with pytest.raises(AtrBenchError, match=says) as info:
+            load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(AtrBenchError, match=r"holds no pooling throughput results"):
         load(report_json(tmp_path))
 

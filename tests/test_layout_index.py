@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,20 @@ def test_writers_refuse_invalid_clips(tmp_path):
     with pytest.raises(AtrBenchError, match="empty caption"):
         write_audiocaps_csv(tmp_path / "x.csv", [ClipCaptions("a", ("",))])
     assert not list(tmp_path.iterdir())
+
+
+def test_an_index_nested_too_deeply_or_a_folder_is_one_line(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"audios": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    folder = tmp_path / "train.csv"
+    folder.mkdir()
+    fifo = tmp_path / "test.json"
+    os.mkfifo(fifo)
+    for read, path, says in (
+        (read_clotho_json, deep, "nested too deeply"),
+        (read_audiocaps_csv, folder, "a folder"),
+        (read_clotho_json, fifo, "not a regular file"),
+    ):
+        with pytest.raises(AtrBenchError, match=says) as info:
+            read(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)

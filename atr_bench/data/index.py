@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import Writer, atomic_write, write_json
 from atr_bench.files.names import clip_id_problem
+from atr_bench.files.reading import check_regular, read_json
 
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 _CAPTION_KEY = re.compile(r"caption_(\d+)")
@@ -62,7 +62,7 @@ def read_audiocaps_csv(path: Path, empty_captions: bool = False) -> list[ClipCap
     """AudioCaps index (audiocap_id, youtube_id, start_time, caption): one row per caption,
     grouped by clip (= youtube_id) in order of first appearance. An empty caption is an error
     unless ``empty_captions`` (``data check`` reads them to report them)."""
-    path = Path(path)
+    path = check_regular(Path(path), "put the index file there")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -137,11 +137,9 @@ def read_clotho_json(path: Path, empty_captions: bool = False) -> list[ClipCapti
     unless ``empty_captions``."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path, "index (not valid JSON)", "fix or regenerate it")
     except FileNotFoundError:
         raise _missing(path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AtrBenchError(f"{path}: not valid JSON ({exc}); fix or regenerate it") from None
     if not isinstance(data, dict) or not isinstance(data.get("audios"), list):
         raise AtrBenchError(f"{path}: expected an object with an 'audios' list; fix the index")
     clips = (_clotho_entry(path, i, entry) for i, entry in enumerate(data["audios"]))

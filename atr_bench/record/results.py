@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import torch
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import write_json
 from atr_bench.files.names import MAX_RUN_ID, check_name, inside
+from atr_bench.files.reading import read_json
 from atr_bench.record.run_record import RunRecord
 
 
@@ -83,13 +83,11 @@ class Problem:
 def read_record(path: Path) -> RunRecord:
     """One run record; an unreadable or invalid file is an error naming it (records are
     remade by running again)."""
+    fix = "delete it to redo the run"
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise AtrBenchError(
-            f"{path}: unreadable run record ({reason}); delete it to redo the run"
-        ) from None
+        record = read_json(path, "run record", fix)
+    except FileNotFoundError:
+        raise AtrBenchError(f"{path}: unreadable run record (no such file); {fix}") from None
     try:
         return RunRecord.from_json(record)
     except ValueError as exc:
