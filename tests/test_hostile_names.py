@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,7 +274,6 @@ def test_torch_advice_to_unpickle_a_checkpoint_is_never_passed_on(tmp_path):
 def small_disk(tmp_path):
     """``mount(size)``: a folder on a tmpfs of ``size`` (e.g. "1m"), unmounted at the end;
     the test is skipped where this process may not mount one."""
-    import subprocess
 
     mounted = []
 
@@ -328,8 +329,6 @@ def test_a_full_runs_disk_is_one_line_and_loses_no_record(small_disk, tmp_path, 
 def test_two_runs_that_need_the_same_new_features_take_turns(tmp_path):
     """Started together in an empty folder, both runs succeed: the second waits while the first
     writes the features, instead of failing on a locked HDF5 file."""
-    import subprocess
-    import sys
 
     data = tmp_path / "data"
     runs = [
@@ -354,3 +353,30 @@ def test_leaderboard_out_that_is_a_file_is_one_line(tmp_path, capsys):
     a_file.write_text("mine")
     assert main(["leaderboard", "--runs-dir", str(runs), "--out", str(a_file)]) == 2
     assert "--out" in capsys.readouterr().err and a_file.read_text() == "mine"
+
+
+def test_a_full_stdout_is_one_line_and_empty_paths_are_refused(tmp_path):
+    """Output into a full device is one line on stderr; an empty --runs-dir or
+    $ATR_BENCH_DATA would silently mean the current folder, so both are refused."""
+    import os
+
+    command = [sys.executable, "-m", "atr_bench.cli.main"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command, "list"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip() == "atr-bench: error: cannot write the output (No space left on device)"
+    )
+    env = {**os.environ, "ATR_BENCH_DATA": ""}
+    done = subprocess.run(
+        [*command, "run", "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "$ATR_BENCH_DATA: empty path" in done.stderr
+    done = subprocess.run(
+        [*command, "leaderboard", "--runs-dir", ""], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "--runs-dir: empty path" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -214,3 +214,37 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
     finally:
         plugins.registry.cache_clear()
+
+
+RAISES = """
+from atr_bench import PoolingSpec, hookimpl
+
+
+def build(in_dim, **options):
+    raise ZeroDivisionError("the plugin divided by zero")
+
+
+@hookimpl
+def atr_bench_poolings():
+    return [PoolingSpec(name="raises", description="fails when built", build=build)]
+"""
+
+
+def test_an_exception_from_a_plugins_code_is_one_line_naming_where(
+    tmp_path, monkeypatch, capsys, tiny_data, tiny_args, fake_distribution
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    fake_distribution(site, "raiseplug", RAISES)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
+    plugins.registry.cache_clear()
+    try:
+        args = tiny_args(tiny_data, tmp_path / "runs", "--pooling", "raises", "--epochs", "1")
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "ZeroDivisionError" in err
+        assert "the plugin divided by zero" in err and f"{site / 'raiseplug.py'}:6" in err
+        assert "--debug" in err
+    finally:
+        plugins.registry.cache_clear()

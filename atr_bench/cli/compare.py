@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atr_bench.cli.options import path_arg
+
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,7 +15,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("row_a", metavar="ROW_A", help="a run id, or a row's protocol hash (prefix)")
     p.add_argument("row_b", metavar="ROW_B", help="the same for the other row")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    p.add_argument("--runs-dir", type=path_arg, default=Path("runs"), help="default: ./runs")
     p.set_defaults(func=cmd_compare)
 
 

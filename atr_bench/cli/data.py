@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from atr_bench.cli.options import (
     add_component,
     add_data_root,
     data_root,
     dataset_and_extractor,
+    path_arg,
     writable_dir,
 )
 from atr_bench.plugins.registry import registry
@@ -30,7 +30,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", choices=PREPARERS)
     p.add_argument(
         "--captions-dir",
-        type=Path,
+        type=path_arg,
         required=True,
         help="folder with the official caption CSVs (Clotho: clotho_captions_*.csv; "
         "AudioCaps: train.csv, val.csv, test.csv)",
@@ -45,7 +45,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     add_component(p, "dataset", "synthcaps", "dataset plugin (default: synthcaps)")
     add_component(p, "extractor", "lms", "audio extractor whose features to export")
     add_component(p, "text-encoder", None, "text encoder (default: the dataset's)")
-    p.add_argument("--out", type=Path, required=True, help="the data root to write")
+    p.add_argument("--out", type=path_arg, required=True, help="the data root to write")
     p.add_argument("--format", choices=("seed",), default="seed", help="only 'seed' so far")
     p.add_argument(
         "--overwrite",
@@ -67,7 +67,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dataset", choices=("audiocaps", "clotho"), help="whose shape to write")
     p.add_argument("--extractor", default="panns_cnn14", help="whose frames and width")
-    p.add_argument("--out", type=Path, required=True, help="the data root to write into")
+    p.add_argument("--out", type=path_arg, required=True, help="the data root to write into")
     p.add_argument(
         "--fraction", type=float, default=1.0, help="of every split's real size (default 1)"
     )

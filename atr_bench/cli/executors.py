@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
+from atr_bench.cli.options import path_arg
 from atr_bench.errors import AtrBenchError
 from atr_bench.record.claims import CLAIM_TTL, check_ttl
 from atr_bench.run.executors import EXECUTORS, Executor
@@ -61,7 +61,7 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
         help="an extra sbatch flag, e.g. qos=high or account=lab (repeatable)",
     )
     s.add_argument(
-        "--slurm-logs", type=Path, default=None, help="log folder (default: <runs-dir>/slurm)"
+        "--slurm-logs", type=path_arg, default=None, help="log folder (default: <runs-dir>/slurm)"
     )
     r = p.add_argument_group("--executor ray")
     r.add_argument(

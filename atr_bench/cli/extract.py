@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from atr_bench.cli.options import add_component, add_data_root, dataset_and_extractor, positive
+from atr_bench.cli.options import (
+    add_component,
+    add_data_root,
+    dataset_and_extractor,
+    path_arg,
+    positive,
+)
 from atr_bench.errors import AtrBenchError
 
 
@@ -15,7 +20,7 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_component(p, "dataset", None, "dataset whose Index lists the clips (e.g. clotho)")
     add_component(p, "extractor", None, "audio extractor (see `atr-bench list`)")
-    p.add_argument("--audio-dir", type=Path, required=True, help="folder of wav/flac/ogg files")
+    p.add_argument("--audio-dir", type=path_arg, required=True, help="folder of wav/flac/ogg files")
     p.add_argument("--weights", default=None, help="the extractor's checkpoint, or 'random'")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")

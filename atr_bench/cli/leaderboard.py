@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atr_bench.cli.options import writable_dir
+from atr_bench.cli.options import path_arg, writable_dir
 from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("leaderboard", help="aggregate run records into per-dataset tables")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
-    p.add_argument("--out", type=Path, default=Path("leaderboards"), help="default: ./leaderboards")
+    p.add_argument("--runs-dir", type=path_arg, default=Path("runs"), help="default: ./runs")
+    p.add_argument(
+        "--out", type=path_arg, default=Path("leaderboards"), help="default: ./leaderboards"
+    )
     p.add_argument("--dataset", default=None, help="only these datasets (comma-separated)")
     p.add_argument(
         "--format",

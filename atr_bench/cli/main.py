@@ -4,7 +4,9 @@ shown, and the one place errors become exit codes."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -63,11 +65,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"atr-bench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output was piped into a program that stopped reading (head)
+        _drop_stdout()
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("atr-bench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO):
+            return _unexpected(exc, args.debug)
+        _drop_stdout()  # files are written atomically with their own message: this is stdout
+        print(f"atr-bench: error: cannot write the output ({exc.strerror})", file=sys.stderr)
+        return 2
+    except Exception as exc:  # from a plugin's code, or a bug: one line, where it was raised
+        return _unexpected(exc, args.debug)
+
+
+def _unexpected(exc: BaseException, debug: bool) -> int:
+    """An exception nothing turned into an ``AtrBenchError``: the traceback with ``--debug``,
+    else one line naming it and the file and line it came from (a plugin's, often)."""
+    if debug:
+        traceback.print_exc()
+        return 2
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    print(
+        f"atr-bench: error: {type(exc).__name__}: {text}{where}; --debug shows the traceback",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def add_component(parser: argparse.ArgumentParser, name: str, default: str | Non
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-root", type=Path, default=None, help=f"default: ${DATA_ENV} or ./data"
+        "--data-root", type=path_arg, default=None, help=f"default: ${DATA_ENV} or ./data"
     )
 
 
@@ -88,8 +88,28 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def path_arg(text: str) -> Path:
+    """A command-line path: an empty one would silently mean the current folder, and a line
+    break in one is a typo (or worse), so both are refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path; name a folder or file (. for this one)")
+    if any(ord(ch) < 32 for ch in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a path with a line break or control character")
+    return Path(text)
+
+
 def data_root(given: Path | None) -> Path:
-    return given or Path(os.environ.get(DATA_ENV, "data"))
+    """``--data-root``, else ``$ATR_BENCH_DATA``, else ``./data``; an empty variable is an
+    error rather than the current folder."""
+    if given is not None:
+        return given
+    value = os.environ.get(DATA_ENV)
+    if value is None:
+        return Path("data")
+    try:
+        return path_arg(value)
+    except argparse.ArgumentTypeError as exc:
+        raise AtrBenchError(f"${DATA_ENV}: {exc}; set it to the data folder, or unset it") from None
 
 
 def writable_dir(path: Path, flag: str) -> Path:

@@ -16,6 +16,7 @@ from atr_bench.cli.options import (
     add_data_root,
     data_root,
     in_range,
+    path_arg,
     positive,
     seed_list,
     set_threads,
@@ -87,7 +88,7 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         "unless set), so a CPU other jobs share does not stall them",
     )
     add_data_root(p)
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--runs-dir", type=path_arg, default=Path("runs"))
     p.add_argument(
         "--log-to",
         choices=LOG_TO,

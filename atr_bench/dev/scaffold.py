@@ -13,6 +13,7 @@ from pathlib import Path
 from string import Template
 
 from atr_bench import __version__
+from atr_bench.cli.options import path_arg
 from atr_bench.dev.scaffold_templates import INIT, KINDS, PYPROJECT, README
 from atr_bench.errors import AtrBenchError
 
@@ -79,5 +80,5 @@ def add_new_plugin_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("new-plugin", help="write a new plugin distribution to start from")
     p.add_argument("kind", choices=sorted(KINDS), help="what the plugin adds")
     p.add_argument("name", help="its name, as typed after --pooling etc. (a-z, 0-9, _)")
-    p.add_argument("--dest", type=Path, default=Path("."), help="parent folder (default: .)")
+    p.add_argument("--dest", type=path_arg, default=Path("."), help="parent folder (default: .)")
     p.set_defaults(func=cmd_new_plugin)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from atr_bench.cli.options import path_arg
 from atr_bench.errors import AtrBenchError
 from atr_bench.perf.shapes import SHAPES
 from atr_bench.plugins.registry import registry
@@ -51,7 +52,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--json",
-        type=Path,
+        type=path_arg,
         default=Path(".benchmarks/pooling-throughput.json"),
         help="the suite's JSON report (default: .benchmarks/pooling-throughput.json)",
     )
@@ -60,13 +61,13 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=Path("leaderboards/pooling-throughput.md"),
         help="default: leaderboards/pooling-throughput.md",
     )
     p.add_argument(
         "--step-out",
-        type=Path,
+        type=path_arg,
         default=Path("leaderboards/training-step-throughput.md"),
         help="default: leaderboards/training-step-throughput.md",
     )
