@@ -36,9 +36,16 @@ def test_writes_a_distribution_with_entry_point_and_test(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("kind", "name", "message"),
     [
-        ("pooling", "My-Pool", "must start with a-z and hold only a-z, 0-9 and _"),
+        ("pooling", "My-Pool", "must start with a-z and hold only a-z, 0-9 and single _"),
         ("pooling", "9lives", "must start with a-z"),
         ("dataset", "mine", "unknown kind 'dataset'"),
+        ("pooling", "pool_", "single _ between them"),  # atr-bench-pool- is no project name
+        ("pooling", "a__b", "single _ between them"),
+        ("pooling", "x" * 41, "at most 40 characters"),
+        ("pooling", "mine\nrm", "must start with a-z"),
+        ("pooling", "../up", "must start with a-z"),
+        ("pooling", "netrvlad", "built-in pooling called 'netrvlad'"),
+        ("extractor", "lms", "built-in extractor called 'lms'"),
     ],
 )
 def test_bad_requests_name_the_fix(tmp_path, kind, name, message):
@@ -50,6 +57,25 @@ def test_never_overwrites(tmp_path):
     new_plugin("pooling", "mine", tmp_path)
     with pytest.raises(AtrBenchError, match="already exists; pick another name or --dest"):
         new_plugin("pooling", "mine", tmp_path)
+
+
+def test_a_failed_scaffold_leaves_nothing_that_blocks_a_retry(tmp_path, monkeypatch):
+    from atr_bench.dev import scaffold
+
+    real = scaffold.Template
+
+    class Failing(real):
+        def substitute(self, *args, **kwargs):
+            if "[project]" in self.template:
+                raise OSError(28, "No space left on device")
+            return super().substitute(*args, **kwargs)
+
+    monkeypatch.setattr(scaffold, "Template", Failing)
+    with pytest.raises(OSError):
+        new_plugin("pooling", "mine", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(scaffold, "Template", real)
+    assert new_plugin("pooling", "mine", tmp_path).is_dir()
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from string import Template
 
@@ -16,10 +18,15 @@ from atr_bench import __version__
 from atr_bench.cli.options import path_arg
 from atr_bench.dev.scaffold_templates import INIT, KINDS, PYPROJECT, README
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import current_umask
 
 _log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+"""A plugin name that is also a Python package suffix and, with ``_`` as ``-``, a valid
+distribution name (no ``_`` at the end or twice in a row)."""
+_LONGEST = 40
+"""So the distribution, package and test file names stay short on every file system."""
 
 
 def _requirement() -> str:
@@ -32,11 +39,12 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
     """Write the ``kind`` plugin ``name`` as ``dest/atr-bench-<name>``; return that folder."""
     if kind not in KINDS:
         raise AtrBenchError(f"new-plugin: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if not _NAME.fullmatch(name):
+    if not (_NAME.fullmatch(name) and len(name) <= _LONGEST):
         raise AtrBenchError(
-            f"new-plugin: name {name!r} must start with a-z and hold only a-z, 0-9 and _, "
-            "e.g. new-plugin pooling my_pool"
+            f"new-plugin: name {name!r} must start with a-z and hold only a-z, 0-9 and single "
+            f"_ between them, at most {_LONGEST} characters, e.g. new-plugin pooling my_pool"
         )
+    _refuse_a_builtin(kind, name)
     suffix, summary, flag, plugin, test = KINDS[kind]
     distribution = f"atr-bench-{name.replace('_', '-')}"
     root = Path(dest) / distribution
@@ -59,11 +67,30 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
         f"{package}/plugin.py": plugin,
         f"tests/test_{name}.py": test,
     }
-    for relative, template in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(Template(template).substitute(values))
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{distribution}.", dir=dest))
+    try:  # written whole, then renamed: a failure leaves nothing that blocks a retry
+        for relative, template in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Template(template).substitute(values))
+        staging.chmod(0o777 & ~current_umask())
+        staging.rename(root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def _refuse_a_builtin(kind: str, name: str) -> None:
+    """A plugin named as a built-in of its kind would clash with it (neither could be used)."""
+    from atr_bench.plugins.registry import OWN_DISTRIBUTION, registry
+
+    for found in registry().all(kind.replace("-", "_")):
+        if found.spec.name == name and found.origin.distribution == OWN_DISTRIBUTION:
+            raise AtrBenchError(
+                f"new-plugin: atr-bench has a built-in {kind} called {name!r}; a plugin of that "
+                "name would clash with it, so pick another name"
+            )
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
