@@ -21,6 +21,8 @@ from atr_bench.cli.main import main
         (["--executor", "slurm", "--slurm-partition", "gpu\r\necho x"], "--slurm-partition"),
         (["--executor", "slurm", "--slurm-sbatch", "qos=high\necho x"], "--slurm-sbatch qos"),
         (["--executor", "slurm", "--slurm-sbatch", "q;rm=1"], "not an sbatch flag name"),
+        (["--executor", "ray", "--ray-address", "127.0.0.1:1"], "nothing answers there"),
+        (["--executor", "ray", "--ray-address", "no-port"], "expected HOST:PORT"),
     ],
 )
 def test_bad_executor_flags_are_one_line_errors(flags, named, tmp_path, capsys) -> None:

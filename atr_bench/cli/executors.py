@@ -102,12 +102,14 @@ def executor_from_args(args: argparse.Namespace) -> tuple[Executor | None, int |
         )
         return SlurmArray(options), args.threads or args.slurm_cpus_per_task
     if args.executor == "ray":
-        from atr_bench.run.executors.ray import RayCluster
+        from atr_bench.run.executors.ray import RayCluster, check_address
 
         _at_least(args.ray_cpus, 0.01, "--ray-cpus")
         _at_least(args.ray_gpus, 0, "--ray-gpus")
         if args.ray_local_cpus is not None:
             _at_least(args.ray_local_cpus, 1, "--ray-local-cpus")
+        if args.ray_address:
+            check_address(args.ray_address)
         cluster = RayCluster(args.ray_address, args.ray_cpus, args.ray_gpus, args.ray_local_cpus)
         return cluster, args.threads or max(1, math.ceil(args.ray_cpus))
     return None, args.threads

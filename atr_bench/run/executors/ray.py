@@ -4,6 +4,7 @@ dead worker's claim over and resumes the run from its last epoch checkpoint."""
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,35 @@ from atr_bench.run.task import Task, TaskResult, failed, one_line, run_task
 
 LOCAL_OBJECT_STORE = 256 << 20
 """Bytes of object store for a local cluster: tasks and results are small."""
+
+
+CONNECT_TIMEOUT_S = 5.0
+"""How long a cluster's address may take to answer before it is called unreachable (Ray
+itself would retry for minutes without a word)."""
+
+
+def check_address(address: str) -> None:
+    """Refuse, at once and in one line, a cluster address where nothing answers. ``auto``
+    (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    where = address.removeprefix("ray://")
+    host, sep, port = where.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AtrBenchError(
+            f"--ray-address {address!r}: expected HOST:PORT (e.g. 10.0.0.5:6379), "
+            "ray://HOST:PORT or auto"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise AtrBenchError(
+            f"--ray-address {address}: nothing answers there ({why} within "
+            f"{CONNECT_TIMEOUT_S:.0f} s); start the cluster (`ray start --head`) or check the "
+            "address"
+        ) from None
 
 
 def _ray():
