@@ -248,3 +248,23 @@ def test_an_exception_from_a_plugins_code_is_one_line_naming_where(
         assert "--debug" in err
     finally:
         plugins.registry.cache_clear()
+
+
+def test_a_plugin_that_exits_or_interrupts_at_import_stops_nothing(
+    tmp_path, monkeypatch, capsys, fake_distribution
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    fake_distribution(site, "exitplug", "import sys\nsys.exit(3)\n")
+    fake_distribution(site, "ctrlcplug", "raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
+    plugins.registry.cache_clear()
+    try:
+        assert main(["list"]) == 0
+        out = capsys.readouterr()
+        assert "netrvlad" in out.out
+        assert "plugin 'exitplug' not loaded: failed to import exitplug: SystemExit(3)" in out.err
+        assert "plugin 'ctrlcplug' not loaded" in out.err and "KeyboardInterrupt" in out.err
+    finally:
+        plugins.registry.cache_clear()

@@ -190,7 +190,9 @@ def _installed_modules() -> tuple[list[tuple[ModuleType, Origin]], list[Failure]
             continue
         try:
             module = ep.load()
-        except Exception as exc:  # report and go on: one broken plugin must not stop the others
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # report and go on: one broken plugin (even one that exits or raises an interrupt
+            # at import) must not stop the others or the command
             failures.append(Failure(ep.name, f"failed to import {ep.value}: {exc!r}"))
             continue
         modules.append((module, _origin(ep)))
