@@ -126,3 +126,16 @@ def test_a_bad_test_split_leaves_the_earlier_index_as_it_was(tmp_path: Path) -> 
         prepare_clotho(tmp_path, layout)
     after = {p.name: p.read_bytes() for p in layout.index_json("train").parent.iterdir()}
     assert after == before  # no file replaced, no temp file left
+
+
+def test_prepare_where_nothing_can_be_written_is_one_line(tmp_path: Path, capsys) -> None:
+    """/sys takes no new folders, even from root: the folder the user named is refused in one
+    line and nothing is written."""
+    from atr_bench.cli.main import main
+
+    _clotho_sources(tmp_path)
+    args = ["data", "prepare", "clotho", "--captions-dir", str(tmp_path)]
+    assert main([*args, "--data-root", "/sys/atr-bench-test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "/sys/atr-bench-test" in err
+    assert "Operation not permitted" in err and "give a folder you can write to" in err

@@ -72,6 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("atr-bench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename:
+            print(
+                f"atr-bench: error: {exc.filename}: {exc.strerror}; nothing was changed there: "
+                "give a folder you can write to",
+                file=sys.stderr,
+            )
+            return 2
         if exc.errno not in (errno.ENOSPC, errno.EIO):
             return _unexpected(exc, args.debug)
         _drop_stdout()  # files are written atomically with their own message: this is stdout
