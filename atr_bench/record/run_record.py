@@ -76,6 +76,8 @@ class RunRecord:
     """What the run set away from its protocol's defaults (``pooling.readout`` -> value)."""
     config: dict[str, Any] | None = None
     plugins: dict[str, Any] | None = None
+    """Per component: the plugin, its distribution and version, and (newer records) the
+    ``digest`` of its code (``plugins.code_identity``)."""
     untrained: bool = False
     features: dict[str, Any] | None = None
     versions: dict[str, Any] | None = None

@@ -15,6 +15,7 @@ from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
+from atr_bench.report.code_label import code_label
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.stats import Stat
 
@@ -44,6 +45,9 @@ class BoardRow:
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
     val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     """Per seed, the validation curve (``RunRecord.val_curve``)."""
+    code: str = ""
+    """The components' distributions, versions and code digest (``code_label``); "" for
+    records from before it was recorded."""
 
     @property
     def name(self) -> str:
@@ -131,6 +135,7 @@ def aggregate(
             row.ranks = [ranks[str(r.run_id)] for r in runs]
         row.parameters = runs[-1].parameters
         row.val_curves = [r.val_curve for r in runs]
+        row.code = code_label(runs[-1].plugins)  # one hash, so one code
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         rows.append(row)
     rows.sort(

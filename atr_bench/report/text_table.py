@@ -82,7 +82,8 @@ def _interval_cell(column: str) -> Cell:
 
 def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
     """(label, cell) of the columns only some boards have: intervals where rows kept their
-    per-query ranks, cost where records carry it (an empty cell is shown as missing)."""
+    per-query ranks, cost and code where records carry them (an empty cell is shown as
+    missing)."""
     extras: list[tuple[str, Cell]] = []
     for key in interval_columns(rows):
         direction, _, metric = key.partition("_")
@@ -93,6 +94,8 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
             ("train s/seed", lambda row, style: row.train_seconds.text(style.pm, "")),
             ("device", lambda row, style: style.escape("; ".join(sorted(row.devices)))),
         ]
+    if any(row.code for row in rows):
+        extras.append(("code", lambda row, style: style.escape(row.code)))
     return extras
 
 

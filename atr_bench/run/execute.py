@@ -141,7 +141,10 @@ def run_seed(
         protocol_hash=the_plan.protocol_hash,
         settings=the_plan.settings,
         config=c.as_dict(),
-        plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        plugins={
+            k: {**v.origin.as_dict(), "digest": the_plan.code[k].digest}
+            for k, v in the_plan.components.items()
+        },
         untrained=c.weights == "random" or splits.untrained_features,
         features={split: dict(p) for split, p in splits.provenance.items()},
         versions={
