@@ -208,7 +208,12 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         runs = tmp_path / "runs"
         assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2
         assert clash in capsys.readouterr().err
-        assert main(tiny_args(tiny_data, runs, "--pooling", "wrong_shape")) == 2
+        wrong = tiny_args(tiny_data, runs, "--pooling", "wrong_shape")
+        assert main(wrong) == 2  # stopped by the soundness check before training
+        (error,) = capsys.readouterr().err.strip().splitlines()
+        assert "audio pooling 'wrong_shape' (plugin 'goodplug', goodplug 1.0) fails" in error
+        assert "check(s) shape: in_dim=128: forward returned (3, 128)" in error
+        assert main([*wrong, "--allow-unsound"]) == 2  # then by the model, in training
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert "audio pooling Wrong returned [32, 128]" in error and "out_dim is 129" in error
         assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0

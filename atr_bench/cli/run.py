@@ -97,6 +97,12 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         "atr-bench[mlflow]), or none",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--allow-unsound",
+        action="store_true",
+        help="train poolings that fail the soundness checks run before training (masking, "
+        "finite output, shape, determinism); their records and board rows are marked",
+    )
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -151,6 +157,7 @@ def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunCon
         threads=args.threads,
         stream=args.stream_features,
         log_to=args.log_to,
+        allow_unsound=args.allow_unsound,
     )
 
 
@@ -170,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     context = run_context(args)
     the_plan = plan(config, registry(), context.data_root)
     _check_folders(context)
+    execute.sound_or_allowed(the_plan, context)
     started = time.perf_counter()
     splits = execute.load_data(the_plan, context)
     load_seconds = time.perf_counter() - started

@@ -95,6 +95,9 @@ class RunRecord:
     """Trainable and frozen parameters of the model (both encoders' heads and poolings)."""
     ranks: str | None = None
     """File name, beside the record, of its test split's per-query ranks (schema 2 on)."""
+    unsound: dict[str, list[str]] | None = None
+    """The soundness checks (``run.soundness``) each pooling failed, by component, when the
+    run was let go on with ``--allow-unsound``; None when they passed."""
 
     @property
     def protocol_label(self) -> str:
@@ -159,6 +162,7 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "order_contrast": (dict, type(None)),
     "parameters": int,
     "ranks": str,
+    "unsound": dict,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 
@@ -172,7 +176,8 @@ def _whole(value: Any) -> bool:
 
 
 def _parts_problem(record: dict[str, Any]) -> str | None:
-    """Why a typed part (protocol, order contrast, seconds, curve) is malformed, or None."""
+    """Why a typed part (protocol, order contrast, seconds, curve, failed checks) is
+    malformed, or None."""
     protocol = record.get("protocol")
     if protocol is not None and not (
         set(protocol) == {"name", "version"}
@@ -195,6 +200,11 @@ def _parts_problem(record: dict[str, Any]) -> str | None:
         return f"run record's seconds are not numbers of {', '.join(sorted(fields))}"
     if not all(isinstance(epoch, dict) for epoch in record.get("val_curve", [])):
         return "run record's val_curve is not a list of epochs"
+    unsound = record.get("unsound", {})
+    if not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in unsound.values()
+    ):
+        return "run record's unsound is not lists of check names"
     return None
 
 

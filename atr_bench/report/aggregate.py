@@ -45,6 +45,9 @@ class BoardRow:
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
     val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     """Per seed, the validation curve (``RunRecord.val_curve``)."""
+    unsound: list[str] = field(default_factory=list)
+    """Soundness checks its poolings failed (``RunRecord.unsound``): such a row is marked,
+    listed after the sound ones and never marked best."""
     code: str = ""
     """The components' distributions, versions and code digest (``code_label``); "" for
     records from before it was recorded."""
@@ -136,10 +139,14 @@ def aggregate(
         row.parameters = runs[-1].parameters
         row.val_curves = [r.val_curve for r in runs]
         row.code = code_label(runs[-1].plugins)  # one hash, so one code
+        row.unsound = sorted(
+            {c for r in runs for checks in (r.unsound or {}).values() for c in checks}
+        )
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         rows.append(row)
     rows.sort(
         key=lambda row: (
+            bool(row.unsound),
             -row.stats["t2a_R1"].mean,
             -row.stats["a2t_R1"].mean,
             tuple(row.keys.values()),
@@ -147,6 +154,13 @@ def aggregate(
     )
     _mark_best(rows)
     return rows
+
+
+def _unsound(runs: Sequence[RunRecord]) -> list[str]:
+    """The soundness checks any of a group's runs failed, by name."""
+    return sorted(
+        {check for r in runs for checks in (r.unsound or {}).values() for check in checks}
+    )
 
 
 def _settings(runs: Sequence[RunRecord]) -> str:
@@ -158,15 +172,17 @@ def _settings(runs: Sequence[RunRecord]) -> str:
 
 
 def _mark_best(rows: Sequence[BoardRow]) -> None:
-    """Flag, per column, the rows whose displayed mean is the best one (ties all flagged)."""
+    """Flag, per column, the sound rows whose displayed mean is the best one (ties all
+    flagged)."""
     if len(rows) < 2:
         return
+    sound = [row for row in rows if not row.unsound]
     for column in STAT_COLUMNS:
-        shown = [row.stats[column.key].shown for row in rows if row.stats[column.key].n > 0]
+        shown = [row.stats[column.key].shown for row in sound if row.stats[column.key].n > 0]
         if not shown:
             continue
         best = min(shown) if column.lower_is_better else max(shown)
-        for row in rows:
+        for row in sound:
             stat = row.stats[column.key]
             if stat.n > 0 and stat.shown == best:
                 row.best.add(column.key)

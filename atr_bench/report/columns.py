@@ -61,6 +61,14 @@ def shown_columns(rows: Sequence[BoardRow]) -> list[Column]:
 
 
 def key_cells(row: BoardRow) -> list[str]:
-    """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings)."""
+    """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings; an unsound
+    row's settings start with ``UNSOUND`` and its failed checks)."""
     keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
-    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [row.settings or "–", str(len(row.seeds))]
+    settings = row.settings or "–"
+    if row.unsound:
+        settings = f"{UNSOUND} {', '.join(row.unsound)}; {settings}"
+    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [settings, str(len(row.seeds))]
+
+
+UNSOUND = "⚠ unsound:"
+"""Marks a row whose poolings failed soundness checks and trained with --allow-unsound."""

@@ -137,10 +137,10 @@ def mark_significance(rows: Sequence[BoardRow], columns: Sequence[str] = INTERVA
     for row in rows:
         if row.ranks:
             row.intervals = {c: interval(pooled(row.ranks, c)) for c in columns}
-    if not rows or not rows[0].ranks:
+    if not rows or not rows[0].ranks or rows[0].unsound:
         return
     best = rows[0].ranks
     top = pooled(best, "t2a_R1")
     for row in rows[1:]:
-        if row.ranks and best[0].same_queries(row.ranks[0]):
+        if row.ranks and not row.unsound and best[0].same_queries(row.ranks[0]):
             row.near_best = paired(top, pooled(row.ranks, "t2a_R1")).p >= ALPHA

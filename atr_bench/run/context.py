@@ -28,5 +28,8 @@ class RunContext:
     """Whether audio features are read from disk a batch at a time (``STREAM_MODES``)."""
     log_to: str = "tensorboard"
     """Where each run's training curves go (``curves_log.LOG_TO``)."""
+    allow_unsound: bool = False
+    """Train poolings that fail the soundness checks (``run.soundness``), marking their
+    records, instead of stopping."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atr_bench.run"))
     """Where the run's messages go; a caller running many may give each its own."""

@@ -42,6 +42,7 @@ class Task:
     stream: str = "auto"
     claim_ttl: float = CLAIM_TTL
     log_to: str = "tensorboard"
+    allow_unsound: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def run_task(task: Task, slurm_task: str | None = None) -> TaskResult:
             threads=task.threads,
             stream=task.stream,
             log_to=task.log_to,
+            allow_unsound=task.allow_unsound,
         )
 
         def work() -> None:
