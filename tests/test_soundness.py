@@ -146,3 +146,22 @@ def test_the_checks_leave_every_random_state_as_it_was(tmp_path):
         return torch.rand(3).tolist(), random.random(), np.random.rand()
 
     assert draws(check=True) == draws(check=False)
+
+
+def test_a_sweep_reports_an_unsound_pooling_and_runs_the_rest_unless_allowed(
+    bad_poolings, tiny_data, tmp_path, capsys, tiny_args
+):
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean,nanleak", "--epochs", "1")
+    args = ["sweep", *args[1:], "--threads", "1"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "1 runs done, 0 already done (skipped), 1 failed" in out
+    assert "audio pooling 'nanleak' (plugin 'badpools', badpools 1.0) fails" in out
+    allowed = [*args, "--allow-unsound", "--jobs", "2"]
+    assert main(allowed) == 0  # a worker process (a Task) runs it
+    records, _ = read_records(runs)
+    assert {r.pooling: r.unsound for r in records} == {
+        "mean": None,
+        "nanleak": {"pooling": ["finite"], "text_pooling": ["finite"]},
+    }
