@@ -115,7 +115,7 @@ def test_with_the_override_they_train_and_their_rows_are_marked_never_best(
     assert by_pooling["nanleak"].run_id == unforced.run_id(0)  # the override keeps the id
 
     out = tmp_path / "boards"
-    build_leaderboards(runs, out, formats=("md", "csv"), command="x")
+    build_leaderboards(runs, out, formats=("md", "csv", "tex"), command="x")
     table = [
         line
         for line in (out / "synthcaps-lou2022-tuned.md").read_text().splitlines()
@@ -127,6 +127,9 @@ def test_with_the_override_they_train_and_their_rows_are_marked_never_best(
     assert "⚠ unsound: finite, padding;" in rows["ignoremask"] and "**" not in rows["ignoremask"]
     assert "⚠ unsound: finite;" in rows["nanleak"] and "**" not in rows["nanleak"]
     assert "finite padding" in (out / "synthcaps-lou2022-tuned.csv").read_text()
+    tex = (out / "synthcaps-lou2022-tuned.tex").read_text()
+    assert "(!) unsound: finite;" in tex  # pdflatex's fonts have no ⚠
+    assert not [line for line in tex.splitlines() if "⚠" in line and not line.startswith("%")]
 
 
 def test_every_builtin_pooling_is_sound_with_its_defaults(tmp_path):

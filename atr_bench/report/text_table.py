@@ -104,9 +104,18 @@ def interval_columns(rows: Sequence[BoardRow]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row.intervals))
 
 
+UNSOUND_NOTE = (
+    "⚠ unsound: the row's poolings failed the named soundness checks and were trained with "
+    "--allow-unsound; such rows come after the others and are never marked best."
+)
+CODE_NOTE = "code: the components' distributions and versions, and a digest of their code."
+
+
 def notes_below(rows: Sequence[BoardRow]) -> list[str]:
-    """What the optional columns mean, stated under the table."""
-    return [METHOD] if any(row.intervals for row in rows) else []
+    """What the optional columns and marks mean, stated under the table."""
+    notes = [METHOD] if any(row.intervals for row in rows) else []
+    notes += [CODE_NOTE] if any(row.code for row in rows) else []
+    return notes + ([UNSOUND_NOTE] if any(row.unsound for row in rows) else [])
 
 
 def sources(ref: pd.DataFrame) -> dict[tuple[str, str, str], int]:
