@@ -78,7 +78,7 @@ def load_data(the_plan: Plan, context: RunContext) -> Splits:
 
 def sound_or_allowed(the_plan: Plan, context: RunContext) -> dict[str, list[str]]:
     """The soundness checks the plan's poolings fail (``run.soundness``): an error unless the
-    context allows them, then a warning."""
+    context allows them, then a warning; called once per plan, before its data loads."""
     failed = check_soundness(the_plan, context.allow_unsound)
     if failed:
         context.log.warning("%s: unsound poolings trained on purpose: %s", the_plan.label, failed)
@@ -104,7 +104,7 @@ def run_seed(
     c = the_plan.config
     device, runs_dir = context.device, context.runs_dir
     run_id = the_plan.run_id(seed)
-    failed = sound_or_allowed(the_plan, context)
+    failed = check_soundness(the_plan, context.allow_unsound)  # warned about before loading
     seed_everything(seed)
     model = build_model(the_plan, splits).to(device)
     started = time.perf_counter()

@@ -40,10 +40,9 @@ CHECKS: dict[str, Callable[..., None]] = {
     "determinism": check_pooling_determinism,
 }
 """The checks by the name records and boards give them, in the order they run (an error
-states the first failure's reason: padding before finite, as ignoring the mask lets NaN through
-too). Padding is checked by content (what
-padded frames hold), not by length: the ``lou2022`` protocol counts padded frames as zeros on
-purpose, as the paper's code does."""
+states the first failure's reason: padding before finite, as ignoring the mask lets NaN
+through too). Padding is checked by content (what padded frames hold), not by length: the
+``lou2022`` protocol counts padded frames as zeros on purpose, as the paper's code does."""
 
 SIDES = {"pooling": "audio pooling", "text_pooling": "text pooling"}
 """The run's poolings, by component, and how messages name them."""
