@@ -31,7 +31,7 @@ def atr_bench_poolings():
 """,
     "pool.py": """
 from atr_bench.components.poolings.simple import MeanPooling
-from codeplug.scale import SCALE
+from .scale import SCALE  # a relative import, followed as well
 
 
 class ScaledMean(MeanPooling):

@@ -84,7 +84,7 @@ def _closure(roots: tuple[str, ...], scope: str) -> dict[str, Path]:
         name = todo.pop()
         if name in files:
             continue
-        path = source_file(name)
+        path = _source_file(name)
         if path is None:
             continue
         files[name] = path
@@ -92,7 +92,7 @@ def _closure(roots: tuple[str, ...], scope: str) -> dict[str, Path]:
     return files
 
 
-def source_file(name: str) -> Path | None:
+def _source_file(name: str) -> Path | None:
     """The ``.py`` file of module ``name``, found from its top-level package's location (only
     a top-level name is looked up, so no package is imported); None if there is none."""
     top, *rest = name.split(".")
@@ -137,6 +137,6 @@ def _imports(name: str, path: Path, scope: str) -> list[str]:
                 base = f"{parent}.{base}" if base else parent
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                module = _within(sub, scope) and source_file(sub) is not None
+                module = _within(sub, scope) and _source_file(sub) is not None
                 found.append(sub if module else base)
     return found
