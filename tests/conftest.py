@@ -80,16 +80,29 @@ def install_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     registry.cache_clear()
 
 
+def write_dist_info(site: Path, name: str, version: str, module: str | None = None) -> Path:
+    """The dist-info pip leaves in ``site`` for distribution ``name`` at ``version``, with an
+    ``atr_bench`` entry point to ``module`` (default: ``name``)."""
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[atr_bench]\n{name} = {module or name}\n")
+    return info
+
+
+@pytest.fixture
+def dist_info():
+    """``write_dist_info``, for tests that lay out a plugin package of their own."""
+    return write_dist_info
+
+
 @pytest.fixture
 def fake_distribution():
-    """``write(site, name, source)``: a distribution as pip leaves it in ``site``, a module
-    plus a dist-info with its ``atr_bench`` entry point."""
+    """``write(site, name, source, version="1.0")``: a distribution as pip leaves it in
+    ``site``, a module plus a dist-info with its ``atr_bench`` entry point."""
 
-    def write(site: Path, name: str, source: str) -> None:
+    def write(site: Path, name: str, source: str, version: str = "1.0") -> None:
         (site / f"{name}.py").write_text(source)
-        info = site / f"{name}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[atr_bench]\n{name} = {name}\n")
+        write_dist_info(site, name, version)
 
     return write

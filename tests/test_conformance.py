@@ -175,7 +175,9 @@ class _Broken(nn.Module):
 
     def forward(self, x, mask):
         if self.bug == "padding":
-            return torch.nan_to_num(x).mean(1) * self.scale
+            return torch.nan_to_num(x, posinf=0.0, neginf=0.0).mean(1) * self.scale
+        if self.bug == "nan":  # masks by multiplying, so a NaN in padding stays a NaN
+            return (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True) * self.scale
         if self.bug == "detach":
             x = x.detach()
         out = MeanPooling(x.shape[-1])(x, mask) * self.scale
@@ -197,8 +199,9 @@ def _broken(bug: str) -> PoolingSpec:
     ("bug", "message"),
     [
         ("out_dim", r"pooling 'broken': in_dim=8: forward returned \(3, 8\), expected .*\(3, 9\)"),
-        ("padding", r"pooling 'broken': .*padding changes the output|not finite"),
-        ("detach", r"no finite gradient reaches the input frames"),
+        ("padding", r"pooling 'broken': the values in padded frames change the output"),
+        ("nan", r"pooling 'broken': NaN or inf in padded frames reaches the output"),
+        ("detach", r"no gradient reaches the real input frames"),
         ("unused", r"parameter 'unused' gets no finite gradient"),
     ],
 )
@@ -211,6 +214,27 @@ def test_kit_catches_broken_poolings(bug, message):
 def test_kit_catches_nondeterminism():
     with pytest.raises(ConformanceError, match="same torch seed give different outputs"):
         check_pooling_determinism(_broken("random"))
+    check_pooling_determinism(_broken("nan"))  # NaN leaks, but the same NaN: deterministic
+
+
+@pytest.mark.parametrize(
+    ("bug", "failing"),
+    [
+        (
+            "padding",
+            {"check_pooling_padding_content", "check_pooling_padding", "check_pooling_gradients"},
+        ),
+        ("nan", {"check_pooling_finite", "check_pooling_gradients"}),
+    ],
+)
+def test_each_padding_bug_fails_the_checks_of_its_own_property(bug, failing):
+    failed = set()
+    for check in POOLING_CHECKS:
+        try:
+            check(_broken(bug))
+        except ConformanceError:
+            failed.add(check.__name__)
+    assert failed == failing
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,12 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
         runs = tmp_path / "runs"
         assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2
         assert clash in capsys.readouterr().err
-        assert main(tiny_args(tiny_data, runs, "--pooling", "wrong_shape")) == 2
+        wrong = tiny_args(tiny_data, runs, "--pooling", "wrong_shape")
+        assert main(wrong) == 2  # stopped by the soundness check before training
+        (error,) = capsys.readouterr().err.strip().splitlines()
+        assert "audio pooling 'wrong_shape' (plugin 'goodplug', goodplug 1.0) fails" in error
+        assert "check(s) shape: in_dim=128: forward returned (3, 128)" in error
+        assert main([*wrong, "--allow-unsound"]) == 2  # then by the model, in training
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert "audio pooling Wrong returned [32, 128]" in error and "out_dim is 129" in error
         assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
@@ -218,15 +223,19 @@ def test_broken_installed_plugins_are_reported_and_the_rest_run(
 
 RAISES = """
 from atr_bench import PoolingSpec, hookimpl
+from atr_bench.components.poolings.simple import MeanPooling
 
 
-def build(in_dim, **options):
-    raise ZeroDivisionError("the plugin divided by zero")
+class Raises(MeanPooling):
+    def forward(self, x, mask):
+        if x.shape[0] > 4:  # a batch as training makes it, larger than the checks' ones
+            raise ZeroDivisionError("the plugin divided by zero")
+        return super().forward(x, mask)
 
 
 @hookimpl
 def atr_bench_poolings():
-    return [PoolingSpec(name="raises", description="fails when built", build=build)]
+    return [PoolingSpec(name="raises", description="fails in training", build=Raises)]
 """
 
 
@@ -244,7 +253,7 @@ def test_an_exception_from_a_plugins_code_is_one_line_naming_where(
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "ZeroDivisionError" in err
-        assert "the plugin divided by zero" in err and f"{site / 'raiseplug.py'}:6" in err
+        assert "the plugin divided by zero" in err and f"{site / 'raiseplug.py'}:9" in err
         assert "--debug" in err
     finally:
         plugins.registry.cache_clear()

@@ -104,6 +104,12 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         help="run even when the test split shares clips with the train split (the record "
         "says how many)",
     )
+    p.add_argument(
+        "--allow-unsound",
+        action="store_true",
+        help="train poolings that fail the soundness checks run before training (masking, "
+        "finite output, shape, determinism); their records and board rows are marked",
+    )
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -159,6 +165,7 @@ def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunCon
         stream=args.stream_features,
         log_to=args.log_to,
         allow_overlap=args.allow_overlap,
+        allow_unsound=args.allow_unsound,
     )
 
 
@@ -178,6 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     context = run_context(args)
     the_plan = plan(config, registry(), context.data_root)
     _check_folders(context)
+    execute.sound_or_allowed(the_plan, context)
     started = time.perf_counter()
     splits = execute.load_data(the_plan, context)
     load_seconds = time.perf_counter() - started

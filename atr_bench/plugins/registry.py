@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable
@@ -49,6 +50,8 @@ class Origin:
     plugin: str
     distribution: str
     version: str
+    module: str = ""
+    """The module that registered the spec (the entry point's); part of its code identity."""
 
     def as_dict(self) -> dict[str, str]:
         return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version}
@@ -86,7 +89,7 @@ class Registry:
             except Exception as exc:  # a malformed hookimpl must not stop the other plugins
                 self.failures.append(Failure(origin.plugin, f"cannot register: {exc}"))
                 continue
-            origins[origin.plugin] = origin
+            origins[origin.plugin] = dataclasses.replace(origin, module=module.__name__)
         self._clashes: dict[tuple[str, str], str] = {}
         """A name two plugins define is unusable (its error names both); the rest still load."""
         self._by_kind: dict[str, dict[str, Found]] = {}

@@ -76,6 +76,8 @@ class RunRecord:
     """What the run set away from its protocol's defaults (``pooling.readout`` -> value)."""
     config: dict[str, Any] | None = None
     plugins: dict[str, Any] | None = None
+    """Per component: the plugin, its distribution and version, and (newer records) the
+    ``digest`` of its code (``plugins.code_identity``)."""
     untrained: bool = False
     features: dict[str, Any] | None = None
     versions: dict[str, Any] | None = None
@@ -101,6 +103,9 @@ class RunRecord:
     (``data.canonical``), with ``text`` as logged."""
     allowed_overlap: int | None = None
     """Test clips also in the train split, when the run was told to allow them."""
+    unsound: dict[str, list[str]] | None = None
+    """The soundness checks (``run.soundness``) each pooling failed, by component, when the
+    run was let go on with ``--allow-unsound``; None when they passed."""
 
     @property
     def protocol_label(self) -> str:
@@ -168,6 +173,7 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "split_digests": dict,
     "coverage": dict,
     "allowed_overlap": int,
+    "unsound": dict,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 
@@ -181,7 +187,8 @@ def _whole(value: Any) -> bool:
 
 
 def _parts_problem(record: dict[str, Any]) -> str | None:
-    """Why a typed part (protocol, order contrast, seconds, curve) is malformed, or None."""
+    """Why a typed part (protocol, order contrast, seconds, curve, failed checks) is
+    malformed, or None."""
     protocol = record.get("protocol")
     if protocol is not None and not (
         set(protocol) == {"name", "version"}
@@ -209,6 +216,11 @@ def _parts_problem(record: dict[str, Any]) -> str | None:
             return f"run record's {key} = {record[key]} is below {low}"
     if not all(isinstance(epoch, dict) for epoch in record.get("val_curve", [])):
         return "run record's val_curve is not a list of epochs"
+    unsound = record.get("unsound", {})
+    if not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in unsound.values()
+    ):
+        return "run record's unsound is not lists of check names"
     return None
 
 

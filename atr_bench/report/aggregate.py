@@ -20,6 +20,7 @@ from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.chance import above_chance, chance_levels
+from atr_bench.report.code_label import code_label
 from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.one_line import one_line
 from atr_bench.report.stats import Stat
@@ -56,6 +57,12 @@ class BoardRow:
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
     val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     """Per seed, the validation curve (``RunRecord.val_curve``)."""
+    unsound: list[str] = field(default_factory=list)
+    """Soundness checks its poolings failed (``RunRecord.unsound``): such a row is marked,
+    listed after the sound ones and never marked best."""
+    code: str = ""
+    """The components' distributions, versions and code digest (``code_label``); "" for
+    records from before it was recorded."""
 
     @property
     def name(self) -> str:
@@ -162,11 +169,14 @@ def aggregate(
             row.ranks = [ranks[str(r.run_id)] for r in runs]
         row.parameters = runs[-1].parameters
         row.val_curves = [r.val_curve for r in runs]
+        row.code = code_label(runs[-1].plugins)  # one hash, so one code
+        row.unsound = _unsound(runs)
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
         rows.append(row)
     rows.sort(
         key=lambda row: (
+            bool(row.unsound),
             -row.stats["t2a_R1"].mean,
             -row.stats["a2t_R1"].mean,
             tuple(row.keys.values()),
@@ -190,6 +200,13 @@ def _captions_per_clip(record: RunRecord, ranks: Sequence[QueryRanks] | None) ->
     return [each + 1] * extra + [each] * (clips - extra)
 
 
+def _unsound(runs: Sequence[RunRecord]) -> list[str]:
+    """The soundness checks any of a group's runs failed, by name."""
+    return sorted(
+        {check for r in runs for checks in (r.unsound or {}).values() for check in checks}
+    )
+
+
 def _settings(runs: Sequence[RunRecord]) -> str:
     """``key=value, ...`` of a group's settings (one hash, so one set; older records: none)."""
     settings = runs[-1].settings
@@ -203,9 +220,10 @@ def mark_best(rows: Sequence[BoardRow]) -> None:
     all flagged) when they can be best: two seeds or more (one seed has no spread to judge it
     by) and, where chance matters, clearly above chance (``chance.above_chance``, which reads
     the intervals, so this runs after ``significance.mark_significance``). A column whose best
-    value is a row that cannot be best has no bold."""
+    value is a row that cannot be best has no bold. Unsound rows (``--allow-unsound``) take
+    no part: never bold, and their numbers set no best."""
     for column in STAT_COLUMNS:
-        measured = [row for row in rows if row.stats[column.key].n > 0]
+        measured = [row for row in rows if row.stats[column.key].n > 0 and not row.unsound]
         if len(measured) < 2:
             continue
         shown = [row.stats[column.key].shown for row in measured]

@@ -61,7 +61,15 @@ def shown_columns(rows: Sequence[BoardRow]) -> list[Column]:
 
 
 def key_cells(row: BoardRow) -> list[str]:
-    """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings)."""
+    """The naming cells of a row, in ``KEY_COLUMNS`` order (``–`` for no settings; an unsound
+    row's settings start with ``UNSOUND`` and its failed checks)."""
     keys = dict(row.keys, protocol_hash=row.keys["protocol_hash"][:HASH_CHARS])
+    settings = row.settings or "–"
+    if row.unsound:
+        settings = f"{UNSOUND} {', '.join(row.unsound)}; {settings}"
     seeds = "1 seed" if len(row.seeds) == 1 else str(len(row.seeds))
-    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [row.settings or "–", seeds]
+    return [keys[k] for k, _ in KEY_COLUMNS[:-2]] + [settings, seeds]
+
+
+UNSOUND = "⚠ unsound:"
+"""Marks a row whose poolings failed soundness checks and trained with --allow-unsound."""

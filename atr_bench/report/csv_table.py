@@ -20,11 +20,13 @@ FRAME_COLUMNS = (
 
 
 def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
-    """One line per measured row, in ``FRAME_COLUMNS``, then intervals and cost where some
-    row has them."""
+    """One line per measured row, in ``FRAME_COLUMNS``, then intervals, cost, code and failed
+    soundness checks where some row has them."""
     records = []
     intervals = interval_columns(rows)
     cost = any(row.parameters is not None for row in rows)
+    code = any(row.code for row in rows)
+    unsound = any(row.unsound for row in rows)
     for row in rows:
         out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
         out.update({**row.keys, "settings": row.settings})
@@ -44,6 +46,10 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
             out["parameters"] = row.parameters
             out["train_seconds_mean"] = row.train_seconds.mean
             out["train_seconds_std"] = row.train_seconds.std
+        if code:
+            out["code"] = row.code
+        if unsound:
+            out["unsound"] = " ".join(row.unsound)
         records.append(out)
     if not records:
         return pd.DataFrame(columns=FRAME_COLUMNS)

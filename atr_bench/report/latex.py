@@ -29,6 +29,7 @@ _TEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "⚠": "(!)",  # the unsound mark: not in pdflatex's default fonts
 }
 
 

@@ -197,7 +197,9 @@ def mark_significance(
         if row.ranks and (method == "queries" or len(row.ranks) > 1):
             row.intervals = {c: row_interval(row.ranks, c, method) for c in columns}
             row.interval_method = method
-    candidates = [(row, row.ranks) for row in rows if row.ranks and len(row.ranks) > 1]
+    candidates = [
+        (row, row.ranks) for row in rows if row.ranks and len(row.ranks) > 1 and not row.unsound
+    ]
     if not candidates:
         return
     best, best_ranks = max(candidates, key=lambda pair: pair[0].stats["t2a_R1"].mean)

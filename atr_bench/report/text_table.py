@@ -90,7 +90,8 @@ def _interval_cell(column: str) -> Cell:
 
 def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
     """(label, cell) of the columns only some boards have: intervals where rows kept their
-    per-query ranks, cost where records carry it (an empty cell is shown as missing)."""
+    per-query ranks, cost and code where records carry them (an empty cell is shown as
+    missing)."""
     extras: list[tuple[str, Cell]] = []
     for key in interval_columns(rows):
         direction, _, metric = key.partition("_")
@@ -101,6 +102,8 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
             ("train s/seed", lambda row, style: row.train_seconds.text(style.pm, "")),
             ("device", lambda row, style: style.escape("; ".join(sorted(row.devices)))),
         ]
+    if any(row.code for row in rows):
+        extras.append(("code", lambda row, style: style.escape(row.code)))
     return extras
 
 
@@ -109,12 +112,22 @@ def interval_columns(rows: Sequence[BoardRow]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row.intervals))
 
 
+UNSOUND_NOTE = (
+    "⚠ unsound: the row's poolings failed the named soundness checks and were trained with "
+    "--allow-unsound; such rows come after the others and are never marked best."
+)
+CODE_NOTE = "code: the components' distributions and versions, and a digest of their code."
+
+
 def notes_below(rows: Sequence[BoardRow]) -> list[str]:
-    """What the optional columns mean and the chance levels, stated under the table."""
+    """What the optional columns and marks mean, and the chance levels, stated under the
+    table."""
     methods = dict.fromkeys(row.interval_method for row in rows if row.interval_method)
     notes = [METHODS[method] for method in methods]
     if any(row.near_best for row in rows) or methods:
         notes.append(NEAR_BEST)
+    notes += [CODE_NOTE] if any(row.code for row in rows) else []
+    notes += [UNSOUND_NOTE] if any(row.unsound for row in rows) else []
     return notes + chance_notes(rows)
 
 

@@ -30,5 +30,8 @@ class RunContext:
     """Where each run's training curves go (``curves_log.LOG_TO``)."""
     allow_overlap: bool = False
     """Run even when the test split shares clips with the train split (the record says so)."""
+    allow_unsound: bool = False
+    """Train poolings that fail the soundness checks (``run.soundness``), marking their
+    records, instead of stopping."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atr_bench.run"))
     """Where the run's messages go; a caller running many may give each its own."""

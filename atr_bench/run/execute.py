@@ -24,6 +24,7 @@ from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan
+from atr_bench.run.soundness import check_soundness
 from atr_bench.run.training import train
 
 
@@ -76,6 +77,15 @@ def load_data(the_plan: Plan, context: RunContext) -> Splits:
     return splits.to(device)
 
 
+def sound_or_allowed(the_plan: Plan, context: RunContext) -> dict[str, list[str]]:
+    """The soundness checks the plan's poolings fail (``run.soundness``): an error unless the
+    context allows them, then a warning; called once per plan, before its data loads."""
+    failed = check_soundness(the_plan, context.allow_unsound)
+    if failed:
+        context.log.warning("%s: unsound poolings trained on purpose: %s", the_plan.label, failed)
+    return failed
+
+
 def build_model(the_plan: Plan, splits: Splits) -> DualEncoder:
     c = the_plan.config
     audio_pool = the_plan.components["pooling"].spec.create(
@@ -95,6 +105,7 @@ def run_seed(
     c = the_plan.config
     device, runs_dir = context.device, context.runs_dir
     run_id = the_plan.run_id(seed)
+    failed = check_soundness(the_plan, context.allow_unsound)  # warned about before loading
     seed_everything(seed)
     model = build_model(the_plan, splits).to(device)
     started = time.perf_counter()
@@ -142,7 +153,10 @@ def run_seed(
         protocol_hash=the_plan.protocol_hash,
         settings=the_plan.settings,
         config=c.as_dict(),
-        plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        plugins={
+            k: {**v.origin.as_dict(), "digest": the_plan.code[k].digest}
+            for k, v in the_plan.components.items()
+        },
         untrained=c.weights == "random" or splits.untrained_features,
         features={split: dict(p) for split, p in splits.provenance.items()},
         versions={
@@ -164,6 +178,7 @@ def run_seed(
         parameters=sum(p.numel() for p in model.parameters()),
         ranks=write_ranks(ranks_path(runs_dir, run_id), ranks).name,
         **data_identity(splits, context.allow_overlap),
+        unsound=failed or None,
     )
     write_record(record_path(runs_dir, run_id), record)
     checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)

@@ -14,6 +14,13 @@ declares its legacy value, the value that gives the behaviour from before it exi
 in ``LEGACY_FIELDS``, an option in ``Option.legacy``). At that value it is left out of the
 hash, so the runs recorded before it keep their ids; at any other value it is in. A legacy
 value never changes (runs at an old and a new one would share a hash); defaults may.
+
+Code identity (``plugins.code_identity``): each component's distribution, version and source
+digest is in the hash, under ``code``, so edited or upgraded plugin code gives new run ids
+(never "already done", never averaged with the old code's seeds into one row). It came after
+runs were recorded, and their code cannot be known now: a hash made without it (``code``
+None) is the hash from before, so those records keep their ids; a new plan always has it, so
+the first run after this rule is a new run even when the code did not change.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from atr_bench.plugins.code_identity import CodeIdentity
 from atr_bench.plugins.specs import ALWAYS_HASHED, Spec
 from atr_bench.run.config import RunConfig
 
@@ -37,9 +45,15 @@ LEGACY_FIELDS: dict[str, Any] = {
 """``RunConfig`` fields added after runs were recorded, with their legacy values."""
 
 
-def run_hash(config: RunConfig, specs: Mapping[str, Spec], weights: str | None) -> str:
+def run_hash(
+    config: RunConfig,
+    specs: Mapping[str, Spec],
+    weights: str | None,
+    code: Mapping[str, CodeIdentity] | None = None,
+) -> str:
     """The hash of ``config``, whose ``<component>_options`` are options of ``specs[component]``
-    and whose checkpoint is identified by ``weights`` (``features.weights.weights_identity``)."""
+    and whose checkpoint is identified by ``weights`` (``features.weights.weights_identity``),
+    with each component's ``code`` identity (None: the hash from before it was covered)."""
     covered: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
@@ -50,6 +64,8 @@ def run_hash(config: RunConfig, specs: Mapping[str, Spec], weights: str | None) 
         if field.name in LEGACY_FIELDS and value == LEGACY_FIELDS[field.name]:
             continue
         covered[field.name] = value
+    if code is not None:
+        covered["code"] = {name: identity.as_dict() for name, identity in code.items()}
     blob = json.dumps(covered, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.weights import weights_identity
+from atr_bench.plugins.code_identity import CodeIdentity, code_identity
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ProtocolSpec, Spec
@@ -35,6 +36,8 @@ class Plan:
     """The checkpoint as the hash knows it: ``sha256:<digest>``, ``random`` or None."""
     protocol_hash: str
     """The run hash (``run.hashing``), under the name run records give it."""
+    code: dict[str, CodeIdentity]
+    """Each component's code identity (``plugins.code_identity``), in the hash."""
 
     @property
     def protocol(self) -> ProtocolSpec:
@@ -136,8 +139,9 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     specs = {name: found.spec for name, found in components.items()}
     weights = weights_identity(resolved.weights)
     defaults = _resolve(base, components, dataset)
-    digest = run_hash(resolved, specs, weights)
-    return Plan(resolved, components, dataset, defaults, config, weights, digest)
+    code = {name: code_identity(found) for name, found in components.items()}
+    digest = run_hash(resolved, specs, weights, code)
+    return Plan(resolved, components, dataset, defaults, config, weights, digest, code)
 
 
 def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset) -> RunConfig:

@@ -109,6 +109,7 @@ def sweep(
         label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
         try:
             the_plan = plan(config, registry(), context.data_root)
+            execute.sound_or_allowed(the_plan, context)  # stopped before its data loads
         except AtrBenchError as exc:
             tally.failures.append(_failed(label, None, exc))
             continue
@@ -140,7 +141,7 @@ def sweep(
             return Task(
                 the_plan.request, seed, the_plan.label, the_plan.run_id(seed), device,
                 context.runs_dir, context.data_root, context.threads, context.stream,
-                claim_ttl, context.log_to, context.allow_overlap,
+                claim_ttl, context.log_to, context.allow_overlap, context.allow_unsound,
             )  # fmt: skip
 
         tasks = _prepare(pending, task, context, tally)

@@ -43,6 +43,7 @@ class Task:
     claim_ttl: float = CLAIM_TTL
     log_to: str = "tensorboard"
     allow_overlap: bool = False
+    allow_unsound: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def run_task(task: Task, slurm_task: str | None = None) -> TaskResult:
             stream=task.stream,
             log_to=task.log_to,
             allow_overlap=task.allow_overlap,
+            allow_unsound=task.allow_unsound,
         )
 
         def work() -> None:

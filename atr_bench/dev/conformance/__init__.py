@@ -26,15 +26,18 @@ from atr_bench.dev.conformance.datasets import (
 )
 from atr_bench.dev.conformance.extractors import check_extractor
 from atr_bench.dev.conformance.poolings import (
+    FINITE_GARBAGE,
     GARBAGE,
     IN_DIM,
     POOLING_CHECKS,
     build_pooling,
     check_pooling,
     check_pooling_determinism,
+    check_pooling_finite,
     check_pooling_gradients,
     check_pooling_out_dim,
     check_pooling_padding,
+    check_pooling_padding_content,
     padded_batch,
 )
 from atr_bench.dev.conformance.text_encoders import (
@@ -51,6 +54,7 @@ __all__ = [
     "CAPTIONS",
     "CORPUS",
     "DATASET_CHECKS",
+    "FINITE_GARBAGE",
     "GARBAGE",
     "IN_DIM",
     "POOLING_CHECKS",
@@ -67,9 +71,11 @@ __all__ = [
     "check_extractor",
     "check_pooling",
     "check_pooling_determinism",
+    "check_pooling_finite",
     "check_pooling_gradients",
     "check_pooling_out_dim",
     "check_pooling_padding",
+    "check_pooling_padding_content",
     "check_spec",
     "check_text_encoder",
     "check_text_encoder_determinism",

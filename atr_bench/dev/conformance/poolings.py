@@ -1,7 +1,9 @@
-"""Conformance checks of poolings: shapes, padding, gradients, determinism."""
+"""Conformance checks of poolings: shapes, finite outputs, padding, gradients, determinism.
+Each failure names the property that does not hold."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +19,9 @@ IN_DIM = 8
 
 GARBAGE = (float("nan"), float("inf"), float("-inf"), 1e30, -1e30, 0.0, 7.5)
 """Values written into padded frames: none of them may reach a pooling's output."""
+FINITE_GARBAGE = tuple(v for v in GARBAGE if math.isfinite(v))
+"""The finite ones: padding checks use them, so that a NaN leak fails the finiteness check
+(``check_pooling_finite``) and not a padding one."""
 
 
 def build_pooling(
@@ -35,22 +40,26 @@ def build_pooling(
 
 
 def padded_batch(
-    lengths: Sequence[int], frames: int, in_dim: int, seed: int
+    lengths: Sequence[int],
+    frames: int,
+    in_dim: int,
+    seed: int,
+    garbage: Sequence[float] = GARBAGE,
 ) -> tuple[Tensor, Tensor]:
-    """Random ``[B, frames, in_dim]`` frames with garbage (NaN, inf, huge) after each length,
-    and the ``[B, frames]`` mask that is True on the real frames."""
+    """Random ``[B, frames, in_dim]`` frames with ``garbage`` (NaN, inf, huge) after each
+    length, and the ``[B, frames]`` mask that is True on the real frames."""
     gen = torch.Generator().manual_seed(seed)
     mask = torch.arange(frames)[None, :] < torch.tensor(list(lengths))[:, None]
     x = torch.randn(len(lengths), frames, in_dim, generator=gen)
-    pick = torch.randint(len(GARBAGE), x.shape, generator=gen)
-    return torch.where(mask[..., None], x, torch.tensor(GARBAGE)[pick]), mask
+    pick = torch.randint(len(garbage), x.shape, generator=gen)
+    return torch.where(mask[..., None], x, torch.tensor(garbage)[pick]), mask
 
 
 def check_pooling_out_dim(
     spec: PoolingSpec, options: Mapping[str, Any] | None = None, *, in_dim: int = IN_DIM
 ) -> None:
-    """``forward(x, mask)`` is a finite float ``[B, out_dim]``, for ``in_dim`` and twice that, and
-    for batches with and without padding."""
+    """``forward(x, mask)`` is a float ``[B, out_dim]``, for ``in_dim`` and twice that, and for
+    batches with and without padding."""
     for dim in (in_dim, 2 * in_dim):
         module = build_pooling(spec, options, dim).eval()
         out_dim: int = module.out_dim  # type: ignore[assignment]  # build_pooling checked it
@@ -66,8 +75,54 @@ def check_pooling_out_dim(
                     f"in_dim={dim}: forward returned {shape}, expected [B, out_dim] = {expected}; "
                     "make out_dim match what forward returns",
                 )
-            if not out.is_floating_point() or not torch.isfinite(out).all():
-                fail(spec, f"in_dim={dim}: output is not finite floats; check the masking")
+            if not out.is_floating_point():
+                fail(spec, f"in_dim={dim}: forward returned {out.dtype}, not floating point")
+
+
+def check_pooling_finite(
+    spec: PoolingSpec, options: Mapping[str, Any] | None = None, *, in_dim: int = IN_DIM
+) -> None:
+    """The output is finite for finite frames, and stays finite when padded frames hold NaN
+    or inf."""
+    module = build_pooling(spec, options, in_dim).eval()
+    x, mask = padded_batch([9, 4, 1], 9, in_dim, seed=5)
+    with torch.no_grad():
+        clean = module(torch.where(mask[..., None], x, 0.0), mask)
+        dirty = module(x, mask)
+    if not torch.isfinite(clean).all():
+        fail(spec, "the output is not finite for finite input frames (padded frames zero)")
+    if not torch.isfinite(dirty).all():
+        fail(
+            spec,
+            "NaN or inf in padded frames reaches the output; padded frames must not enter any "
+            "arithmetic (x * mask keeps a NaN: NaN * 0 is NaN), e.g. "
+            "torch.where(mask[..., None], x, 0)",
+        )
+
+
+def check_pooling_padding_content(
+    spec: PoolingSpec,
+    options: Mapping[str, Any] | None = None,
+    *,
+    in_dim: int = IN_DIM,
+    cases: int = 4,
+) -> None:
+    """What padded frames hold never changes the output: the same batch with other (finite)
+    values in its padded frames pools to the same rows."""
+    module = build_pooling(spec, options, in_dim).eval()
+    for case in range(cases):
+        lengths = [7, 1 + case, 3]
+        x, mask = padded_batch(lengths, 8 + case, in_dim, seed=case, garbage=FINITE_GARBAGE)
+        other, _ = padded_batch(lengths, 8 + case, in_dim, seed=99 + case, garbage=(1e4, -3.0))
+        with torch.no_grad():
+            first = module(x, mask)
+            second = module(torch.where(mask[..., None], x, other), mask)
+        if not torch.allclose(first, second, atol=1e-5, rtol=1e-4, equal_nan=True):
+            fail(
+                spec,
+                "the values in padded frames change the output; ignore frames where mask is "
+                "False, e.g. torch.where(mask[..., None], x, 0) and mask every sum, max or softmax",
+            )
 
 
 def check_pooling_padding(
@@ -77,20 +132,22 @@ def check_pooling_padding(
     in_dim: int = IN_DIM,
     cases: int = 8,
 ) -> None:
-    """Padded frames (whatever they hold) never change the output: each row of a padded batch
-    equals that clip pooled alone, without padding."""
+    """Padded frames (whatever finite values they hold) never change the output: each row of
+    a padded batch equals that clip pooled alone, without padding."""
     module = build_pooling(spec, options, in_dim).eval()
     gen = torch.Generator().manual_seed(1234)
     for case in range(cases):
         batch = int(torch.randint(1, 5, (1,), generator=gen))
         lengths = torch.randint(1, 8, (batch,), generator=gen)
         frames = int(lengths.max()) + case % 4
-        x, mask = padded_batch(lengths.tolist(), frames, in_dim, seed=case)
+        x, mask = padded_batch(lengths.tolist(), frames, in_dim, case, FINITE_GARBAGE)
         with torch.no_grad():
             batched = module(x, mask)
             for row, length in enumerate(lengths.tolist()):
                 alone = module(x[row : row + 1, :length], torch.ones(1, length, dtype=torch.bool))
-                if not torch.allclose(batched[row : row + 1], alone, atol=1e-5, rtol=1e-4):
+                if not torch.allclose(
+                    batched[row : row + 1], alone, atol=1e-5, rtol=1e-4, equal_nan=True
+                ):
                     fail(
                         spec,
                         f"padding changes the output (a clip of {length} frames padded to "
@@ -110,8 +167,10 @@ def check_pooling_gradients(
     out = module(x, mask)
     (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(0))).sum().backward()
     grad = x.grad
-    if grad is None or not torch.isfinite(grad).all() or grad[mask].abs().sum() == 0:
-        fail(spec, "no finite gradient reaches the input frames; do not detach the input")
+    if grad is None or grad[mask].abs().sum() == 0:
+        fail(spec, "no gradient reaches the real input frames; forward must not detach x")
+    if not torch.isfinite(grad).all():
+        fail(spec, "the input frames' gradient is not finite (NaN or inf)")
     if (grad[~mask] != 0).any():
         fail(spec, "padded frames receive gradient; mask them out before any arithmetic")
     for name, param in module.named_parameters():
@@ -131,7 +190,7 @@ def check_pooling_determinism(
         module = build_pooling(spec, options, in_dim, seed=0).train()
         torch.manual_seed(1)
         outs.append(module(x, mask).detach())
-    if not torch.equal(outs[0], outs[1]):
+    if not torch.allclose(outs[0], outs[1], rtol=0.0, atol=0.0, equal_nan=True):
         fail(
             spec,
             "two builds under the same torch seed give different outputs; draw all randomness "
@@ -141,6 +200,8 @@ def check_pooling_determinism(
 
 POOLING_CHECKS: tuple[Callable[..., None], ...] = (
     check_pooling_out_dim,
+    check_pooling_finite,
+    check_pooling_padding_content,
     check_pooling_padding,
     check_pooling_gradients,
     check_pooling_determinism,
