@@ -7,7 +7,9 @@ whenever the fields change, and the reader keeps accepting every version listed.
 
 Schema history: 1, the first typed record (the fields below without ``parameters`` and
 ``ranks``); 2 adds the model's parameter count and the name of the per-query ranks file
-(``record/ranks.py``) beside the record.
+(``record/ranks.py``) beside the record; 3 adds which clips each split held
+(``split_digests``), their canonical ``coverage``, ``allowed_overlap`` and ``unsound``, and a
+``digest`` of each component's code in ``plugins``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 
 from atr_bench.record.metric_names import DIRECTIONS, PERCENT_METRICS, RANK_METRICS
 
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = frozenset({1, 2})
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = frozenset({1, 2, 3})
 LEGACY_PROTOCOL = "pairs@1"
 """The protocol of records written before protocols were named (their settings are pairs')."""
 
