@@ -230,7 +230,8 @@ def schema_problem(record: Any) -> str | None:
     """Why ``record`` is not a valid run record (types and ranges of what the harness reads
     back), or None."""
     if not isinstance(record, dict) or record.get("schema") not in READABLE_SCHEMAS:
-        versions = " or ".join(str(v) for v in sorted(READABLE_SCHEMAS))
+        *earlier, last = (str(v) for v in sorted(READABLE_SCHEMAS))
+        versions = f"{', '.join(earlier)} or {last}" if earlier else last
         return f"not a schema-{versions} run record"
     for key in ("dataset", "extractor", "pooling"):
         if not isinstance(record.get(key), str):
