@@ -4,7 +4,6 @@ writable folders."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -29,30 +28,14 @@ def seed_list(text: str) -> list[int]:
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
     if bad:
         raise argparse.ArgumentTypeError(f"seed {bad[0]} is not in 0..{MAX_SEED}")
+    twice = [s for i, s in enumerate(seeds) if s in seeds[:i]]
+    if twice:
+        raise argparse.ArgumentTypeError(f"seed {twice[0]} is given twice")
     return seeds
 
 
 MAX_SEED = 2**32 - 1
 """numpy's seeds are 32-bit."""
-
-
-NUMBERS = {
-    "lr": ("> 0", lambda v: v > 0),
-    "weight_decay": (">= 0", lambda v: v >= 0),
-    "gamma": ("in (0, 1]", lambda v: 0 < v <= 1),
-    "margin": (">= 0", lambda v: v >= 0),
-    "temperature": ("> 0", lambda v: v > 0),
-    "batch_size": (">= 2 (a batch needs a negative)", lambda v: v >= 2),
-}
-"""Flags that must be finite numbers in a range, and the range."""
-
-
-def in_range(args: argparse.Namespace) -> None:
-    for name, (rule, ok) in NUMBERS.items():
-        value = getattr(args, name)
-        if value is not None and not (math.isfinite(value) and ok(value)):
-            flag = "--" + name.replace("_", "-")
-            raise AtrBenchError(f"{flag} {value}: must be a finite number {rule}")
 
 
 def add_component(parser: argparse.ArgumentParser, name: str, default: str | None, what: str):
@@ -72,19 +55,24 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def positive(args: argparse.Namespace, *names: str) -> None:
+def positive(args: argparse.Namespace, *names: str, most: int = 1 << 20) -> None:
+    """Each named count is a whole number from 1 to ``most``."""
     for name in names:
         value = getattr(args, name)
-        if value is not None and value < 1:
-            raise AtrBenchError(f"--{name.replace('_', '-')} must be at least 1")
+        if value is not None and not 1 <= value <= most:
+            raise AtrBenchError(f"--{name.replace('_', '-')} {value}: must be from 1 to {most}")
+
+
+MAX_THREADS = 256
+"""More CPU threads than this is a typo (OpenMP crashes at some thousands)."""
 
 
 def set_threads(threads: int | None) -> None:
     import torch
 
     if threads is not None:
-        if threads < 1:
-            raise AtrBenchError(f"--threads {threads}: must be at least 1")
+        if not 1 <= threads <= MAX_THREADS:
+            raise AtrBenchError(f"--threads {threads}: must be from 1 to {MAX_THREADS}")
         torch.set_num_threads(threads)
 
 

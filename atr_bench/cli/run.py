@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from atr_bench.cli.executors import add_executor_arguments, executor_from_args
 from atr_bench.cli.options import (
+    MAX_THREADS,
     add_component,
     add_data_root,
     data_root,
-    in_range,
     path_arg,
     positive,
     seed_list,
@@ -27,6 +27,7 @@ from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
+from atr_bench.run.settings import check_settings
 
 if TYPE_CHECKING:
     from atr_bench.run.context import RunContext
@@ -128,8 +129,10 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunRequest:
-    positive(args, "epochs", "embed_dim", "text_tokens", "audio_frames")
-    in_range(args)
+    check_settings(
+        vars(args),
+        lambda name, value, problem: f"--{name.replace('_', '-')} {value}: {problem}",
+    )
 
     given = vars(args)
     fields: dict[str, Any] = {}
@@ -213,7 +216,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from atr_bench.run.status import format_status, grid_status
     from atr_bench.run.sweep import expand, sweep
 
-    positive(args, "jobs")
+    positive(args, "jobs", most=MAX_THREADS)
     executor, args.threads = executor_from_args(args)
     remote = executor is not None and executor.remote
     context = run_context(args, resolve_device=not remote)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,6 +21,9 @@ class _Unset(Enum):
 
 ALWAYS_HASHED = _Unset.UNSET
 """``Option.legacy`` of an option that is in the run hash at every value."""
+INT_CEILING = 1 << 20
+"""The largest value an int option takes unless it declares a ``maximum``: sizes, counts and
+frames past a million are typos that would reach an allocation unchecked."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Option:
     help: str = ""
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
+    """Inclusive; an int option without one gets ``INT_CEILING`` (a value past it reaches an
+    allocation or a library before anything says it is wrong)."""
     rule: Rule | None = None
     affects_results: bool = True
     """False for options that change how a run executes but not its numbers (compilation,
@@ -83,11 +90,17 @@ class Option:
         return value
 
     def broken_rule(self, value: Any) -> str | None:
-        """What ``value`` must be, when it breaks one of this option's rules; else None."""
+        """What ``value`` must be, when it breaks one of this option's rules; else None. A
+        float must be finite, an int at most ``INT_CEILING`` unless a ``maximum`` says."""
         if self.choices is not None and value not in self.choices:
             return "one of " + ", ".join(map(str, self.choices))
+        if self.type is float and not math.isfinite(value):
+            return "a finite number"
         if self.minimum is not None and value < self.minimum:
-            return f">= {self.minimum}"
+            return f">= {self.minimum:g}"
+        ceiling = INT_CEILING if self.maximum is None and self.type is int else self.maximum
+        if ceiling is not None and value > ceiling:
+            return f"<= {ceiling:g}"
         if self.rule is not None and not self.rule.holds(value):
             return self.rule.text
         return None

@@ -43,15 +43,15 @@ PADDING_OPTION = Option(
 MEAN_OPTIONS = (_readout("mean", "normalised_mean"),)
 MAX_OPTIONS = (PADDING_OPTION,)
 LSTM_OPTIONS = (
-    Option("hidden", int, 512, "hidden units per direction", minimum=1),
-    Option("layers", int, 1, "stacked LSTM layers", minimum=1),
+    Option("hidden", int, 512, "hidden units per direction", minimum=1, maximum=8192),
+    Option("layers", int, 1, "stacked LSTM layers", minimum=1, maximum=32),
     Option("bidirectional", bool, False, "also run backwards and concatenate both states"),
     _readout("last", "normalised_mean"),
 )
 TRANSFORMER_OPTIONS = (
-    Option("d_model", int, 256, "model width (the output size)", minimum=1),
-    Option("heads", int, 4, "attention heads (must divide d_model)", minimum=1),
-    Option("layers", int, 2, "encoder layers", minimum=1),
+    Option("d_model", int, 256, "model width (the output size)", minimum=1, maximum=8192),
+    Option("heads", int, 4, "attention heads (must divide d_model)", minimum=1, maximum=256),
+    Option("layers", int, 2, "encoder layers", minimum=1, maximum=64),
     Option(
         "dropout",
         float,
@@ -59,7 +59,14 @@ TRANSFORMER_OPTIONS = (
         "dropout inside the encoder layers",
         rule=Rule(lambda p: 0.0 <= p < 1.0, "in [0, 1)"),
     ),
-    Option("max_len", int, 512, "longest input, in frames (positional embedding size)", minimum=1),
+    Option(
+        "max_len",
+        int,
+        512,
+        "longest input, in frames (positional embedding size)",
+        minimum=1,
+        maximum=100_000,
+    ),
     Option(
         "norm_first",
         bool,
@@ -91,12 +98,20 @@ TRANSFORMER_OPTIONS = (
         "standard deviation of the positional embedding's initial values (the paper's code "
         "has 1.0, an nn.Embedding's)",
         minimum=0.0,
+        maximum=10.0,
         legacy=0.02,
     ),
     _readout("mean", "normalised_mean"),
 )
 VLAD_OPTIONS = (
-    Option("clusters", int, 12, "clusters (the protocol uses 12 on audio, 20 on text)", minimum=1),
+    Option(
+        "clusters",
+        int,
+        12,
+        "clusters (the protocol uses 12 on audio, 20 on text)",
+        minimum=1,
+        maximum=1024,
+    ),
     Option(
         "ghost_clusters",
         int,

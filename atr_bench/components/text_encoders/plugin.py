@@ -17,10 +17,26 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
             description="skip-gram word2vec (300-d) trained on the training captions",
             build=Lazy(f"{__package__}.word2vec", "Word2VecEncoder"),
             options=(
-                Option("epochs", int, 30, "training passes over the captions"),
-                Option("window", int, 5, "context window, in words each side"),
-                Option("min_count", int, 1, "ignore words rarer than this"),
-                Option("seed", int, 0, "training seed (training is deterministic)"),
+                Option(
+                    "epochs",
+                    int,
+                    30,
+                    "training passes over the captions",
+                    minimum=1,
+                    maximum=10_000,
+                ),
+                Option(
+                    "window", int, 5, "context window, in words each side", minimum=1, maximum=100
+                ),
+                Option("min_count", int, 1, "ignore words rarer than this", minimum=1),
+                Option(
+                    "seed",
+                    int,
+                    0,
+                    "training seed (training is deterministic)",
+                    minimum=0,
+                    maximum=2**32 - 1,
+                ),
             ),
             dim=WORD2VEC_DIM,
         ),
