@@ -144,3 +144,26 @@ def test_a_folder_where_a_claim_should_be_is_named(tmp_path) -> None:
     with pytest.raises(AtrBenchError, match=r"run-a\.claim: not a claim file"):
         try_claim(path, Owner.here())
     assert path.is_dir()
+
+
+def test_a_plain_run_refuses_a_run_another_process_is_training(
+    tmp_path, capsys, tiny_data, tiny_args
+) -> None:
+    """Two `run`s of one id at once would both train and both log every epoch: the second
+    meets the first's claim and stops with one line; once the claim is gone it runs."""
+    from atr_bench.cli.main import main
+
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1")
+    assert main([*args, "--force"]) == 0
+    (record,) = runs.glob("*.json")
+    record.unlink()
+    claim = claim_path(runs, record.stem)
+    _foreign(claim, heartbeat_age=1)  # a live worker elsewhere
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "being trained now by pid 1 on elsewhere.invalid" in err and len(err.splitlines()) == 1
+    assert not record.exists()
+    claim.unlink()
+    assert main(args) == 0 and record.exists() and not claim.exists()

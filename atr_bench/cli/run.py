@@ -4,9 +4,11 @@ given, under a protocol."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from atr_bench.cli.options import (
     writable_dir,
 )
 from atr_bench.data.stream_modes import STREAM_MODES
+from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import LOSS_NAMES, RunRequest
@@ -178,6 +181,23 @@ def _check_folders(context: RunContext) -> None:
     writable_dir(context.data_root, "--data-root")
 
 
+@contextlib.contextmanager
+def _claimed(runs_dir: Path, run_id: str) -> Iterator[None]:
+    """Hold the run's claim (as a sweep's workers do) while it trains: a second ``run`` or a
+    sweep of the same id at the same time is refused instead of training it twice."""
+    from atr_bench.record.claims import Owner, claim_path, holding, try_claim
+
+    claim, owner = claim_path(runs_dir, run_id), Owner.here()
+    held = try_claim(claim, owner)
+    if held is not None:
+        raise AtrBenchError(
+            f"{run_id}: being trained now by {held.owner.describe()} (heartbeat "
+            f"{held.age():.0f} s ago); wait for it to finish, then run again"
+        )
+    with holding(claim, owner):
+        yield
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench.record.results import execution, read_done, record_path
     from atr_bench.report.run_table import metrics_table
@@ -199,7 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             records.append(read_done(path, execution(context.device)))
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
             continue
-        records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
+        with _claimed(context.runs_dir, the_plan.run_id(seed)):
+            records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
         print(f"wrote {path}", file=sys.stderr)
     seeds = ",".join(str(s) for s in args.seeds)
     device = context.device
