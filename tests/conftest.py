@@ -106,3 +106,27 @@ def fake_distribution():
         write_dist_info(site, name, version)
 
     return write
+
+
+@pytest.fixture
+def loose_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_distribution):
+    """``add(name, source)``: a plugin distribution (``fake_distribution``) in a folder on
+    ``sys.path`` that the registry loads, with no plugin filter, until the test ends; returns
+    that folder."""
+    import importlib
+
+    from atr_bench.plugins.registry import ENV_FILTER, registry
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(ENV_FILTER, raising=False)
+
+    def add(name: str, source: str) -> Path:
+        fake_distribution(site, name, source)
+        importlib.invalidate_caches()
+        registry.cache_clear()
+        return site
+
+    yield add
+    registry.cache_clear()

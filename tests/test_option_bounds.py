@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atr_bench.cli.main import main
-from atr_bench.plugins import registry as plugins
 
 HUGE = str(10**30)
 
@@ -74,23 +73,15 @@ def atr_bench_protocols():
     ],
 )
 def test_a_protocol_plugins_bad_setting_is_named_before_any_data_loads(
-    tmp_path, monkeypatch, capsys, fake_distribution, protocol, says
+    tmp_path, capsys, loose_plugins, protocol, says
 ):
-    site = tmp_path / "site"
-    site.mkdir()
-    fake_distribution(site, "protoplug", BAD_PROTOCOLS)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
-    plugins.registry.cache_clear()
-    try:
-        data = tmp_path / "data"
-        args = ["run", "--protocol", protocol, "--data-root", str(data)]
-        assert main([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
-        err = capsys.readouterr().err.strip()
-        assert says in err and "fix the protocol plugin" in err and len(err.splitlines()) == 1
-        assert not data.exists()
-    finally:
-        plugins.registry.cache_clear()
+    loose_plugins("protoplug", BAD_PROTOCOLS)
+    data = tmp_path / "data"
+    args = ["run", "--protocol", protocol, "--data-root", str(data)]
+    assert main([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "fix the protocol plugin" in err and len(err.splitlines()) == 1
+    assert not data.exists()
 
 
 FLAGS = (

@@ -187,38 +187,30 @@ MISSING = "import not_installed_dependency\n"
 
 
 def test_broken_installed_plugins_are_reported_and_the_rest_run(
-    tmp_path, monkeypatch, capsys, tiny_data, tiny_args, fake_distribution
+    tmp_path, capsys, tiny_data, tiny_args, loose_plugins
 ):
-    site = tmp_path / "site"
-    site.mkdir()
     for name, source in (("goodplug", GOOD), ("clashplug", CLASH), ("missingplug", MISSING)):
-        fake_distribution(site, name, source)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
-    plugins.registry.cache_clear()
-    try:
-        assert main(["list"]) == 0
-        out = capsys.readouterr()
-        assert "good_mean" in out.out and "netrvlad" in out.out
-        assert "plugin 'missingplug' not loaded: failed to import missingplug" in out.err
-        assert "not_installed_dependency" in out.err
-        builtin = "'atr_bench.poolings'"
-        clash = f"pooling name 'mean' is defined by two plugins, {builtin} and "
-        assert f"plugin 'clashplug' not loaded: {clash}'clashplug'" in out.err
-        runs = tmp_path / "runs"
-        assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2
-        assert clash in capsys.readouterr().err
-        wrong = tiny_args(tiny_data, runs, "--pooling", "wrong_shape")
-        assert main(wrong) == 2  # stopped by the soundness check before training
-        (error,) = capsys.readouterr().err.strip().splitlines()
-        assert "audio pooling 'wrong_shape' (plugin 'goodplug', goodplug 1.0) fails" in error
-        assert "check(s) shape: in_dim=128: forward returned (3, 128)" in error
-        assert main([*wrong, "--allow-unsound"]) == 2  # then by the model, in training
-        error = capsys.readouterr().err.strip().splitlines()[-1]
-        assert "audio pooling Wrong returned [32, 128]" in error and "out_dim is 129" in error
-        assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
-    finally:
-        plugins.registry.cache_clear()
+        loose_plugins(name, source)
+    assert main(["list"]) == 0
+    out = capsys.readouterr()
+    assert "good_mean" in out.out and "netrvlad" in out.out
+    assert "plugin 'missingplug' not loaded: failed to import missingplug" in out.err
+    assert "not_installed_dependency" in out.err
+    builtin = "'atr_bench.poolings'"
+    clash = f"pooling name 'mean' is defined by two plugins, {builtin} and "
+    assert f"plugin 'clashplug' not loaded: {clash}'clashplug'" in out.err
+    runs = tmp_path / "runs"
+    assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 2
+    assert clash in capsys.readouterr().err
+    wrong = tiny_args(tiny_data, runs, "--pooling", "wrong_shape")
+    assert main(wrong) == 2  # stopped by the soundness check before training
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert "audio pooling 'wrong_shape' (plugin 'goodplug', goodplug 1.0) fails" in error
+    assert "check(s) shape: in_dim=128: forward returned (3, 128)" in error
+    assert main([*wrong, "--allow-unsound"]) == 2  # then by the model, in training
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "audio pooling Wrong returned [32, 128]" in error and "out_dim is 129" in error
+    assert main(tiny_args(tiny_data, runs, "--pooling", "good_mean", "--epochs", "1")) == 0
 
 
 RAISES = """
@@ -240,40 +232,22 @@ def atr_bench_poolings():
 
 
 def test_an_exception_from_a_plugins_code_is_one_line_naming_where(
-    tmp_path, monkeypatch, capsys, tiny_data, tiny_args, fake_distribution
+    tmp_path, capsys, tiny_data, tiny_args, loose_plugins
 ):
-    site = tmp_path / "site"
-    site.mkdir()
-    fake_distribution(site, "raiseplug", RAISES)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
-    plugins.registry.cache_clear()
-    try:
-        args = tiny_args(tiny_data, tmp_path / "runs", "--pooling", "raises", "--epochs", "1")
-        assert main(args) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "ZeroDivisionError" in err
-        assert "the plugin divided by zero" in err and f"{site / 'raiseplug.py'}:9" in err
-        assert "--debug" in err
-    finally:
-        plugins.registry.cache_clear()
+    site = loose_plugins("raiseplug", RAISES)
+    args = tiny_args(tiny_data, tmp_path / "runs", "--pooling", "raises", "--epochs", "1")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ZeroDivisionError" in err
+    assert "the plugin divided by zero" in err and f"{site / 'raiseplug.py'}:9" in err
+    assert "--debug" in err
 
 
-def test_a_plugin_that_exits_or_interrupts_at_import_stops_nothing(
-    tmp_path, monkeypatch, capsys, fake_distribution
-):
-    site = tmp_path / "site"
-    site.mkdir()
-    fake_distribution(site, "exitplug", "import sys\nsys.exit(3)\n")
-    fake_distribution(site, "ctrlcplug", "raise KeyboardInterrupt\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
-    plugins.registry.cache_clear()
-    try:
-        assert main(["list"]) == 0
-        out = capsys.readouterr()
-        assert "netrvlad" in out.out
-        assert "plugin 'exitplug' not loaded: failed to import exitplug: SystemExit(3)" in out.err
-        assert "plugin 'ctrlcplug' not loaded" in out.err and "KeyboardInterrupt" in out.err
-    finally:
-        plugins.registry.cache_clear()
+def test_a_plugin_that_exits_or_interrupts_at_import_stops_nothing(tmp_path, capsys, loose_plugins):
+    loose_plugins("exitplug", "import sys\nsys.exit(3)\n")
+    loose_plugins("ctrlcplug", "raise KeyboardInterrupt\n")
+    assert main(["list"]) == 0
+    out = capsys.readouterr()
+    assert "netrvlad" in out.out
+    assert "plugin 'exitplug' not loaded: failed to import exitplug: SystemExit(3)" in out.err
+    assert "plugin 'ctrlcplug' not loaded" in out.err and "KeyboardInterrupt" in out.err
