@@ -130,3 +130,26 @@ def loose_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_distribu
 
     yield add
     registry.cache_clear()
+
+
+@pytest.fixture
+def interrupted_at(monkeypatch: pytest.MonkeyPatch):
+    """``interrupted_at(n)``: training's ``n``-th epoch from now raises KeyboardInterrupt, as a
+    Ctrl-C or a kill mid-run would; returns the real epoch function, to put back."""
+    from atr_bench.run import training
+
+    real = training._train_epoch
+
+    def arm(n: int):
+        calls = {"n": 0}
+
+        def epoch(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(training, "_train_epoch", epoch)
+        return real
+
+    return arm

@@ -36,18 +36,10 @@ def _tensorboard(runs: Path, run_id: str) -> EventAccumulator:
 
 
 def test_a_resumed_run_logs_every_epoch_once_with_the_record_values(
-    tiny_data, tmp_path, monkeypatch, tiny_args
+    tiny_data, tmp_path, monkeypatch, tiny_args, interrupted_at
 ):
     runs = tmp_path / "runs"
-    real_epoch, calls = training._train_epoch, {"n": 0}
-
-    def dies_in_epoch_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_two)
+    real_epoch = interrupted_at(2)
     assert main(tiny_args(tiny_data, runs, "--pooling", "mean")) == 130
     (folder,) = (runs / "tb").iterdir()
     assert _tensorboard(runs, folder.name).Scalars("train/loss")[0].step == 1

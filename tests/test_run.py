@@ -118,50 +118,45 @@ def test_rerun_skips_seeds_already_done_unless_forced(tiny_data, tmp_path, capsy
     assert json.loads(path.read_text())["created"] == stamp
 
 
-def test_interrupted_training_resumes_to_the_uninterrupted_result(
-    tiny_data, tmp_path, monkeypatch, tiny_options
-):
-    config = RunRequest(
-        pooling="netvlad",
-        dataset_options=tuple(sorted(tiny_options.items())),
-        epochs=3,
-        batch_size=32,
-        embed_dim=32,
-    )
+def _trainer(tiny_data: Path, tmp_path: Path, tiny_options, **request):
+    """``train(seed, checkpoint)``: a fresh model of this request, trained on tiny synthcaps
+    as a run trains it (seeded, then ``training.train``), resuming from ``checkpoint``."""
+    from atr_bench.run.execute import build_model, seed_everything
+
+    config = RunRequest(dataset_options=tuple(sorted(tiny_options.items())), **request)
     the_plan = plan(config, registry(), tiny_data)
     cpu = torch.device("cpu")
     splits = load_data(the_plan, RunContext(cpu, tmp_path / "runs", tiny_data))
-    from atr_bench.run.execute import build_model, seed_everything
 
-    def train_fresh(checkpoint=None):
-        seed_everything(0)
+    def train(seed: int, checkpoint: Path | None = None) -> training.Outcome:
+        seed_everything(seed)
         model = build_model(the_plan, splits)
-        config, protocol = the_plan.config, the_plan.protocol
+        c, protocol = the_plan.config, the_plan.protocol
         return training.train(
-            model, splits.train, splits.val, config, protocol, 0, cpu, checkpoint, progress=False
+            model, splits.train, splits.val, c, protocol, seed, cpu, checkpoint, progress=False
         )
 
-    reference = train_fresh()
+    return train
 
-    real_epoch, calls = training._train_epoch, {"n": 0}
 
-    def dies_in_epoch_three(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
+def test_interrupted_training_resumes_to_the_uninterrupted_result(
+    tiny_data, tmp_path, monkeypatch, tiny_options, interrupted_at
+):
+    train = _trainer(
+        tiny_data, tmp_path, tiny_options, pooling="netvlad", epochs=3, batch_size=32, embed_dim=32
+    )
+    reference = train(0)
     checkpoint = tmp_path / "resume.pt"
-    monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_three)
+    real_epoch = interrupted_at(3)
     with pytest.raises(KeyboardInterrupt):
-        train_fresh(checkpoint)
+        train(0, checkpoint)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
     monkeypatch.setattr(training, "_train_epoch", real_epoch)
-    resumed = train_fresh(checkpoint)
+    resumed = train(0, checkpoint)
     final = torch.load(checkpoint, weights_only=True)  # after the last epoch: no optimiser
     assert final["epoch"] == 3 and final["optimizer"] is None and final["model"] is None
     monkeypatch.setattr(training, "_train_epoch", None)  # killed while testing: trains nothing
-    again = train_fresh(checkpoint)
+    again = train(0, checkpoint)
     for outcome in (resumed, again):
         assert outcome.curve == reference.curve
         assert outcome.best_epoch == reference.best_epoch
@@ -357,41 +352,16 @@ def test_a_record_made_on_another_cpu_kind_is_not_taken_as_done(
 
 
 def test_a_resume_file_resumes_only_its_own_run_under_its_own_execution(
-    tiny_data, tmp_path, monkeypatch, tiny_options, caplog
+    tiny_data, tmp_path, monkeypatch, tiny_options, caplog, interrupted_at
 ):
     """Hand-made or another run's resume files are refused with one line; one made under
     other CPU threads is not gone on from (two executions would mix in one record): the run
     trains again from epoch 0 and says so."""
-    config = RunRequest(
-        pooling="mean",
-        dataset_options=tuple(sorted(tiny_options.items())),
-        epochs=2,
-        batch_size=32,
-        embed_dim=16,
+    train_seed = _trainer(
+        tiny_data, tmp_path, tiny_options, pooling="mean", epochs=2, batch_size=32, embed_dim=16
     )
-    the_plan = plan(config, registry(), tiny_data)
-    cpu = torch.device("cpu")
-    splits = load_data(the_plan, RunContext(cpu, tmp_path / "runs", tiny_data))
-    from atr_bench.run.execute import build_model, seed_everything
-
-    def train_seed(seed, checkpoint):
-        seed_everything(seed)
-        model = build_model(the_plan, splits)
-        c, protocol = the_plan.config, the_plan.protocol
-        return training.train(
-            model, splits.train, splits.val, c, protocol, seed, cpu, checkpoint, progress=False
-        )
-
-    real_epoch, calls = training._train_epoch, {"n": 0}
-
-    def dies_in_epoch_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
     checkpoint = tmp_path / "resume.pt"
-    monkeypatch.setattr(training, "_train_epoch", dies_in_epoch_two)
+    real_epoch = interrupted_at(2)
     with pytest.raises(KeyboardInterrupt):
         train_seed(0, checkpoint)
     monkeypatch.setattr(training, "_train_epoch", real_epoch)
