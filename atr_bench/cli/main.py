@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from atr_bench import __version__, logs
 from atr_bench.cli.compare import add_compare_parser
@@ -22,10 +23,16 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.run.allocator import huge_pages_for_large_tensors
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusal of a flag or value is one line (no usage block), as
+    every other error of the command line is; its subcommands' parsers are of this class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0]} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="atr-bench", description="Audio-text retrieval benchmark harness."
-    )
+    parser = _Parser(prog="atr-bench", description="Audio-text retrieval benchmark harness.")
     parser.add_argument("--version", action="version", version=f"atr-bench {__version__}")
     parser.add_argument(
         "--debug",

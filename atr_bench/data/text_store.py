@@ -12,6 +12,7 @@ import numpy as np
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
+from atr_bench.files.reading import check_regular
 
 
 def _as_tokens(path: Path, clip_id: str, captions: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -58,6 +59,7 @@ def write_text_features(
 def _open(path: Path) -> h5py.File:
     if not path.exists():
         raise AtrBenchError(f"{path}: text feature cache not found")
+    check_regular(path, "delete it and it is encoded again on the next run")
     try:
         return h5py.File(path, "r")
     except OSError as exc:
