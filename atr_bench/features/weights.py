@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.atomic import load_torch
 
 RANDOM = "random"
 """``weights="random"``: build with random initialisation (smoke tests, shape checks)."""
@@ -163,7 +164,7 @@ def read_checkpoint(path: Path, name: str) -> Any:
     """``torch.load`` with ``weights_only=True``; a clear error if the file is not a checkpoint."""
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return load_torch(path)
     except Exception as exc:  # a corrupt or foreign file fails in many ways; all mean the same
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "weights only load failed" in first.lower():  # never pass on "weights_only=False"

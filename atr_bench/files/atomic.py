@@ -140,6 +140,19 @@ def save_torch(path: Path, obj: Any) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def load_torch(path: Path, **kwargs: Any) -> Any:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with torch's warnings about
+    the file (its pickle protocol, ...) kept off the screen: a file that cannot be read is the
+    caller's one-line error, and a warning printed around it would only bury it."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+
+
 @contextmanager
 def exclusive(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` (made if missing, never removed, so it cannot

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from atr_bench.data.split import SplitData
 from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import save_torch
+from atr_bench.files.atomic import load_torch, save_torch
 from atr_bench.plugins.specs import ProtocolSpec
 from atr_bench.record.results import execution
 from atr_bench.run.config import RunConfig
@@ -305,7 +305,7 @@ def _read_resume(checkpoint: Path, identity: dict[str, Any], epochs: int) -> dic
     """The state in ``checkpoint`` when it is this run's and consistent; None when it is this
     run's under other execution settings (the run then starts again); else an error."""
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = load_torch(checkpoint)
     except Exception as exc:  # garbage, truncated or a hostile file: torch raises many kinds
         raise _not_this_runs(checkpoint, f"unreadable: {type(exc).__name__}") from None
     if not isinstance(state, dict) or state.get("run") != identity["run"]:
