@@ -255,7 +255,7 @@ def test_kit_catches_broken_text_encoders(encode, message, tmp_path):
 
 def test_kit_checks_the_spec_metadata():
     spec = PoolingSpec(name="Bad Name", description="x", build=MeanPooling)
-    with pytest.raises(ConformanceError, match="name must be lower case"):
+    with pytest.raises(ConformanceError, match="name must be up to 64 letters and digits"):
         check_spec(spec)
     spec = PoolingSpec(name="ok", description="two\nlines", build=MeanPooling)
     with pytest.raises(ConformanceError, match="description must be one non-empty line"):

@@ -72,15 +72,17 @@ def atr_bench_protocols():
         ("latest", "protocol 'latest' sets selection_ties='latest', which must be one of"),
     ],
 )
-def test_a_protocol_plugins_bad_setting_is_named_before_any_data_loads(
+def test_a_protocol_plugins_bad_setting_is_refused_at_load_and_named_by_run(
     tmp_path, capsys, loose_plugins, protocol, says
 ):
     loose_plugins("protoplug", BAD_PROTOCOLS)
+    assert main(["list"]) == 0  # the others load; this one is reported
+    assert f"plugin 'protoplug' not loaded: {says}" in capsys.readouterr().err
     data = tmp_path / "data"
     args = ["run", "--protocol", protocol, "--data-root", str(data)]
     assert main([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err.strip()
-    assert says in err and "fix the protocol plugin" in err and len(err.splitlines()) == 1
+    assert says in err and "fix the plugin" in err and len(err.splitlines()) == 1
     assert not data.exists()
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 
 import pytest
 
+from atr_bench import hookimpl
 from atr_bench.cli.main import main
 from atr_bench.dev.scaffold import new_plugin
 from atr_bench.errors import AtrBenchError
@@ -36,14 +38,13 @@ def test_writes_a_distribution_with_entry_point_and_test(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("kind", "name", "message"),
     [
-        ("pooling", "My-Pool", "must start with a-z and hold only a-z, 0-9 and single _"),
-        ("pooling", "9lives", "must start with a-z"),
+        ("pooling", "my.pool", "single '_' or '-' between them"),
         ("dataset", "mine", "unknown kind 'dataset'"),
-        ("pooling", "pool_", "single _ between them"),  # atr-bench-pool- is no project name
-        ("pooling", "a__b", "single _ between them"),
-        ("pooling", "x" * 41, "at most 40 characters"),
-        ("pooling", "mine\nrm", "must start with a-z"),
-        ("pooling", "../up", "must start with a-z"),
+        ("pooling", "pool_", "single '_' or '-' between them"),  # no project ends in -
+        ("pooling", "a__b", "single '_' or '-' between them"),
+        ("pooling", "x" * 65, "up to 64"),
+        ("pooling", "mine\nrm", "single '_' or '-'"),
+        ("pooling", "../up", "single '_' or '-'"),
         ("pooling", "netrvlad", "built-in pooling called 'netrvlad'"),
         ("extractor", "lms", "built-in extractor called 'lms'"),
     ],
@@ -104,3 +105,32 @@ def test_every_kind_installs_conforms_and_runs(
     (record,) = [json.loads(p.read_text()) for p in runs.glob("*.json")]
     assert record["plugins"]["pooling"]["distribution"] == "atr-bench-my-pool"
     assert record["plugins"]["text_encoder"]["distribution"] == "atr-bench-my-words"
+
+
+@pytest.mark.parametrize("name", ["my.pool", "MyPool", "9lives", "pool_"])
+def test_one_name_rule_for_the_registry_the_kit_and_the_scaffold(tmp_path, name):
+    """The registry, the conformance kit and the scaffold give a name the same verdict."""
+    from atr_bench import PoolingSpec
+    from atr_bench.components.poolings.simple import MeanPooling
+    from atr_bench.dev.conformance import check_spec
+    from atr_bench.dev.conformance.base import ConformanceError
+    from atr_bench.plugins.registry import Origin, Registry
+
+    def hook():
+        return [PoolingSpec(name=name, description="a mean", build=MeanPooling)]
+
+    module = types.ModuleType("namecheck")
+    module.atr_bench_poolings = hookimpl(hook)
+    registry = Registry([(module, Origin("namecheck", "namecheck", "1.0"))])
+    by_registry = any(f.spec.name == name for f in registry.all("pooling"))
+    try:
+        check_spec(PoolingSpec(name=name, description="a mean", build=MeanPooling))
+        by_kit = True
+    except ConformanceError:
+        by_kit = False
+    try:
+        new_plugin("pooling", name, tmp_path)
+        by_scaffold = True
+    except AtrBenchError:
+        by_scaffold = False
+    assert by_registry == by_kit == by_scaffold == (name in ("MyPool", "9lives"))

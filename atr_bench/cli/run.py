@@ -26,11 +26,11 @@ from atr_bench.cli.options import (
 )
 from atr_bench.data.stream_modes import STREAM_MODES
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.protocol_settings import check_settings
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
-from atr_bench.run.settings import check_settings
 
 if TYPE_CHECKING:
     from atr_bench.run.context import RunContext

@@ -19,14 +19,9 @@ from atr_bench.cli.options import path_arg
 from atr_bench.dev.scaffold_templates import INIT, KINDS, PYPROJECT, README
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import current_umask
+from atr_bench.files.names import MAX_NAME, NAME_RULE, is_name
 
 _log = logging.getLogger(__name__)
-
-_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
-"""A plugin name that is also a Python package suffix and, with ``_`` as ``-``, a valid
-distribution name (no ``_`` at the end or twice in a row)."""
-_LONGEST = 40
-"""So the distribution, package and test file names stay short on every file system."""
 
 
 def _requirement() -> str:
@@ -39,23 +34,24 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
     """Write the ``kind`` plugin ``name`` as ``dest/atr-bench-<name>``; return that folder."""
     if kind not in KINDS:
         raise AtrBenchError(f"new-plugin: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if not (_NAME.fullmatch(name) and len(name) <= _LONGEST):
+    if not is_name(name):
         raise AtrBenchError(
-            f"new-plugin: name {name!r} must start with a-z and hold only a-z, 0-9 and single "
-            f"_ between them, at most {_LONGEST} characters, e.g. new-plugin pooling my_pool"
+            f"new-plugin: name {name!r} must be up to {MAX_NAME} {NAME_RULE} (the rule every "
+            "plugin name follows), e.g. new-plugin pooling my_pool"
         )
     _refuse_a_builtin(kind, name)
     suffix, summary, flag, plugin, test = KINDS[kind]
-    distribution = f"atr-bench-{name.replace('_', '-')}"
+    words = re.split(r"[_-]", name)
+    distribution = "atr-bench-" + "-".join(words).lower()
     root = Path(dest) / distribution
     if root.exists():
         raise AtrBenchError(f"new-plugin: {root} already exists; pick another name or --dest")
-    package = f"atr_bench_{name}"
+    package = "atr_bench_" + "_".join(words).lower()
     values = {
         "name": name,
         "package": package,
         "distribution": distribution,
-        "cls": "".join(part.title() for part in name.split("_")) + suffix,
+        "cls": _class_name(words, suffix),
         "summary": summary[0].upper() + summary[1:],
         "requires": _requirement(),
         "run": f"atr-bench run {flag} {name}",
@@ -65,7 +61,7 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
         "README.md": README,
         f"{package}/__init__.py": INIT,
         f"{package}/plugin.py": plugin,
-        f"tests/test_{name}.py": test,
+        f"tests/test_{'_'.join(words).lower()}.py": test,
     }
     Path(dest).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{distribution}.", dir=dest))
@@ -79,6 +75,13 @@ def new_plugin(kind: str, name: str, dest: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def _class_name(words: list[str], suffix: str) -> str:
+    """``MyPoolPooling`` from ``my_pool``; a name that starts with a digit gets the suffix
+    first, so the class name is an identifier."""
+    camel = "".join(word[:1].upper() + word[1:] for word in words)
+    return camel + suffix if camel[:1].isalpha() else suffix + camel
 
 
 def _refuse_a_builtin(kind: str, name: str) -> None:

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from atr_bench.errors import AtrBenchError
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit"
+NAME = re.compile(r"[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*")
+NAME_RULE = "letters and digits, with single '_' or '-' between them"
+"""The one rule for a name that a plugin, a record or a run id uses: the registry, the
+conformance kit and the scaffold all apply it (a plugin name also makes a distribution and a
+package name, which a separator at the end, or two in a row, would break)."""
 MAX_NAME = 64
 MAX_RUN_ID = 200
 

@@ -18,6 +18,7 @@ from atr_bench import PROJECT
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.plugins import hookspecs
+from atr_bench.plugins.protocol_settings import protocol_problem
 from atr_bench.plugins.specs import (
     DatasetSpec,
     ExtractorSpec,
@@ -92,6 +93,9 @@ class Registry:
             origins[origin.plugin] = dataclasses.replace(origin, module=module.__name__)
         self._clashes: dict[tuple[str, str], str] = {}
         """A name two plugins define is unusable (its error names both); the rest still load."""
+        self._refused: dict[tuple[str, str], str] = {}
+        """Specs refused at load (a bad name, a protocol setting out of its rules), by name:
+        asking for one gives the reason, not "unknown"."""
         self._by_kind: dict[str, dict[str, Found]] = {}
         for kind, (hook_name, spec_type) in KINDS.items():
             self._by_kind[kind] = self._collect(kind, hook_name, spec_type, origins)
@@ -117,28 +121,42 @@ class Registry:
                 )
                 continue
             for spec in specs:
-                if not is_name(spec.name):
-                    self.failures.append(
-                        Failure(
-                            origin.plugin,
-                            f"{hook_name}() returned the {kind} name {spec.name!r}, which is "
-                            f"not a name ({NAME_RULE}); that {kind} is not loaded",
-                        )
-                    )
+                problem = _spec_problem(kind, hook_name, spec)
+                if problem is not None:
+                    self._refused.setdefault((kind, spec.name), problem)
+                    self.failures.append(Failure(origin.plugin, problem))
                     continue
-                if (kind, spec.name) in self._clashes:
-                    continue
-                if spec.name in found:
-                    other = found.pop(spec.name).origin.plugin
-                    message = (
-                        f"{kind} name {spec.name!r} is defined by two plugins, {other!r} and "
-                        f"{origin.plugin!r}; uninstall one, or restrict plugins with {ENV_FILTER}"
-                    )
-                    self._clashes[kind, spec.name] = message
-                    self.failures.append(Failure(origin.plugin, message))
-                    continue
-                found[spec.name] = Found(spec, origin)
+                self._admit(found, kind, Found(spec, origin))
         return found
+
+    def _admit(self, found: dict[str, Found], kind: str, new: Found) -> None:
+        """Add ``new`` to ``found`` unless its name is taken: a built-in keeps its name and the
+        newcomer is refused (reported); two plugins' specs of one name are both unusable."""
+        name = new.spec.name
+        if (kind, name) in self._clashes:
+            return
+        old = found.get(name)
+        if old is None:
+            found[name] = new
+            return
+        if _builtin(old) != _builtin(new):
+            builtin, other = (old, new) if _builtin(old) else (new, old)
+            found[name] = builtin
+            self.failures.append(
+                Failure(
+                    other.origin.plugin,
+                    f"{kind} name {name!r} is a built-in of {_dist(builtin)}; "
+                    f"{_dist(other)}'s {kind} of that name is not loaded: rename it",
+                )
+            )
+            return
+        del found[name]
+        message = (
+            f"{kind} name {name!r} is defined by two plugins, {old.origin.plugin!r} and "
+            f"{new.origin.plugin!r}; uninstall one, or restrict plugins with {ENV_FILTER}"
+        )
+        self._clashes[kind, name] = message
+        self.failures.append(Failure(new.origin.plugin, message))
 
     def all(self, kind: str) -> list[Found]:
         """Every spec of one kind, sorted by name."""
@@ -149,6 +167,8 @@ class Registry:
         table = self._by_kind[kind]
         if (kind, name) in self._clashes:
             raise AtrBenchError(self._clashes[kind, name])
+        if name not in table and (kind, name) in self._refused:
+            raise AtrBenchError(f"{self._refused[kind, name]}; fix the plugin")
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             label = kind.replace("_", " ")
@@ -162,8 +182,33 @@ class Registry:
         return self.find(kind, name).spec
 
 
+def _spec_problem(kind: str, hook_name: str, spec: Spec) -> str | None:
+    """Why a spec a hook returned cannot be loaded (its name, or for a protocol a setting out
+    of its rules), or None."""
+    if not is_name(spec.name):
+        return (
+            f"{hook_name}() returned the {kind} name {spec.name!r}, which is not a name "
+            f"({NAME_RULE}); that {kind} is not loaded"
+        )
+    if kind == "protocol":
+        return protocol_problem(spec)
+    return None
+
+
+def _builtin(found: Found) -> bool:
+    return _normal(found.origin.distribution) == OWN_DISTRIBUTION
+
+
+def _dist(found: Found) -> str:
+    return f"{found.origin.distribution} {found.origin.version}"
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _distribution(ep: EntryPoint) -> str:
-    return re.sub(r"[-_.]+", "-", ep.dist.name).lower() if ep.dist else "?"
+    return _normal(ep.dist.name) if ep.dist else "?"
 
 
 def _origin(ep: EntryPoint) -> Origin:

@@ -19,7 +19,6 @@ from atr_bench.plugins.specs import ProtocolSpec, Spec
 from atr_bench.run.config import Options, RunConfig, RunRequest, freeze
 from atr_bench.run.hashing import run_hash
 from atr_bench.run.losses import LOSSES
-from atr_bench.run.settings import check_settings
 
 
 @dataclass(frozen=True)
@@ -155,17 +154,6 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
         name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
         for name in PROTOCOL_FIELDS
     }
-    given = {name for name in PROTOCOL_FIELDS if getattr(config, name) is not None}
-    check_settings(
-        {
-            **{k: v for k, v in filled.items() if k not in given},
-            "selection_ties": protocol.selection_ties,
-        },
-        lambda name, value, problem: (
-            f"protocol {protocol.name!r} sets {name}={value!r}, which {problem}; fix the "
-            "protocol plugin"
-        ),
-    )
     if filled["loss"] not in LOSSES:
         raise AtrBenchError(f"unknown loss {filled['loss']!r}; known: {', '.join(sorted(LOSSES))}")
     audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)

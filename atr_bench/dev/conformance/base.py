@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.names import MAX_NAME, NAME_RULE, is_name
 from atr_bench.plugins.contract import missing_members
 from atr_bench.plugins.specs import PoolingSpec, Spec
-
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
 class ConformanceError(AtrBenchError, AssertionError):
@@ -37,8 +35,8 @@ def conforms(spec: Spec[Any], built: object, protocol: type, what: str = "build"
 def check_spec(spec: Spec[Any], options: Mapping[str, Any] | None = None, **_: Any) -> None:
     """Name usable on the command line, one-line description, options that resolve. Other
     checks' keyword arguments are ignored, so it fits in the same parametrize list."""
-    if not _NAME.fullmatch(spec.name):
-        fail(spec, "name must be lower case letters, digits, '_', '.' or '-', as typed in --flags")
+    if not is_name(spec.name):
+        fail(spec, f"name must be up to {MAX_NAME} {NAME_RULE}, as typed in --flags")
     if not spec.description.strip() or "\n" in spec.description:
         fail(spec, "description must be one non-empty line (`atr-bench list` prints it)")
     names = [o.name for o in spec.options]

@@ -51,6 +51,17 @@ def setting_problem(name: str, value: Any) -> str | None:
     return None if (rule := option.broken_rule(typed)) is None else f"must be {rule}"
 
 
+def protocol_problem(spec: Any) -> str | None:
+    """The first setting a ``ProtocolSpec`` gives a value its rules refuse, worded for the
+    registry (which then does not load that protocol), or None."""
+    for name in SETTINGS:
+        value = getattr(spec, name, None)
+        problem = None if value is None else setting_problem(name, value)
+        if problem is not None:
+            return f"protocol {spec.name!r} sets {name}={value!r}, which {problem}"
+    return None
+
+
 def check_settings(values: Mapping[str, Any], blame: Callable[[str, Any, str], str]) -> None:
     """Every given (not None) value of a bounded setting in ``values`` keeps its rules; the
     first that does not is an error worded by ``blame(name, value, problem)``."""
