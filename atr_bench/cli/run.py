@@ -182,20 +182,19 @@ def _check_folders(context: RunContext) -> None:
 
 
 @contextlib.contextmanager
-def _claimed(runs_dir: Path, run_id: str) -> Iterator[None]:
-    """Hold the run's claim (as a sweep's workers do) while it trains: a second ``run`` or a
-    sweep of the same id at the same time is refused instead of training it twice."""
+def _claimed(runs_dir: Path, run_id: str) -> Iterator[str | None]:
+    """Hold the run's claim (as a sweep's workers do) while it trains; yields None, or who
+    holds it when another process is training it now (a second ``run`` or a sweep): then it
+    is left to them, as a second sweep leaves it."""
     from atr_bench.record.claims import Owner, claim_path, holding, try_claim
 
     claim, owner = claim_path(runs_dir, run_id), Owner.here()
     held = try_claim(claim, owner)
     if held is not None:
-        raise AtrBenchError(
-            f"{run_id}: being trained now by {held.owner.describe()} (heartbeat "
-            f"{held.age():.0f} s ago); wait for it to finish, then run again"
-        )
+        yield f"{held.owner.describe()}, heartbeat {held.age():.0f} s ago"
+        return
     with holding(claim, owner):
-        yield
+        yield None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -219,10 +218,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             records.append(read_done(path, execution(context.device)))
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
             continue
-        with _claimed(context.runs_dir, the_plan.run_id(seed)):
+        with _claimed(context.runs_dir, the_plan.run_id(seed)) as busy:
+            if busy is not None:
+                print(f"seed {seed}: being trained now by {busy}; skipped", file=sys.stderr)
+                continue
             records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
         print(f"wrote {path}", file=sys.stderr)
-    seeds = ",".join(str(s) for s in args.seeds)
+    if not records:
+        return 0
+    seeds = ",".join(str(r.seed) for r in records)
     device = context.device
     print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
     print(metrics_table(records))
