@@ -25,7 +25,6 @@ from atr_bench.cli.options import (
     writable_dir,
 )
 from atr_bench.data.stream_modes import STREAM_MODES
-from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.protocol_settings import check_settings
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
