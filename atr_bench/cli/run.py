@@ -25,7 +25,7 @@ from atr_bench.cli.options import (
     writable_dir,
 )
 from atr_bench.data.stream_modes import STREAM_MODES
-from atr_bench.plugins.protocol_settings import check_settings
+from atr_bench.plugins.protocol_settings import SETTINGS, check_settings
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import LOSS_NAMES, RunRequest
@@ -54,26 +54,28 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
         help=f"the named protocol{lst} (default: {defaults.protocol}; see `atr-bench list`); "
         "the flags below override single settings of it",
     )
-    proto = " (default: the protocol's)"
-    p.add_argument("--epochs", type=int, default=None, help=proto)
-    p.add_argument("--batch-size", type=int, default=None, help=proto)
-    p.add_argument("--lr", type=float, default=None, help=proto)
-    p.add_argument("--weight-decay", type=float, default=None, help=proto)
-    p.add_argument("--gamma", type=float, default=None, help="StepLR decay per epoch" + proto)
-    p.add_argument("--loss", choices=LOSS_NAMES, default=None, help=proto)
-    p.add_argument("--margin", type=float, default=None, help=proto)
-    p.add_argument("--temperature", type=float, default=None, help=proto)
-    p.add_argument("--embed-dim", type=int, default=None, help=proto)
-    p.add_argument("--audio-frames", type=int, default=None, help="default: the protocol's")
-    p.add_argument("--text-tokens", type=int, default=None, help=proto)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    for option in SETTINGS.values():  # the protocol settings' flags, from their description
+        if option.type in (int, float):
+            p.add_argument(
+                "--" + option.name.replace("_", "-"),
+                type=option.type,
+                default=None,
+                help=f"{option.help}, {option.bounds()} (default: the protocol's)",
+            )
+    p.add_argument("--loss", choices=LOSS_NAMES, default=None, help="(default: the protocol's)")
     p.add_argument(
         "--gate-batch-norm",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="BatchNorm in the gated embedding units' context gating" + proto,
+        help="BatchNorm in the gated embedding units' context gating (default: the protocol's)",
     )
+    _add_execution_arguments(p)
+
+
+def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
+    """How and where runs execute: none of it is part of the protocol."""
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     p.add_argument(
         "--stream-features",
         choices=STREAM_MODES,

@@ -28,7 +28,7 @@ SETTINGS = {
             "learning-rate decay per epoch",
             rule=Rule(lambda v: 0 < v <= 1, "in (0, 1]"),
         ),
-        Option("batch_size", int, None, "a batch needs a negative", minimum=2, maximum=1 << 20),
+        Option("batch_size", int, None, "training batch size", minimum=2, maximum=1 << 20),
         Option("epochs", int, None, "training epochs", minimum=1, maximum=100_000),
         Option("text_tokens", int, None, "tokens kept per caption", minimum=1, maximum=100_000),
         Option("audio_frames", int, None, "frames kept per clip", minimum=1, maximum=1 << 20),

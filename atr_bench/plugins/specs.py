@@ -89,6 +89,22 @@ class Option:
             raise ValueError(f"is not a valid {self.type.__name__}") from None
         return value
 
+    def bounds(self) -> str:
+        """The rules a value must keep, in words (``2 to 1048576``, ``> 0, <= 10``)."""
+        parts = []
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(map(str, self.choices)))
+        ceiling = INT_CEILING if self.maximum is None and self.type is int else self.maximum
+        if self.minimum is not None and ceiling is not None:
+            parts.append(f"{_number(self.minimum)} to {_number(ceiling)}")
+        elif self.minimum is not None:
+            parts.append(f">= {_number(self.minimum)}")
+        elif ceiling is not None:
+            parts.append(f"<= {_number(ceiling)}")
+        if self.rule is not None:
+            parts.append(self.rule.text)
+        return ", ".join(parts)
+
     def broken_rule(self, value: Any) -> str | None:
         """What ``value`` must be, when it breaks one of this option's rules; else None. A
         float must be finite, an int at most ``INT_CEILING`` unless a ``maximum`` says."""
@@ -97,13 +113,18 @@ class Option:
         if self.type is float and not math.isfinite(value):
             return "a finite number"
         if self.minimum is not None and value < self.minimum:
-            return f">= {self.minimum:g}"
+            return f">= {_number(self.minimum)}"
         ceiling = INT_CEILING if self.maximum is None and self.type is int else self.maximum
         if ceiling is not None and value > ceiling:
-            return f"<= {ceiling:g}"
+            return f"<= {_number(ceiling)}"
         if self.rule is not None and not self.rule.holds(value):
             return self.rule.text
         return None
+
+
+def _number(value: float) -> str:
+    """A bound as a message writes it: whole numbers in full (1048576, not 1.04858e+06)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def parse_option_strings(items: Iterable[str], flag: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,54 +105,21 @@ def build_leaderboards(
     intervals = check_intervals(intervals)
     check_method(interval_method)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
-    formats = tuple(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise AtrBenchError(
-            f"--format {','.join(unknown)}: unknown leaderboard format; choose from "
-            f"{','.join(FORMATS)}"
-        )
+    formats = _checked_formats(formats)
     if not runs_dir.is_dir():
         raise AtrBenchError(f"{runs_dir}: no such runs directory; run `atr-bench run` first")
     command = command or f"atr-bench leaderboard --runs-dir {runs_dir} --out {out_dir}"
     records, read_problems = read_records(runs_dir)
-    problems = list(read_problems)
     wanted = None
     if datasets is not None:
         wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
-    usable: list[RunRecord] = []
-    untrained = 0
-    smoke: dict[str, int] = {}
-    for record in records:
-        if wanted is not None and record.dataset not in wanted:
-            continue
-        reason = unusable(record)
-        if record.untrained:
-            untrained += 1
-        elif reason:
-            problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
-        elif (sized := smoke_reasons(record)) and not include_smoke:
-            key = ", ".join(sized)
-            smoke[key] = smoke.get(key, 0) + 1
-        else:
-            usable.append(record)
-    ranks, rank_problems = _ranks(runs_dir, usable)
-    problems += rank_problems
+    kept = _sort_records(records, runs_dir, wanted, include_smoke)
+    ranks, rank_problems = _ranks(runs_dir, kept.usable)
     left_off = {problem.path.stem for problem in rank_problems}
-    boards_records = by_board(r for r in usable if r.run_id not in left_off)
+    boards_records = by_board(r for r in kept.usable if r.run_id not in left_off)
     for dataset in wanted or ():  # asked for but without records: its quoted rows alone
         if not any(board.dataset == dataset for board in boards_records):
-            if reference_rows(dataset).empty:
-                if any(r.dataset == dataset and smoke_reasons(r) for r in records):
-                    raise AtrBenchError(
-                        f"--dataset {dataset}: only smoke-sized run records of it in {runs_dir}; "
-                        "pass --include-smoke to show them"
-                    )
-                known = sorted({r.dataset for r in records}) or ["none"]
-                raise AtrBenchError(
-                    f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
-                    f"results to quote; datasets with records: {', '.join(known)}"
-                )
+            _check_quotable(dataset, records, runs_dir)
             boards_records[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
@@ -171,11 +138,71 @@ def build_leaderboards(
     return LeaderboardReport(
         out_dir=out_dir,
         boards=boards,
-        records_used=len(usable) - len(left_off),
-        untrained_excluded=untrained,
-        smoke_excluded=smoke,
-        problems=tuple(problems),
+        records_used=len(kept.usable) - len(left_off),
+        untrained_excluded=kept.untrained,
+        smoke_excluded=kept.smoke,
+        problems=(*read_problems, *kept.problems, *rank_problems),
         written=tuple(written),
+    )
+
+
+def _checked_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise AtrBenchError(
+            f"--format {','.join(unknown)}: unknown leaderboard format; choose from "
+            f"{','.join(FORMATS)}"
+        )
+    return formats
+
+
+@dataclass
+class _Kept:
+    """The records a build uses, and how many it left off and why."""
+
+    usable: list[RunRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    untrained: int = 0
+    smoke: dict[str, int] = field(default_factory=dict)
+
+
+def _sort_records(
+    records: Iterable[RunRecord], runs_dir: Path, wanted: list[str] | None, include_smoke: bool
+) -> _Kept:
+    """The records of the ``wanted`` datasets that can enter a board, apart from untrained,
+    unusable and (unless ``include_smoke``) smoke-sized ones."""
+    kept = _Kept()
+    for record in records:
+        if wanted is not None and record.dataset not in wanted:
+            continue
+        reason = unusable(record)
+        if record.untrained:
+            kept.untrained += 1
+        elif reason:
+            kept.problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
+        elif (sized := smoke_reasons(record)) and not include_smoke:
+            key = ", ".join(sized)
+            kept.smoke[key] = kept.smoke.get(key, 0) + 1
+        else:
+            kept.usable.append(record)
+    return kept
+
+
+def _check_quotable(dataset: str, records: Sequence[RunRecord], runs_dir: Path) -> None:
+    """A dataset asked for without usable records gets a board of its quoted rows alone; with
+    none to quote either, an error saying what there is."""
+    if not reference_rows(dataset).empty:
+        return
+    if any(r.dataset == dataset and smoke_reasons(r) for r in records):
+        raise AtrBenchError(
+            f"--dataset {dataset}: only smoke-sized run records of it in {runs_dir}; "
+            "pass --include-smoke to show them"
+        )
+    known = sorted({r.dataset for r in records}) or ["none"]
+    raise AtrBenchError(
+        f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
+        f"results to quote; datasets with records: {', '.join(known)}"
     )
 
 
