@@ -53,6 +53,15 @@ class FramesFor(Protocol):
 
 
 @runtime_checkable
+class Ragged(Protocol):
+    """Extractor capability: ``ragged(waves)`` takes a batch's waves at their own lengths and
+    returns ``[B, T, dim]`` (each clip's frames first), so a model that sees a whole clip at
+    once (attention) gives a clip the same frames alone or in a batch of longer ones."""
+
+    def ragged(self, waves: Sequence[Tensor]) -> Tensor: ...
+
+
+@runtime_checkable
 class TextEncoder(Protocol):
     """``TextEncoderSpec.build(**options)``: one float ``[n_tokens, dim]`` array per caption,
     token level so a text pooling applies; a caption encodes the same alone or in a batch (the

@@ -219,6 +219,17 @@ class ExtractorSpec(Spec[Extractor]):
     dim: int = 0
     sample_rate: int = 16000
     frames_per_second: float = 1.0
+    configure: Callable[..., ExtractorSpec] | None = None
+    """For an extractor whose dim, rates and features depend on its options (a model named by
+    one): ``configure(spec, **options)`` returns the spec those resolved options make, named
+    by what makes its features (its feature folder and the runs' extractor column), so two
+    models never share a cache. The harness uses only configured specs."""
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    """What feature files record about the extractor besides its name and weights."""
+
+    def configured(self, options: Mapping[str, Any]) -> ExtractorSpec:
+        """The spec ``options`` (resolved) make: this one unless it has ``configure``."""
+        return self if self.configure is None else self.configure(self, **options)
 
 
 @dataclass(frozen=True)

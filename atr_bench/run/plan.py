@@ -117,7 +117,7 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
         dict(config.dataset_options), flag=OPTION_FLAGS["dataset"]
     )
     dataset = found_dataset.spec.create(data_root, **dataset_opts)
-    extractor = registry.find("extractor", config.extractor)
+    extractor = _configured(registry.find("extractor", config.extractor), config)
     pooling = registry.find("pooling", config.pooling)
     text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
     text_encoder = registry.find(
@@ -138,6 +138,14 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     defaults = _resolve(base, components, dataset)
     digest = run_hash(resolved, specs, weights)
     return Plan(resolved, components, dataset, defaults, config, weights, digest)
+
+
+def _configured(found: Found, config: RunRequest) -> Found:
+    """The extractor as its options make it (``ExtractorSpec.configure``)."""
+    options = found.spec.resolve_options(
+        dict(config.extractor_options), flag=OPTION_FLAGS["extractor"]
+    )
+    return Found(found.spec.configured(options), found.origin)
 
 
 def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset) -> RunConfig:
@@ -175,6 +183,7 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
             **filled,
             "protocol_version": protocol.version,
             "text_pooling": text_spec.name,
+            "extractor": extractor.name,
             "text_encoder": encoder.name,
             "dataset_options": options("dataset", components["dataset"].spec),
             "extractor_options": options("extractor", extractor),
