@@ -10,7 +10,8 @@ from pathlib import Path
 SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 ROBERTA_SPECIAL = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 TEXT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
-TEXT_SIZES = {**TEXT, "intermediate_size": 64, "max_position_embeddings": 64}
+MAX_TOKENS = 64
+TEXT_SIZES = {**TEXT, "intermediate_size": 64, "max_position_embeddings": MAX_TOKENS}
 
 
 def ast(folder: Path) -> Path:
@@ -53,7 +54,7 @@ def bert(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(_word_pieces()) + "\n")
-    tokenizer = BertTokenizerFast(str(vocab))
+    tokenizer = BertTokenizerFast(str(vocab), model_max_length=MAX_TOKENS)
     BertModel(BertConfig(vocab_size=len(_word_pieces()), **TEXT_SIZES)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -70,7 +71,8 @@ def roberta_tokenizer(folder: Path):
         vocab.setdefault(f"\u0120{char}", len(vocab))  # "Ġ": the byte-level space
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    return RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    merges = str(folder / "merges.txt")
+    return RobertaTokenizer(str(folder / "vocab.json"), merges, model_max_length=MAX_TOKENS)
 
 
 def roberta(folder: Path) -> Path:
@@ -79,7 +81,7 @@ def roberta(folder: Path) -> Path:
 
     tokenizer = roberta_tokenizer(folder)
     config = RobertaConfig(vocab_size=len(tokenizer), **TEXT_SIZES, pad_token_id=1)
-    config.max_position_embeddings = 66  # RoBERTa's positions start after the padding index
+    config.max_position_embeddings = MAX_TOKENS + 2  # its positions start after the padding
     RobertaModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
