@@ -94,6 +94,7 @@ def clap(folder: Path) -> Path:
 
     tokenizer = roberta_tokenizer(folder.with_name(f"{folder.name}-vocab"))
     text = {**TEXT_SIZES, "num_hidden_layers": 1, "vocab_size": len(tokenizer)}
+    text["max_position_embeddings"] = MAX_TOKENS + 2  # RoBERTa's: after the padding index
     audio = {
         "spec_size": 128,
         "num_mel_bins": 64,
@@ -112,7 +113,7 @@ def clap(folder: Path) -> Path:
         sampling_rate=16000,
         hop_length=160,
         max_length_s=2,
-        fft_window_size=400,
+        fft_window_size=1024,
         truncation="rand_trunc",
     )
     ClapProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(folder)

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
 
 if TYPE_CHECKING:
+    from atr_bench.record.run_record import RunRecord
     from atr_bench.run.context import RunContext
 
 
@@ -169,32 +171,72 @@ def _check_folders(context: RunContext) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from atr_bench.record.results import execution, read_done, record_path
     from atr_bench.report.run_table import metrics_table
     from atr_bench.run import execute
     from atr_bench.run.plan import plan
 
     config = config_from_args(args)
     context = run_context(args)
+    if registry().get("protocol", config.protocol).zero_shot:
+        return _zero_shot(config, context, args)
     the_plan = plan(config, registry(), context.data_root)
     _check_folders(context)
     started = time.perf_counter()
     splits = execute.load_data(the_plan, context)
     load_seconds = time.perf_counter() - started
-    records = []
-    for seed in args.seeds:
-        path = record_path(context.runs_dir, the_plan.run_id(seed))
-        if path.exists() and not args.force:
-            records.append(read_done(path, execution(context.device)))
-            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
-            continue
-        records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
-        print(f"wrote {path}", file=sys.stderr)
+    records = _each_seed(
+        args,
+        context,
+        the_plan.run_id,
+        lambda seed: execute.run_seed(the_plan, splits, seed, load_seconds, context),
+    )
     seeds = ",".join(str(s) for s in args.seeds)
     device = context.device
     print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
     print(metrics_table(records))
     return 0
+
+
+def _zero_shot(config: RunRequest, context: RunContext, args: argparse.Namespace) -> int:
+    """``run`` under a zero-shot protocol: embed every split once, test each seed's record."""
+    from atr_bench.report.run_table import metrics_table
+    from atr_bench.run.zeroshot import load_embeddings, plan_zero_shot, run_zero_shot
+
+    the_plan = plan_zero_shot(config, registry(), context.data_root)
+    _check_folders(context)
+    started = time.perf_counter()
+    splits = load_embeddings(the_plan, context)
+    load_seconds = time.perf_counter() - started
+    records = _each_seed(
+        args,
+        context,
+        the_plan.run_id,
+        lambda seed: run_zero_shot(the_plan, splits, seed, load_seconds, context),
+    )
+    print(f"\n{the_plan.label}  zero-shot test metrics (%, ranks 1-based), {context.device}\n")
+    print(metrics_table(records))
+    return 0
+
+
+def _each_seed(
+    args: argparse.Namespace,
+    context: RunContext,
+    run_id: Callable[[int], str],
+    make: Callable[[int], RunRecord],
+) -> list[RunRecord]:
+    """Each seed's record: read back when it exists (unless ``--force``), else made."""
+    from atr_bench.record.results import execution, read_done, record_path
+
+    records = []
+    for seed in args.seeds:
+        path = record_path(context.runs_dir, run_id(seed))
+        if path.exists() and not args.force:
+            records.append(read_done(path, execution(context.device)))
+            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
+            continue
+        records.append(make(seed))
+        print(f"wrote {path}", file=sys.stderr)
+    return records
 
 
 SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")

@@ -7,11 +7,6 @@ never share features, and the same model reached by another path shares them."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import re
-
 from atr_bench.hf.layers import LAYER, check_layer
 from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import ExtractorSpec, Option
@@ -20,28 +15,20 @@ NAME = "hf"
 OWNER = f"extractor {NAME!r}"
 FLAG = "--extractor-opt model"
 DEFAULT_MODEL = "MIT/ast-finetuned-audioset-10-10-0.4593"
-SLUG_CHARS = 32
 
 
 def configure(spec: ExtractorSpec, model: str, layer: str, stride: int) -> ExtractorSpec:
     """The spec of ``model`` at ``layer``, averaged over ``stride`` frames."""
     from atr_bench.hf.audio_framing import read_framing
+    from atr_bench.hf.naming import model_spec
     from atr_bench.hf.source import resolve_model
 
     source = resolve_model(model, OWNER, FLAG)
     framing = read_framing(source.folder, OWNER)
     check_layer(layer, framing.layers, OWNER)
-    key = json.dumps({"digest": source.digest, "layer": layer, "stride": stride}, sort_keys=True)
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", model.rstrip("/").rsplit("/", 1)[-1])
-    slug = slug[:SLUG_CHARS].strip("-_") or "model"
-    return dataclasses.replace(
-        spec,
-        name=f"{NAME}-{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}",
-        dim=framing.dim,
-        sample_rate=framing.sample_rate,
-        frames_per_second=framing.frames_per_second / stride,
-        provenance={**source.provenance(), "layer": layer, "stride": str(stride)},
-        configure=None,
+    fps = framing.frames_per_second / stride
+    return model_spec(
+        spec, source, framing.dim, framing.sample_rate, fps, layer=layer, stride=stride
     )
 
 

@@ -226,6 +226,11 @@ class ExtractorSpec(Spec[Extractor]):
     models never share a cache. The harness uses only configured specs."""
     provenance: Mapping[str, str] = field(default_factory=dict)
     """What feature files record about the extractor besides its name and weights."""
+    text_tower: Callable[..., TextEncoder] | None = None
+    """For the audio tower of a pretrained dual encoder (one embedding per clip): its text
+    tower, ``text_tower(**options)`` with the extractor's options, a ``TextEncoder`` giving
+    one ``[1, dim]`` embedding per caption in the same space. Such an extractor can be tested
+    as it is, under a ``zero_shot`` protocol."""
 
     def configured(self, options: Mapping[str, Any]) -> ExtractorSpec:
         """The spec ``options`` (resolved) make: this one unless it has ``configure``."""
@@ -299,6 +304,10 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     selection_ties: str = "later"
     """``later``: the later epoch wins a tie of the validation score (the paper's code's
     ``>=``), ``earlier``: the first one keeps it."""
+    zero_shot: bool = False
+    """Trains nothing: the extractor must be a dual encoder's audio tower (``text_tower``),
+    whose own text tower embeds the captions; the test split is ranked by their cosine
+    similarity, and the run's row joins the boards of the trained runs on that test set."""
 
     @property
     def label(self) -> str:

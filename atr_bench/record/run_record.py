@@ -7,7 +7,8 @@ whenever the fields change, and the reader keeps accepting every version listed.
 
 Schema history: 1, the first typed record (the fields below without ``parameters`` and
 ``ranks``); 2 adds the model's parameter count and the name of the per-query ranks file
-(``record/ranks.py``) beside the record.
+(``record/ranks.py``) beside the record; 3 adds ``zero_shot``, true for a pretrained dual
+encoder tested as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 from atr_bench.record.metric_names import DIRECTIONS, PERCENT_METRICS, RANK_METRICS
 
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = frozenset({1, 2})
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = frozenset({1, 2, 3})
 LEGACY_PROTOCOL = "pairs@1"
 """The protocol of records written before protocols were named (their settings are pairs')."""
 
@@ -101,6 +102,9 @@ class RunRecord:
     (``data.canonical``), with ``text`` as logged."""
     allowed_overlap: int | None = None
     """Test clips also in the train split, when the run was told to allow them."""
+    zero_shot: bool | None = None
+    """True when nothing was trained: a pretrained dual encoder's own towers were tested
+    (``features`` names the model and its digest); absent from other records (schema 3 on)."""
 
     @property
     def protocol_label(self) -> str:
@@ -168,6 +172,7 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "split_digests": dict,
     "coverage": dict,
     "allowed_overlap": int,
+    "zero_shot": bool,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 

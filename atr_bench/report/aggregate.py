@@ -111,8 +111,10 @@ def unusable(record: RunRecord) -> str | None:
 
 def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
     """Records grouped per (dataset, protocol, test set, smoke-sized or not), in the order
-    given."""
+    given. A zero-shot record (nothing trained, so no training protocol) joins every board of
+    trained records on its test set, beside them; a board of its own where there is none."""
     boards: dict[Board, list[RunRecord]] = {}
+    zero_shot: dict[Board, list[RunRecord]] = {}
     for record in records:
         board = Board(
             record.dataset,
@@ -121,8 +123,16 @@ def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
             bool(smoke_reasons(record)),
             test_label(record),
         )
-        boards.setdefault(board, []).append(record)
+        (zero_shot if record.zero_shot else boards).setdefault(board, []).append(record)
+    for own, shots in zero_shot.items():
+        joined = [b for b in boards if _same_test(b, own) and b.test_set]
+        for board in joined or [own]:
+            boards.setdefault(board, []).extend(shots)
     return boards
+
+
+def _same_test(a: Board, b: Board) -> bool:
+    return (a.dataset, a.test_set, a.smoke) == (b.dataset, b.test_set, b.smoke)
 
 
 def _stat(runs: Sequence[RunRecord], column: str) -> Stat:

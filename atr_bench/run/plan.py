@@ -112,6 +112,11 @@ OPTION_FLAGS = {
 def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     """Look every plugin up, validate every option and fill in the protocol's defaults."""
     found_protocol = registry.find("protocol", config.protocol)
+    if found_protocol.spec.zero_shot:
+        raise AtrBenchError(
+            f"protocol {config.protocol!r} trains nothing: test a dual encoder with "
+            f"`atr-bench run --protocol {config.protocol} --extractor clap`, one at a time"
+        )
     found_dataset = registry.find("dataset", config.dataset)
     dataset_opts = found_dataset.spec.resolve_options(
         dict(config.dataset_options), flag=OPTION_FLAGS["dataset"]
