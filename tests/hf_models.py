@@ -114,6 +114,7 @@ def clap(folder: Path) -> Path:
         hop_length=160,
         max_length_s=2,
         fft_window_size=1024,
+        frequency_max=8000,
         truncation="rand_trunc",
     )
     ClapProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(folder)
