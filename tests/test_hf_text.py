@@ -76,6 +76,8 @@ def test_runs_with_bert_and_roberta_encode_each_once(
     assert len(caches) == 2
     records = [json.loads(p.read_text()) for p in runs.glob("*.json")]
     assert {r["text_encoder"] for r in records} == {"hf"}
+    assert {r["text_features"]["model"] for r in records} == {str(m) for m in models.values()}
+    assert all(r["text_features"]["digest"].startswith("sha256:") for r in records)
     assert len({r["protocol_hash"] for r in records}) == 2
 
     def no_encoding(*args, **kwargs):

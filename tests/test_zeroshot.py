@@ -79,6 +79,7 @@ def test_zero_shot_row_beside_a_trained_row_and_compared(
     assert shot["extractor"] == shot["text_encoder"] == _spec(clap)[1].name
     assert shot["features"]["test"]["model"] == str(clap)
     assert shot["features"]["test"]["digest"].startswith("sha256:")
+    assert shot["text_features"]["digest"] == shot["features"]["test"]["digest"]
     assert shot["split_digests"]["test"] == trained["split_digests"]["test"]
     assert shot["seconds"]["train"] == 0.0 and 0 <= shot["order_contrast"]["accuracy"] <= 100
     assert (runs / shot["ranks"]).exists()

@@ -93,6 +93,11 @@ class ClapTextTower:
         self.dim = int(_load(self.source)[1].config.projection_dim)
 
     @property
+    def provenance(self) -> dict[str, str]:
+        """The model as given, its revision (from the hub) and digest."""
+        return self.source.provenance()
+
+    @property
     def cache_tag(self) -> str:
         """The model's digest: the text cache's key."""
         return self.source.digest

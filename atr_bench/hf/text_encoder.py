@@ -37,6 +37,11 @@ class HFTextEncoder:
         self._loaded: tuple[Any, Any] | None = None
 
     @property
+    def provenance(self) -> dict[str, str]:
+        """The model as given, its revision (from the hub) and digest, and the layer."""
+        return {**self.source.provenance(), "layer": self.layer}
+
+    @property
     def cache_tag(self) -> str:
         """The model's digest, its layer and the library's version: the text cache's key."""
         return f"{self.source.digest}-{self.layer}-transformers{version('transformers')}"

@@ -89,6 +89,14 @@ class CacheTagged(Protocol):
 
 
 @runtime_checkable
+class Described(Protocol):
+    """Text encoder capability: what records say made the caption features (a model's id,
+    revision and digest, its layer), beside the encoder's name."""
+
+    provenance: Mapping[str, str]
+
+
+@runtime_checkable
 class Lookup(Protocol):
     """Text encoder capability: precomputed features instead of ``encode``: clip id -> one
     ``[n_tokens, dim]`` array per caption of that clip, read from ``dataset_dir``."""

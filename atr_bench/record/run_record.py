@@ -7,8 +7,8 @@ whenever the fields change, and the reader keeps accepting every version listed.
 
 Schema history: 1, the first typed record (the fields below without ``parameters`` and
 ``ranks``); 2 adds the model's parameter count and the name of the per-query ranks file
-(``record/ranks.py``) beside the record; 3 adds ``zero_shot``, true for a pretrained dual
-encoder tested as it is.
+(``record/ranks.py``) beside the record; 3 adds ``text_features`` (what made the caption
+features) and ``zero_shot``, true for a pretrained dual encoder tested as it is.
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ class RunRecord:
     (``data.canonical``), with ``text`` as logged."""
     allowed_overlap: int | None = None
     """Test clips also in the train split, when the run was told to allow them."""
+    text_features: dict[str, Any] | None = None
+    """What made the caption features: the text encoder and, where it says, its model and
+    digest (schema 3 on)."""
     zero_shot: bool | None = None
     """True when nothing was trained: a pretrained dual encoder's own towers were tested
     (``features`` names the model and its digest); absent from other records (schema 3 on)."""
@@ -172,6 +175,7 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "split_digests": dict,
     "coverage": dict,
     "allowed_overlap": int,
+    "text_features": dict,
     "zero_shot": bool,
 }
 """Record fields that may be missing (older records) but when present have these types."""

@@ -145,6 +145,7 @@ def run_seed(
         plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
         untrained=c.weights == "random" or splits.untrained_features,
         features={split: dict(p) for split, p in splits.provenance.items()},
+        text_features=dict(splits.text_provenance),
         versions={
             "atr_bench": __version__,
             "torch": torch.__version__,

@@ -210,6 +210,7 @@ def run_zero_shot(
         config=the_plan.config,
         plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
         features={split: dict(p) for split, p in splits.provenance.items()},
+        text_features=dict(splits.text_provenance),
         versions={
             "atr_bench": __version__,
             "torch": torch.__version__,
