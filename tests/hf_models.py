@@ -42,6 +42,32 @@ def wav2vec2(folder: Path) -> Path:
     return folder
 
 
+def whisper(folder: Path) -> Path:
+    """Whisper's encoder: 16 mel bands, 2 s windows (200 mel frames, 100 positions), 2 layers."""
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    config = WhisperConfig(
+        vocab_size=64,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=16,
+        max_source_positions=100,
+        max_target_positions=16,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    WhisperModel(config).save_pretrained(folder)
+    WhisperFeatureExtractor(feature_size=16, chunk_length=2).save_pretrained(folder)
+    return folder
+
+
 def _word_pieces() -> list[str]:
     letters = string.ascii_lowercase + string.digits
     return [*SPECIAL, *letters, *(f"##{c}" for c in letters), *string.punctuation]

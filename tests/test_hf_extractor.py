@@ -29,7 +29,11 @@ SMALL = ["--dataset-opt", "order_pairs=2"]
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hf-audio")
-    return {"ast": hf_models.ast(root / "ast"), "wav2vec2": hf_models.wav2vec2(root / "w2v")}
+    return {
+        "ast": hf_models.ast(root / "ast"),
+        "wav2vec2": hf_models.wav2vec2(root / "w2v"),
+        "whisper": hf_models.whisper(root / "whisper"),
+    }
 
 
 def _configured(model: Path, **options: str):
@@ -38,8 +42,10 @@ def _configured(model: Path, **options: str):
 
 def test_dim_and_rates_come_from_the_models_configs(models):
     ast, w2v = _configured(models["ast"]), _configured(models["wav2vec2"], stride="4")
+    whisper = _configured(models["whisper"])
     assert (ast.dim, ast.sample_rate, ast.frames_per_second) == (32, 16000, 10.0)
     assert (w2v.dim, w2v.sample_rate, w2v.frames_per_second) == (32, 16000, 200.0)
+    assert (whisper.dim, whisper.sample_rate, whisper.frames_per_second) == (32, 16000, 50.0)
     assert ast.name.startswith("hf-ast-") and w2v.name.startswith("hf-w2v-")
     assert ast.provenance["digest"].startswith("sha256:") and ast.provenance["layer"] == "last"
 
@@ -60,7 +66,7 @@ def test_the_feature_folder_is_named_by_model_layer_and_stride_not_path(models, 
     assert _configured(copy).name == _configured(models["ast"]).name
 
 
-@pytest.mark.parametrize("name", ["ast", "wav2vec2"])
+@pytest.mark.parametrize("name", ["ast", "wav2vec2", "whisper"])
 def test_a_batch_gives_each_clip_its_own_frames(models, name):
     options = SPEC.resolve_options({"model": str(models[name]), "layer": "mean", "stride": "2"})
     extractor = SPEC.create(**options)

@@ -116,6 +116,7 @@ def test_zero_shot_row_beside_a_trained_row_and_compared(
             "protocol 'zeroshot' trains nothing and tests the dual encoder as it is; drop --epochs",
         ),
         (["--text-encoder", "word2vec"], "drop --text-encoder"),
+        (["--seeds", "0,1"], "seeds change nothing: give one seed (--seeds 0)"),
         (["--extractor", "lms"], "extractor 'lms' has no text tower; pass --extractor clap"),
     ],
 )

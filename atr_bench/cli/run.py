@@ -24,6 +24,7 @@ from atr_bench.cli.options import (
     writable_dir,
 )
 from atr_bench.data.stream_modes import STREAM_MODES
+from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
 from atr_bench.run.config import LOSS_NAMES, RunRequest
@@ -202,6 +203,11 @@ def _zero_shot(config: RunRequest, context: RunContext, args: argparse.Namespace
     from atr_bench.report.run_table import metrics_table
     from atr_bench.run.zeroshot import load_embeddings, plan_zero_shot, run_zero_shot
 
+    if len(args.seeds) > 1:
+        raise AtrBenchError(
+            f"protocol {config.protocol!r} trains nothing, so seeds change nothing: give one "
+            "seed (--seeds 0), not several copies of one result"
+        )
     the_plan = plan_zero_shot(config, registry(), context.data_root)
     _check_folders(context)
     started = time.perf_counter()
