@@ -18,6 +18,7 @@ import soundfile
 import torch
 
 from atr_bench.cli.main import main
+from atr_bench.dev.conformance import check_extractor
 from atr_bench.errors import AtrBenchError
 from atr_bench.hf.extractor_spec import SPEC
 
@@ -176,3 +177,8 @@ def test_a_hub_id_without_network_or_cache_is_one_line_and_exit_2(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
     assert "model 'nobody/no-such-model' is not a local folder" in done.stderr
     assert "pass a local folder: --extractor-opt model=/path/to/folder" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["wav2vec2", "whisper"])
+def test_the_conformance_kit_passes_the_configured_extractor(models, name):
+    check_extractor(SPEC, {"model": str(models[name]), "layer": "mean"})

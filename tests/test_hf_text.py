@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from atr_bench.cli.main import main
+from atr_bench.dev.conformance import check_text_encoder
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import registry
 
@@ -95,3 +96,9 @@ def test_a_missing_model_is_one_line_and_exit_2(tmp_path, tiny_args, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert f"text encoder 'hf': {str(missing)!r} is not a folder" in err
+
+
+@pytest.mark.parametrize("name", ["bert", "roberta"])
+def test_the_conformance_kit_passes_the_encoder(models, name, tmp_path):
+    spec = registry().get("text_encoder", "hf")
+    check_text_encoder(spec, {"model": str(models[name]), "layer": "mean"}, workdir=tmp_path)

@@ -4,6 +4,7 @@ from the end), as the ``layer`` option of the hf extractor and text encoder says
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ LAST = "last"
 
 
 def _valid(value: str) -> bool:
-    return value in (MEAN, LAST) or value.lstrip("-").isdigit()
+    return value in (MEAN, LAST) or re.fullmatch(r"-?[0-9]+", value) is not None
 
 
 LAYER = Option(

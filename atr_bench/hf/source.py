@@ -5,6 +5,7 @@ features and caches made with it are keyed by what it is, not by the path that r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +84,20 @@ def _hub_snapshot(model: str, owner: str, flag: str) -> Path:
 
 
 def folder_digest(folder: Path) -> str:
-    """SHA-256 over every file of ``folder``: its relative path and contents."""
-    from atr_bench.features.weights import file_sha256
+    """SHA-256 over every file of ``folder``: its relative path and contents (read once per
+    process while no file's size or modification time changes)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stamps = tuple(
+        (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files
+    )
+    return _digest(folder, stamps)
 
+
+@functools.lru_cache(maxsize=32)
+def _digest(folder: Path, stamps: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(bytes.fromhex(file_sha256(path)))
+    for name, *_ in stamps:
+        digest.update(name.encode() + b"\0")
+        with open(folder / name, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()

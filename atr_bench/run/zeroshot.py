@@ -29,6 +29,7 @@ from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, S
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
+from atr_bench.run.execute import device_name
 from atr_bench.run.hashing import hashed_options
 from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
@@ -217,7 +218,7 @@ def run_zero_shot(
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        device=str(context.device),
+        device=device_name(context.device),
         execution=execution(context.device),
         sizes={
             split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
