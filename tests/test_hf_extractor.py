@@ -182,3 +182,9 @@ def test_a_hub_id_without_network_or_cache_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.parametrize("name", ["wav2vec2", "whisper"])
 def test_the_conformance_kit_passes_the_configured_extractor(models, name):
     check_extractor(SPEC, {"model": str(models[name]), "layer": "mean"})
+
+
+def test_a_model_of_unknown_framing_is_one_line(tmp_path):
+    folder = hf_models.bert(tmp_path / "bert")
+    with pytest.raises(AtrBenchError, match=r"model type 'bert' .* has no known framing"):
+        _configured(folder)

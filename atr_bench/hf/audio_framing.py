@@ -13,6 +13,19 @@ from typing import Any
 
 from atr_bench.errors import AtrBenchError
 
+CONV_FRONT_ENDS = frozenset(
+    {
+        "wav2vec2",
+        "wav2vec2-conformer",
+        "hubert",
+        "wavlm",
+        "data2vec-audio",
+        "unispeech",
+        "unispeech-sat",
+    }
+)
+"""Model types whose frames are exactly their strided convolutions' output (``conv_kernel``,
+``conv_stride``): no later layer changes the frame rate."""
 AST = "audio-spectrogram-transformer"
 WHISPER = "whisper"
 AST_HOP_SECONDS = 0.010
@@ -67,36 +80,40 @@ def read_framing(folder: Path, owner: str) -> AudioFraming:
     is none of the known front ends."""
     from transformers import AutoConfig, AutoFeatureExtractor
 
+    config = _read(AutoConfig, folder, owner)
+    if config.model_type not in (*CONV_FRONT_ENDS, AST, WHISPER):
+        raise AtrBenchError(
+            f"{owner}: model type {config.model_type!r} in {folder} has no known framing "
+            f"(known: {', '.join(sorted(CONV_FRONT_ENDS))}, {AST}, {WHISPER}); wrap it in an "
+            "extractor plugin (docs/writing-plugins.md)"
+        )
+    features = _read(AutoFeatureExtractor, folder, owner)
+    rate = int(features.sampling_rate)
+    if config.model_type == AST:
+        return _ast(config, rate)
+    if config.model_type == WHISPER:
+        return AudioFraming(
+            "whisper",
+            rate,
+            config.d_model,
+            config.encoder_layers,
+            hop=int(features.hop_length),
+            max_frames=int(config.max_source_positions),
+        )
+    conv = tuple(zip(config.conv_kernel, config.conv_stride, strict=True))
+    return AudioFraming("conv", rate, config.hidden_size, config.num_hidden_layers, conv)
+
+
+def _read(auto: Any, folder: Path, owner: str) -> Any:
+    """``auto.from_pretrained(folder)`` (a config or a feature extractor), local files only."""
     try:
-        config = AutoConfig.from_pretrained(folder, local_files_only=True)
-        features = AutoFeatureExtractor.from_pretrained(folder, local_files_only=True)
+        return auto.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AtrBenchError(
             f"{owner}: cannot read the model's config or feature extractor in {folder} "
             f"({first[:160]}); save both there with save_pretrained"
         ) from None
-    rate = int(features.sampling_rate)
-    if getattr(config, "conv_stride", None) and getattr(config, "conv_kernel", None):
-        conv = tuple(zip(config.conv_kernel, config.conv_stride, strict=True))
-        return AudioFraming("conv", rate, config.hidden_size, config.num_hidden_layers, conv)
-    if config.model_type == AST:
-        return _ast(config, rate)
-    if config.model_type == WHISPER:
-        hop = int(features.hop_length)
-        return AudioFraming(
-            "whisper",
-            rate,
-            config.d_model,
-            config.encoder_layers,
-            hop=hop,
-            max_frames=int(config.max_source_positions),
-        )
-    raise AtrBenchError(
-        f"{owner}: model type {config.model_type!r} in {folder} has no known framing (known: "
-        "wav2vec 2.0-style convolutional front ends, AST, Whisper); wrap it in an extractor "
-        "plugin (docs/writing-plugins.md)"
-    )
 
 
 def _ast(config: Any, rate: int) -> AudioFraming:

@@ -84,9 +84,14 @@ def _hub_snapshot(model: str, owner: str, flag: str) -> Path:
 
 
 def folder_digest(folder: Path) -> str:
-    """SHA-256 over every file of ``folder``: its relative path and contents (read once per
-    process while no file's size or modification time changes)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    """SHA-256 over every file of ``folder`` but hidden ones (download caches and locks): its
+    relative path and contents (read once per process while no size or modification time
+    changes)."""
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     stamps = tuple(
         (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files
     )
