@@ -91,6 +91,8 @@ def test_zero_shot_row_beside_a_trained_row_and_compared(
     text = board.read_text()
     assert shot["protocol_hash"][:6] in text and trained["protocol_hash"][:6] in text
     assert not list(boards.glob("synthcaps-zeroshot*"))  # it sits beside the trained row
+    (markdown,) = boards.glob("synthcaps-lou2022-tuned-*.md")
+    assert "Zero-shot rows (pooling zeroshot)" in markdown.read_text()
 
     capsys.readouterr()
     compare = ["compare", shot["protocol_hash"][:8], trained["protocol_hash"][:8]]

@@ -56,6 +56,8 @@ class BoardRow:
     train_seconds: Stat = field(default_factory=lambda: Stat.of([]))
     val_curves: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     """Per seed, the validation curve (``RunRecord.val_curve``)."""
+    zero_shot: bool = False
+    """A pretrained dual encoder tested as it is: nothing trained under the board's protocol."""
 
     @property
     def name(self) -> str:
@@ -172,6 +174,7 @@ def aggregate(
             row.ranks = [ranks[str(r.run_id)] for r in runs]
         row.parameters = runs[-1].parameters
         row.val_curves = [r.val_curve for r in runs]
+        row.zero_shot = bool(runs[-1].zero_shot)
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
         rows.append(row)

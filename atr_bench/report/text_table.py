@@ -115,7 +115,15 @@ def notes_below(rows: Sequence[BoardRow]) -> list[str]:
     notes = [METHODS[method] for method in methods]
     if any(row.near_best for row in rows) or methods:
         notes.append(NEAR_BEST)
+    if any(row.zero_shot for row in rows):
+        notes.append(ZERO_SHOT)
     return notes + chance_notes(rows)
+
+
+ZERO_SHOT = (
+    "Zero-shot rows (pooling zeroshot): a pretrained dual encoder's own towers, tested as they "
+    "are on this test set; nothing was trained under this board's protocol."
+)
 
 
 def chance_notes(rows: Sequence[BoardRow]) -> list[str]:

@@ -12,6 +12,7 @@ import platform
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,7 @@ class ZeroShotPlan:
         return "-".join((*parts, self.protocol_hash)) + f"-s{seed}"
 
 
-def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Any) -> ZeroShotPlan:
+def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Path) -> ZeroShotPlan:
     """Resolve a zero-shot request; settings it cannot use are refused, one line each."""
     given = [f for f in TRAINING if getattr(request, f) not in (None, ())]
     protocol = registry.find("protocol", request.protocol)
