@@ -45,7 +45,7 @@ SPEC = ExtractorSpec(
             affects_results=False,  # the configured name holds the model's digest instead
         ),
     ),
-    dim=DEFAULT_DIM,
+    dim=DEFAULT_DIM,  # the default model's; any other's come from configure
     sample_rate=48000,
     frames_per_second=0.1,
     configure=configure,

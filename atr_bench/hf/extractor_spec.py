@@ -51,5 +51,8 @@ SPEC = ExtractorSpec(
         LAYER,
         Option("stride", int, 1, "average every N frames into one (1: every frame)", minimum=1),
     ),
+    dim=768,  # the default model's (the hub's AudioSet AST); any other's come from configure
+    sample_rate=16000,
+    frames_per_second=10.0,
     configure=configure,
 )
