@@ -49,14 +49,22 @@ def test_token_states_are_the_same_alone_or_in_a_batch(models, name):
     assert not np.allclose(mean, together[0]) and not np.allclose(first, together[0])
 
 
-def test_the_cache_tag_follows_the_weights_not_the_path(models, tmp_path):
+def _name(model: Path, **options: str) -> str:
+    """The configured spec's name: the runs' text encoder column and the cache's name."""
+    spec = registry().get("text_encoder", "hf")
+    return spec.configured(spec.resolve_options({"model": str(model), **options})).name
+
+
+def test_the_name_and_cache_tag_follow_the_weights_not_the_path(models, tmp_path):
     copy = tmp_path / "bert"
     shutil.copytree(models["bert"], copy)
     assert _encoder(copy).cache_tag == _encoder(models["bert"]).cache_tag
+    assert _name(copy) == _name(models["bert"]) and _name(copy).startswith("hf-bert-")
     assert _encoder(copy, layer="mean").cache_tag != _encoder(copy).cache_tag
-    before = _encoder(copy).cache_tag
+    assert _name(copy, layer="mean") != _name(copy)
+    before, name = _encoder(copy).cache_tag, _name(copy)
     hf_models.bert(copy)  # new random weights in the same folder
-    assert _encoder(copy).cache_tag != before
+    assert _encoder(copy).cache_tag != before and _name(copy) != name
     assert _encoder(copy).source.digest in _encoder(copy).cache_tag
 
 
@@ -76,7 +84,7 @@ def test_runs_with_bert_and_roberta_encode_each_once(
     caches = sorted(p.name for p in data.glob("*/TextEmbeddings/hf-*_test.h5"))
     assert len(caches) == 2
     records = [json.loads(p.read_text()) for p in runs.glob("*.json")]
-    assert {r["text_encoder"] for r in records} == {"hf"}
+    assert {r["text_encoder"] for r in records} == {_name(m) for m in models.values()}
     assert {r["text_features"]["model"] for r in records} == {str(m) for m in models.values()}
     assert all(r["text_features"]["digest"].startswith("sha256:") for r in records)
     assert len({r["protocol_hash"] for r in records}) == 2

@@ -15,9 +15,8 @@ import torch
 
 from atr_bench.hf.layers import LAST, check_layer, select
 from atr_bench.hf.source import resolve_model
+from atr_bench.hf.text_spec import FLAG, OWNER
 
-OWNER = "text encoder 'hf'"
-FLAG = "--text-encoder-opt model"
 BATCH = 64
 """Captions per forward pass (each is padded to the batch's longest, under its attention
 mask, so it encodes the same alone)."""

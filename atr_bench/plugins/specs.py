@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset, Extractor, Pooling, TextEncoder, missing_members
@@ -118,12 +118,21 @@ class Spec(Generic[Built]):
     options: tuple[Option, ...] = ()
     requirements: tuple[Requirement, ...] = ()
     """Conditions between options (one option's rules go on that ``Option``)."""
+    configure: Callable[..., Any] | None = None
+    """For a component whose dim, rates or features depend on its options (a model named by
+    one): ``configure(spec, **options)`` returns the spec those resolved options make, named
+    by what makes its features (its feature folder or text cache, and the runs' column), so
+    two models never share them. A run uses only configured specs."""
 
     kind: ClassVar[str] = "spec"
     """The registry's name for this kind of plugin (``text_encoder``), as ``Registry.find``
     takes it; messages write it with a space."""
     contract: ClassVar[type | None] = None
     """The protocol of ``atr_bench.plugins.contract`` that what ``build`` returns satisfies."""
+
+    def configured(self, options: Mapping[str, Any]) -> Self:
+        """The spec ``options`` (resolved) make: this one unless it has ``configure``."""
+        return self if self.configure is None else self.configure(self, **options)
 
     @property
     def title(self) -> str:
@@ -219,11 +228,6 @@ class ExtractorSpec(Spec[Extractor]):
     dim: int = 0
     sample_rate: int = 16000
     frames_per_second: float = 1.0
-    configure: Callable[..., ExtractorSpec] | None = None
-    """For an extractor whose dim, rates and features depend on its options (a model named by
-    one): ``configure(spec, **options)`` returns the spec those resolved options make, named
-    by what makes its features (its feature folder and the runs' extractor column), so two
-    models never share a cache. The harness uses only configured specs."""
     provenance: Mapping[str, str] = field(default_factory=dict)
     """What feature files record about the extractor besides its name and weights."""
     text_tower: Callable[..., TextEncoder] | None = None
@@ -231,10 +235,6 @@ class ExtractorSpec(Spec[Extractor]):
     tower, ``text_tower(**options)`` with the extractor's options, a ``TextEncoder`` giving
     one ``[1, dim]`` embedding per caption in the same space. Such an extractor can be tested
     as it is, under a ``zero_shot`` protocol."""
-
-    def configured(self, options: Mapping[str, Any]) -> ExtractorSpec:
-        """The spec ``options`` (resolved) make: this one unless it has ``configure``."""
-        return self if self.configure is None else self.configure(self, **options)
 
 
 @dataclass(frozen=True)

@@ -122,11 +122,15 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
         dict(config.dataset_options), flag=OPTION_FLAGS["dataset"]
     )
     dataset = found_dataset.spec.create(data_root, **dataset_opts)
-    extractor = _configured(registry.find("extractor", config.extractor), config)
+    extractor = _configured(
+        registry.find("extractor", config.extractor), "extractor", config.extractor_options
+    )
     pooling = registry.find("pooling", config.pooling)
     text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
-    text_encoder = registry.find(
-        "text_encoder", config.text_encoder or dataset.defaults.text_encoder
+    text_encoder = _configured(
+        registry.find("text_encoder", config.text_encoder or dataset.defaults.text_encoder),
+        "text_encoder",
+        config.text_encoder_options,
     )
     components = {
         "dataset": found_dataset,
@@ -145,11 +149,9 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     return Plan(resolved, components, dataset, defaults, config, weights, digest)
 
 
-def _configured(found: Found, config: RunRequest) -> Found:
-    """The extractor as its options make it (``ExtractorSpec.configure``)."""
-    options = found.spec.resolve_options(
-        dict(config.extractor_options), flag=OPTION_FLAGS["extractor"]
-    )
+def _configured(found: Found, component: str, given: Options) -> Found:
+    """The component as its options make it (``Spec.configure``)."""
+    options = found.spec.resolve_options(dict(given), flag=OPTION_FLAGS[component])
     return Found(found.spec.configured(options), found.origin)
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from atr_bench import hookimpl
 from atr_bench.components.text_encoders.sizes import GOOGLENEWS_DIM, WORD2VEC_DIM
-from atr_bench.hf.layers import LAYER
+from atr_bench.hf.text_spec import SPEC as HF_SPEC
 from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import Option, TextEncoderSpec
-
-HF_TEXT_MODEL = "google-bert/bert-base-uncased"
-HF_TEXT_DIM = 768
 
 
 @hookimpl
@@ -34,17 +31,5 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
             build=Lazy(f"{__package__}.w2v_pickle", "W2VPickle"),
             dim=GOOGLENEWS_DIM,
         ),
-        TextEncoderSpec(
-            name="hf",
-            description="token hidden states of a transformers text model (BERT, RoBERTa, ...); "
-            "dim: the model's hidden size (768 for the default)",
-            build=Lazy("atr_bench.hf.text_encoder", "HFTextEncoder"),
-            options=(
-                Option(
-                    "model", str, HF_TEXT_MODEL, "hub id, or a folder saved with save_pretrained"
-                ),
-                LAYER,
-            ),
-            dim=HF_TEXT_DIM,
-        ),
+        HF_SPEC,
     ]
