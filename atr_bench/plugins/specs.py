@@ -219,8 +219,9 @@ class PoolingSpec(Spec[Pooling]):
 @dataclass(frozen=True)
 class ExtractorSpec(Spec[Extractor]):
     """An audio feature extractor, ``build(weights=None, device="cpu", **opts)``; ``dim``,
-    ``sample_rate`` and ``frames_per_second`` are known before it is built so ``atr-bench
-    list`` and the data layer can use them."""
+    ``sample_rate`` and ``frames_per_second`` are known before it is built (where options
+    decide them, once ``configure`` has made the spec of those options) so ``atr-bench list``
+    and the data layer can use them."""
 
     kind: ClassVar[str] = "extractor"
     contract: ClassVar[type | None] = Extractor
