@@ -94,18 +94,29 @@ def test_a_layer_out_of_range_is_one_line(models):
         _configured(models["ast"], layer="5")
 
 
-def test_run_records_the_model_and_reuses_its_features(models, tmp_path, tiny_args, monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "options", "frames"),
+    [("ast", {}, 20), ("wav2vec2", {"stride": "40", "layer": "mean"}, 40)],
+    ids=["ast", "wav2vec2"],
+)
+def test_run_records_the_model_and_reuses_its_features(
+    models, tmp_path, tiny_args, monkeypatch, name, options, frames
+):
     data, runs = tmp_path / "data", tmp_path / "runs"
-    hf = ["--extractor", "hf", "--extractor-opt", f"model={models['ast']}", *SMALL]
+    hf = ["--extractor", "hf", "--extractor-opt", f"model={models[name]}", *SMALL]
+    for key, value in options.items():
+        hf += ["--extractor-opt", f"{key}={value}"]
     assert main(tiny_args(data, runs, *hf, "--pooling", "mean", "--epochs", "1")) == 0
     (record_file,) = runs.glob("*.json")
     record = json.loads(record_file.read_text())
-    name = _configured(models["ast"]).name
-    assert record["extractor"] == name and record["run_id"].startswith(f"synthcaps-{name}-")
+    configured = _configured(models[name], **options)
+    assert record["extractor"] == configured.name
+    assert record["run_id"].startswith(f"synthcaps-{configured.name}-")
     test = record["features"]["test"]
-    assert test["extractor"] == name and test["model"] == str(models["ast"])
-    assert test["digest"].startswith("sha256:") and test["layer"] == "last"
-    assert record["config"]["audio_frames"] == 20  # 2 s at 10 frames/s
+    assert test["extractor"] == configured.name and test["model"] == str(models[name])
+    assert test["digest"].startswith("sha256:")
+    assert test["layer"] == options.get("layer", "last")
+    assert record["config"]["audio_frames"] == frames  # 2 s at the model's frame rate
     assert "extractor.model" not in record["settings"]  # the name holds the model's digest
 
     def no_second_extraction(*args, **kwargs):
