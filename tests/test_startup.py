@@ -12,7 +12,18 @@ from atr_bench.cli.main import build_parser
 from atr_bench.run.config import LOSS_NAMES
 from atr_bench.run.losses import LOSSES
 
-HEAVY = ("torch", "librosa", "gensim", "scipy", "pandas", "h5py", "matplotlib", "numpy")
+HEAVY = (
+    "torch",
+    "librosa",
+    "gensim",
+    "scipy",
+    "pandas",
+    "h5py",
+    "matplotlib",
+    "numpy",
+    "transformers",
+    "huggingface_hub",
+)
 
 
 def heavy_after(code: str) -> list[str]:

@@ -132,4 +132,4 @@ def dataset_and_extractor(args: argparse.Namespace) -> tuple[Any, ExtractorSpec,
     options = extractor.resolve_options(
         parse_option_strings(args.extractor_opt, "--extractor-opt"), flag="--extractor-opt"
     )
-    return dataset, extractor, options
+    return dataset, extractor.configured(options), options

@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from atr_bench.cli.options import (
     writable_dir,
 )
 from atr_bench.data.stream_modes import STREAM_MODES
+from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.protocol_settings import SETTINGS, check_settings
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
@@ -32,6 +33,7 @@ from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
 
 if TYPE_CHECKING:
+    from atr_bench.record.run_record import RunRecord
     from atr_bench.run.context import RunContext
 
 
@@ -199,32 +201,26 @@ def _claimed(runs_dir: Path, run_id: str) -> Iterator[str | None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from atr_bench.record.results import execution, read_done, record_path
     from atr_bench.report.run_table import metrics_table
     from atr_bench.run import execute
     from atr_bench.run.plan import plan
 
     config = config_from_args(args)
     context = run_context(args)
+    if registry().get("protocol", config.protocol).zero_shot:
+        return _zero_shot(config, context, args)
     the_plan = plan(config, registry(), context.data_root)
     _check_folders(context)
     execute.sound_or_allowed(the_plan, context)
     started = time.perf_counter()
     splits = execute.load_data(the_plan, context)
     load_seconds = time.perf_counter() - started
-    records = []
-    for seed in args.seeds:
-        path = record_path(context.runs_dir, the_plan.run_id(seed))
-        if path.exists() and not args.force:
-            records.append(read_done(path, execution(context.device)))
-            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
-            continue
-        with _claimed(context.runs_dir, the_plan.run_id(seed)) as busy:
-            if busy is not None:
-                print(f"seed {seed}: being trained now by {busy}; skipped", file=sys.stderr)
-                continue
-            records.append(execute.run_seed(the_plan, splits, seed, load_seconds, context))
-        print(f"wrote {path}", file=sys.stderr)
+    records = _each_seed(
+        args,
+        context,
+        the_plan.run_id,
+        lambda seed: execute.run_seed(the_plan, splits, seed, load_seconds, context),
+    )
     if not records:
         return 0
     seeds = ",".join(str(r.seed) for r in records)
@@ -232,6 +228,58 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
     print(metrics_table(records))
     return 0
+
+
+def _zero_shot(config: RunRequest, context: RunContext, args: argparse.Namespace) -> int:
+    """``run`` under a zero-shot protocol: embed every split once, test each seed's record."""
+    from atr_bench.report.run_table import metrics_table
+    from atr_bench.run.zeroshot import load_embeddings, plan_zero_shot, run_zero_shot
+
+    if len(args.seeds) > 1:
+        raise AtrBenchError(
+            f"protocol {config.protocol!r} trains nothing, so seeds change nothing: give one "
+            "seed (--seeds 0), not several copies of one result"
+        )
+    the_plan = plan_zero_shot(config, registry(), context.data_root)
+    _check_folders(context)
+    started = time.perf_counter()
+    splits = load_embeddings(the_plan, context)
+    load_seconds = time.perf_counter() - started
+    records = _each_seed(
+        args,
+        context,
+        the_plan.run_id,
+        lambda seed: run_zero_shot(the_plan, splits, seed, load_seconds, context),
+    )
+    print(f"\n{the_plan.label}  zero-shot test metrics (%, ranks 1-based), {context.device}\n")
+    print(metrics_table(records))
+    return 0
+
+
+def _each_seed(
+    args: argparse.Namespace,
+    context: RunContext,
+    run_id: Callable[[int], str],
+    make: Callable[[int], RunRecord],
+) -> list[RunRecord]:
+    """Each seed's record: read back when it exists (unless ``--force``), left to the process
+    that is making it now (``_claimed``), else made under the run's claim."""
+    from atr_bench.record.results import execution, read_done, record_path
+
+    records = []
+    for seed in args.seeds:
+        path = record_path(context.runs_dir, run_id(seed))
+        if path.exists() and not args.force:
+            records.append(read_done(path, execution(context.device)))
+            print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
+            continue
+        with _claimed(context.runs_dir, run_id(seed)) as busy:
+            if busy is not None:
+                print(f"seed {seed}: being trained now by {busy}; skipped", file=sys.stderr)
+                continue
+            records.append(make(seed))
+        print(f"wrote {path}", file=sys.stderr)
+    return records
 
 
 SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")

@@ -4,7 +4,8 @@
 ``configs/base_config.json``, the Clotho/AudioCaps configs, ``model/model_pooling.py``,
 ``model/net_vlad.py``, ``model/loss.py``, ``utils/ranger.py``, ``trainer/trainer.py``) as it
 runs; ``lou2022-masked`` is the same with padding masked everywhere (the default); ``pairs`` is
-the caption-pair protocol atr-bench used before protocols were named.
+the caption-pair protocol atr-bench used before protocols were named; ``zeroshot`` trains
+nothing and tests a pretrained dual encoder as it is.
 """
 
 from __future__ import annotations
@@ -135,6 +136,15 @@ def atr_bench_protocols() -> list[ProtocolSpec]:
             loss="infonce",
             temperature=TUNED_TEMPERATURE,
             epochs=TUNED_EPOCHS,
+        ),
+        ProtocolSpec(
+            name="zeroshot",
+            description="trains nothing: a pretrained dual encoder (--extractor clap) embeds "
+            "the test captions and clips with its own towers, ranked by cosine similarity",
+            build=_no_options,
+            version=1,
+            zero_shot=True,
+            epochs=0,
         ),
         ProtocolSpec(
             name="pairs",

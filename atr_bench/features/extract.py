@@ -1,9 +1,9 @@
 """Run an extractor over many waves and append the features to an HDF5 feature store.
 
-Waves of one batch are zero-padded to the longest, run together under ``torch.no_grad`` on the
-device, and each output is cropped to the frames of its own length (``frames_for``). Clips the
-store already holds are skipped, and every batch is flushed as it is written, so an interrupted
-extraction resumes where it stopped.
+Waves of one batch are zero-padded to the longest (or handed over as they are to a ``Ragged``
+extractor), run together under ``torch.no_grad`` on the device, and each output is cropped to
+the frames of its own length (``frames_for``). Clips the store already holds are skipped, and
+every batch is flushed as it is written, so an interrupted extraction resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from atr_bench.data.feature_store import FeatureWriter
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins.contract import Extractor, FramesFor
+from atr_bench.plugins.contract import Extractor, FramesFor, Ragged
 
 
 def _as_wave(clip_id: str, wave: Any) -> np.ndarray:
@@ -41,12 +41,12 @@ class _BatchRunner:
         self.frames_for = extractor.frames_for if isinstance(extractor, FramesFor) else None
 
     def run(self, batch: list[tuple[str, np.ndarray]]) -> None:
-        longest = max(len(wave) for _, wave in batch)
-        padded = np.zeros((len(batch), longest), dtype=np.float32)
-        for row, (_, wave) in enumerate(batch):
-            padded[row, : len(wave)] = wave
         with torch.no_grad():
-            frames_out = self.extractor(torch.from_numpy(padded).to(self.device))
+            if isinstance(self.extractor, Ragged):
+                waves = [torch.from_numpy(wave).to(self.device) for _, wave in batch]
+                frames_out = self.extractor.ragged(waves)
+            else:
+                frames_out = self.extractor(self._padded(batch))
         out = frames_out.detach().float().cpu().numpy()
         for row, (clip_id, wave) in enumerate(batch):
             frames = out.shape[1] if self.frames_for is None else int(self.frames_for(len(wave)))
@@ -60,6 +60,13 @@ class _BatchRunner:
                     f"samples but produced {out.shape[1]}; its frames_for is inconsistent"
                 )
             self.store.write(clip_id, out[row, :frames])
+
+    def _padded(self, batch: list[tuple[str, np.ndarray]]) -> torch.Tensor:
+        longest = max(len(wave) for _, wave in batch)
+        padded = np.zeros((len(batch), longest), dtype=np.float32)
+        for row, (_, wave) in enumerate(batch):
+            padded[row, : len(wave)] = wave
+        return torch.from_numpy(padded).to(self.device)
 
 
 def extract_to_store(

@@ -23,7 +23,7 @@ from atr_bench.data.layout import SPLITS
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract import extract_to_store
 from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
-from atr_bench.features.weights import feature_provenance
+from atr_bench.features.weights import spec_provenance
 from atr_bench.plugins.contract import Dataset, Extractor, FramesFor, Indexed
 from atr_bench.plugins.specs import ExtractorSpec
 
@@ -184,7 +184,7 @@ def extract_folder(
             f"folder holding {dataset.name}'s audio clips"
         )
     model = extractor_spec.create(**build_options) if any(p.jobs for p in plans) else None
-    provenance = feature_provenance(extractor_spec.name, build_options.get("weights"))
+    provenance = spec_provenance(extractor_spec, build_options.get("weights"))
     written: dict[str, int] = {}
     unreadable: list[Problem] = []
     for plan in plans:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from torch import nn
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import load_torch
+
+if TYPE_CHECKING:
+    from atr_bench.plugins.specs import ExtractorSpec
 
 RANDOM = "random"
 """``weights="random"``: build with random initialisation (smoke tests, shape checks)."""
@@ -126,6 +129,11 @@ def feature_provenance(extractor: str, weights: str | os.PathLike[str] | None) -
     if not path.is_file():
         return {"extractor": extractor, "weights": str(weights)}
     return {"extractor": extractor, "weights": f"{path.name} sha256:{file_sha256(path)[:16]}"}
+
+
+def spec_provenance(spec: ExtractorSpec, weights: str | os.PathLike[str] | None) -> dict[str, str]:
+    """``feature_provenance`` with what the spec adds (a model's id, digest and layer)."""
+    return {**feature_provenance(spec.name, weights), **spec.provenance}
 
 
 def weights_identity(weights: str | None) -> str | None:

@@ -53,6 +53,15 @@ class FramesFor(Protocol):
 
 
 @runtime_checkable
+class Ragged(Protocol):
+    """Extractor capability: ``ragged(waves)`` takes a batch's waves at their own lengths and
+    returns ``[B, T, dim]`` (each clip's frames first), so a model that sees a whole clip at
+    once (attention) gives a clip the same frames alone or in a batch of longer ones."""
+
+    def ragged(self, waves: Sequence[Tensor]) -> Tensor: ...
+
+
+@runtime_checkable
 class TextEncoder(Protocol):
     """``TextEncoderSpec.build(**options)``: one float ``[n_tokens, dim]`` array per caption,
     token level so a text pooling applies; a caption encodes the same alone or in a batch (the
@@ -77,6 +86,14 @@ class CacheTagged(Protocol):
     into the feature cache's name, so a new model never reads a stale cache."""
 
     cache_tag: str
+
+
+@runtime_checkable
+class Described(Protocol):
+    """Text encoder capability: what records say made the caption features (a model's id,
+    revision and digest, its layer), beside the encoder's name."""
+
+    provenance: Mapping[str, str]
 
 
 @runtime_checkable

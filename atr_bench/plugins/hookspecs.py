@@ -30,13 +30,13 @@ def atr_bench_poolings() -> list[PoolingSpec]:
 @hookspec
 def atr_bench_extractors() -> list[ExtractorSpec]:
     """Audio feature extractors: ``spec.build(weights=None, device="cpu", **opts)`` returns a
-    ``contract.Extractor`` (optionally ``FramesFor``)."""
+    ``contract.Extractor`` (optionally ``FramesFor``, ``Ragged``)."""
 
 
 @hookspec
 def atr_bench_text_encoders() -> list[TextEncoderSpec]:
     """Text encoders: ``spec.build(**opts)`` returns a ``contract.TextEncoder`` (optionally
-    ``Fittable``, ``CacheTagged`` or ``Lookup``)."""
+    ``Fittable``, ``CacheTagged``, ``Described`` or ``Lookup``)."""
 
 
 @hookspec

@@ -55,6 +55,8 @@ def protocol_problem(spec: Any) -> str | None:
     """The first setting a ``ProtocolSpec`` gives a value its rules refuse, worded for the
     registry (which then does not load that protocol), or None."""
     for name in SETTINGS:
+        if name == "epochs" and getattr(spec, "zero_shot", False):
+            continue  # a zero-shot protocol trains nothing: it has no epochs
         value = getattr(spec, name, None)
         problem = None if value is None else setting_problem(name, value)
         if problem is not None:

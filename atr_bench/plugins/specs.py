@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset, Extractor, Pooling, TextEncoder, missing_members
@@ -152,12 +152,21 @@ class Spec(Generic[Built]):
     options: tuple[Option, ...] = ()
     requirements: tuple[Requirement, ...] = ()
     """Conditions between options (one option's rules go on that ``Option``)."""
+    configure: Callable[..., Any] | None = None
+    """For a component whose dim, rates or features depend on its options (a model named by
+    one): ``configure(spec, **options)`` returns the spec those resolved options make, named
+    by what makes its features (its feature folder or text cache, and the runs' column), so
+    two models never share them. A run uses only configured specs."""
 
     kind: ClassVar[str] = "spec"
     """The registry's name for this kind of plugin (``text_encoder``), as ``Registry.find``
     takes it; messages write it with a space."""
     contract: ClassVar[type | None] = None
     """The protocol of ``atr_bench.plugins.contract`` that what ``build`` returns satisfies."""
+
+    def configured(self, options: Mapping[str, Any]) -> Self:
+        """The spec ``options`` (resolved) make: this one unless it has ``configure``."""
+        return self if self.configure is None else self.configure(self, **options)
 
     @property
     def title(self) -> str:
@@ -244,8 +253,9 @@ class PoolingSpec(Spec[Pooling]):
 @dataclass(frozen=True)
 class ExtractorSpec(Spec[Extractor]):
     """An audio feature extractor, ``build(weights=None, device="cpu", **opts)``; ``dim``,
-    ``sample_rate`` and ``frames_per_second`` are known before it is built so ``atr-bench
-    list`` and the data layer can use them."""
+    ``sample_rate`` and ``frames_per_second`` are known before it is built (where options
+    decide them, once ``configure`` has made the spec of those options) so ``atr-bench list``
+    and the data layer can use them."""
 
     kind: ClassVar[str] = "extractor"
     contract: ClassVar[type | None] = Extractor
@@ -253,6 +263,13 @@ class ExtractorSpec(Spec[Extractor]):
     dim: int = 0
     sample_rate: int = 16000
     frames_per_second: float = 1.0
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    """What feature files record about the extractor besides its name and weights."""
+    text_tower: Callable[..., TextEncoder] | None = None
+    """For the audio tower of a pretrained dual encoder (one embedding per clip): its text
+    tower, ``text_tower(**options)`` with the extractor's options, a ``TextEncoder`` giving
+    one ``[1, dim]`` embedding per caption in the same space. Such an extractor can be tested
+    as it is, under a ``zero_shot`` protocol."""
 
 
 @dataclass(frozen=True)
@@ -322,6 +339,10 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     selection_ties: str = "later"
     """``later``: the later epoch wins a tie of the validation score (the paper's code's
     ``>=``), ``earlier``: the first one keeps it."""
+    zero_shot: bool = False
+    """Trains nothing: the extractor must be a dual encoder's audio tower (``text_tower``),
+    whose own text tower embeds the captions; the test split is ranked by their cosine
+    similarity, and the run's row joins the boards of the trained runs on that test set."""
 
     @property
     def label(self) -> str:

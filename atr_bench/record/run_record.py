@@ -9,7 +9,8 @@ Schema history: 1, the first typed record (the fields below without ``parameters
 ``ranks``); 2 adds the model's parameter count and the name of the per-query ranks file
 (``record/ranks.py``) beside the record; 3 adds which clips each split held
 (``split_digests``), their canonical ``coverage``, ``allowed_overlap`` and ``unsound``, and a
-``digest`` of each component's code in ``plugins``.
+``digest`` of each component's code in ``plugins``; also ``text_features`` (what made the caption
+features) and ``zero_shot``, true for a pretrained dual encoder tested as it is.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ class RunRecord:
     unsound: dict[str, list[str]] | None = None
     """The soundness checks (``run.soundness``) each pooling failed, by component, when the
     run was let go on with ``--allow-unsound``; None when they passed."""
+    text_features: dict[str, Any] | None = None
+    """What made the caption features: the text encoder and, where it says, its model and
+    digest (schema 3 on)."""
+    zero_shot: bool | None = None
+    """True when nothing was trained: a pretrained dual encoder's own towers were tested
+    (``features`` names the model and its digest); absent from other records (schema 3 on)."""
 
     @property
     def protocol_label(self) -> str:
@@ -176,6 +183,8 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "coverage": dict,
     "allowed_overlap": int,
     "unsound": dict,
+    "text_features": dict,
+    "zero_shot": bool,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 

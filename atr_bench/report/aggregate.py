@@ -63,6 +63,8 @@ class BoardRow:
     code: str = ""
     """The components' distributions, versions and code digest (``code_label``); "" for
     records from before it was recorded."""
+    zero_shot: bool = False
+    """A pretrained dual encoder tested as it is: nothing trained under the board's protocol."""
 
     @property
     def name(self) -> str:
@@ -118,8 +120,10 @@ def unusable(record: RunRecord) -> str | None:
 
 def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
     """Records grouped per (dataset, protocol, test set, smoke-sized or not), in the order
-    given."""
+    given. A zero-shot record (nothing trained, so no training protocol) joins every board of
+    trained records on its test set, beside them; a board of its own where there is none."""
     boards: dict[Board, list[RunRecord]] = {}
+    zero_shot: dict[Board, list[RunRecord]] = {}
     for record in records:
         board = Board(
             record.dataset,
@@ -128,8 +132,16 @@ def by_board(records: Iterable[RunRecord]) -> dict[Board, list[RunRecord]]:
             bool(smoke_reasons(record)),
             test_label(record),
         )
-        boards.setdefault(board, []).append(record)
+        (zero_shot if record.zero_shot else boards).setdefault(board, []).append(record)
+    for own, shots in zero_shot.items():
+        joined = [b for b in boards if _same_test(b, own) and b.test_set]
+        for board in joined or [own]:
+            boards.setdefault(board, []).extend(shots)
     return boards
+
+
+def _same_test(a: Board, b: Board) -> bool:
+    return (a.dataset, a.test_set, a.smoke) == (b.dataset, b.test_set, b.smoke)
 
 
 def _stat(runs: Sequence[RunRecord], column: str) -> Stat:
@@ -171,6 +183,7 @@ def aggregate(
         row.val_curves = [r.val_curve for r in runs]
         row.code = code_label(runs[-1].plugins)  # one hash, so one code
         row.unsound = _unsound(runs)
+        row.zero_shot = bool(runs[-1].zero_shot)
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
         rows.append(row)

@@ -128,7 +128,15 @@ def notes_below(rows: Sequence[BoardRow]) -> list[str]:
         notes.append(NEAR_BEST)
     notes += [CODE_NOTE] if any(row.code for row in rows) else []
     notes += [UNSOUND_NOTE] if any(row.unsound for row in rows) else []
+    if any(row.zero_shot for row in rows):
+        notes.append(ZERO_SHOT)
     return notes + chance_notes(rows)
+
+
+ZERO_SHOT = (
+    "Zero-shot rows (pooling zeroshot): a pretrained dual encoder's own towers, tested as they "
+    "are on this test set; nothing was trained under this board's protocol."
+)
 
 
 def chance_notes(rows: Sequence[BoardRow]) -> list[str]:

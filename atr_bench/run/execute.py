@@ -159,13 +159,14 @@ def run_seed(
         },
         untrained=c.weights == "random" or splits.untrained_features,
         features={split: dict(p) for split, p in splits.provenance.items()},
+        text_features=dict(splits.text_provenance),
         versions={
             "atr_bench": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        device=_device_name(device),
+        device=device_name(device),
         execution=execution(device),
         sizes={
             split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
@@ -185,7 +186,8 @@ def run_seed(
     return record
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
+    """The device in words, as records state it: the GPU's name, or the CPU and its threads."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

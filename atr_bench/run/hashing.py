@@ -58,7 +58,7 @@ def run_hash(
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if field.name.endswith("_options"):
-            value = _hashed_options(specs[field.name.removesuffix("_options")], value)
+            value = hashed_options(specs[field.name.removesuffix("_options")], value)
         elif field.name == "weights":
             value = weights
         if field.name in LEGACY_FIELDS and value == LEGACY_FIELDS[field.name]:
@@ -70,7 +70,7 @@ def run_hash(
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _hashed_options(spec: Spec, values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+def hashed_options(spec: Spec, values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     """The options that affect results, less those at their legacy value."""
     known = {o.name: o for o in spec.options}
 

@@ -26,6 +26,7 @@ from atr_bench.plugins.contract import (
     CacheTagged,
     Clip,
     Dataset,
+    Described,
     Fittable,
     Lookup,
     OrderContrast,
@@ -56,6 +57,8 @@ class Splits:
     """Per split of a dataset with canonical splits, how much of one it holds."""
     overlap: int = 0
     """Test clips the train split also has (a run goes on with them only when allowed)."""
+    text_provenance: Mapping[str, str] = field(default_factory=dict)
+    """What made the caption features: the encoder's name and what it says (``Described``)."""
 
     @property
     def untrained_features(self) -> bool:
@@ -228,6 +231,10 @@ def load_splits(
         digests={split: split_digest(c) for split, c in clips.items()},
         coverage=covered,
         overlap=overlap,
+        text_provenance={
+            "encoder": text_spec.name,
+            **(encoder.provenance if isinstance(encoder, Described) else {}),
+        },
     )
 
 

@@ -115,16 +115,25 @@ OPTION_FLAGS = {
 def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     """Look every plugin up, validate every option and fill in the protocol's defaults."""
     found_protocol = registry.find("protocol", config.protocol)
+    if found_protocol.spec.zero_shot:
+        raise AtrBenchError(
+            f"protocol {config.protocol!r} trains nothing: test a dual encoder with "
+            f"`atr-bench run --protocol {config.protocol} --extractor clap`, one at a time"
+        )
     found_dataset = registry.find("dataset", config.dataset)
     dataset_opts = found_dataset.spec.resolve_options(
         dict(config.dataset_options), flag=OPTION_FLAGS["dataset"]
     )
     dataset = found_dataset.spec.create(data_root, **dataset_opts)
-    extractor = registry.find("extractor", config.extractor)
+    extractor = _configured(
+        registry.find("extractor", config.extractor), "extractor", config.extractor_options
+    )
     pooling = registry.find("pooling", config.pooling)
     text_pooling = registry.find("pooling", config.text_pooling or config.pooling)
-    text_encoder = registry.find(
-        "text_encoder", config.text_encoder or dataset.defaults.text_encoder
+    text_encoder = _configured(
+        registry.find("text_encoder", config.text_encoder or dataset.defaults.text_encoder),
+        "text_encoder",
+        config.text_encoder_options,
     )
     components = {
         "dataset": found_dataset,
@@ -142,6 +151,12 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     code = {name: code_identity(found) for name, found in components.items()}
     digest = run_hash(resolved, specs, weights, code)
     return Plan(resolved, components, dataset, defaults, config, weights, digest, code)
+
+
+def _configured(found: Found, component: str, given: Options) -> Found:
+    """The component as its options make it (``Spec.configure``)."""
+    options = found.spec.resolve_options(dict(given), flag=OPTION_FLAGS[component])
+    return Found(found.spec.configured(options), found.origin)
 
 
 def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset) -> RunConfig:
@@ -179,6 +194,7 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
             **filled,
             "protocol_version": protocol.version,
             "text_pooling": text_spec.name,
+            "extractor": extractor.name,
             "text_encoder": encoder.name,
             "dataset_options": options("dataset", components["dataset"].spec),
             "extractor_options": options("extractor", extractor),

@@ -29,7 +29,7 @@ from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract import extract_to_store
-from atr_bench.features.weights import feature_provenance
+from atr_bench.features.weights import spec_provenance
 from atr_bench.files.atomic import exclusive
 from atr_bench.plugins.specs import ExtractorSpec
 
@@ -112,7 +112,7 @@ class SynthCapsDataset(IndexedDataset):
                     device=build.get("device", "cpu"),
                     progress=progress,
                     desc=f"{extractor.name} {self.name}/{split}",
-                    provenance=feature_provenance(extractor.name, build.get("weights")),
+                    provenance=spec_provenance(extractor, build.get("weights")),
                 )
         return path
 

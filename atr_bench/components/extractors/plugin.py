@@ -9,6 +9,8 @@ from atr_bench import hookimpl
 from atr_bench.components.extractors.framing import LMS
 from atr_bench.components.extractors.pretrained import PRETRAINED_SPECS
 from atr_bench.errors import AtrBenchError
+from atr_bench.hf.clap_spec import SPEC as CLAP_SPEC
+from atr_bench.hf.extractor_spec import SPEC as HF_SPEC
 from atr_bench.plugins.specs import ExtractorSpec
 
 if TYPE_CHECKING:
@@ -36,4 +38,4 @@ def atr_bench_extractors() -> list[ExtractorSpec]:
         sample_rate=LMS.sample_rate,
         frames_per_second=LMS.frames_per_second,
     )
-    return [lms, *PRETRAINED_SPECS]
+    return [lms, *PRETRAINED_SPECS, HF_SPEC, CLAP_SPEC]

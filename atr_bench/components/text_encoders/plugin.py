@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from atr_bench import hookimpl
 from atr_bench.components.text_encoders.sizes import GOOGLENEWS_DIM, WORD2VEC_DIM
+from atr_bench.hf.text_spec import SPEC as HF_SPEC
 from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import Option, TextEncoderSpec
 
@@ -46,4 +47,5 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
             build=Lazy(f"{__package__}.w2v_pickle", "W2VPickle"),
             dim=GOOGLENEWS_DIM,
         ),
+        HF_SPEC,
     ]
