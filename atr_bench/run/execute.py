@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import platform
 import random
 import time
-from datetime import UTC, datetime
 
 import numpy as np
 import torch
 
-from atr_bench import __version__
 from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
+from atr_bench.record.assemble import Measured, build_record
 from atr_bench.record.ranks import ranks_path, write_ranks
-from atr_bench.record.results import checkpoint_path, execution, record_path, write_record
-from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
+from atr_bench.record.results import checkpoint_path, record_path, write_record
+from atr_bench.record.run_record import OrderContrast, RunRecord, Seconds
 from atr_bench.run.context import RunContext
 from atr_bench.run.curves_log import open_curves
 from atr_bench.run.evaluation import evaluate_ranks, order_contrast_accuracy
@@ -102,15 +100,38 @@ def run_seed(
 ) -> RunRecord:
     """Train and test one seed, save the selected model and write the run record; the
     training curves go where ``context.log_to`` says (``curves_log.LOG_TO``)."""
-    c = the_plan.config
-    device, runs_dir = context.device, context.runs_dir
-    run_id = the_plan.run_id(seed)
+    runs_dir, run_id = context.runs_dir, the_plan.run_id(seed)
     failed = check_soundness(the_plan, context.allow_unsound)  # warned about before loading
     seed_everything(seed)
-    model = build_model(the_plan, splits).to(device)
+    model = build_model(the_plan, splits).to(context.device)
+    measured, best_state = _train_and_test(the_plan, splits, seed, load_seconds, context, model)
+    save_torch(
+        checkpoint_path(runs_dir, run_id),
+        {"model": best_state, "config": the_plan.config.as_dict(), "seed": seed},
+    )
+    identity = data_identity(splits, context.allow_overlap)
+    record = build_record(
+        the_plan, splits, seed, measured, context.device, identity, failed or None
+    )
+    write_record(record_path(runs_dir, run_id), record)
+    checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
+    return record
+
+
+def _train_and_test(
+    the_plan: Plan,
+    splits: Splits,
+    seed: int,
+    load_seconds: float,
+    context: RunContext,
+    model: DualEncoder,
+) -> tuple[Measured, dict[str, torch.Tensor]]:
+    """Train ``model`` (resuming from the run's resume file), select its best epoch, and test
+    that on the test split (and the order-contrast set where there is one)."""
+    c, device, runs_dir = the_plan.config, context.device, context.runs_dir
+    run_id = the_plan.run_id(seed)
     started = time.perf_counter()
-    curve_params = {**c.as_dict(), "seed": seed}
-    with open_curves(context.log_to, runs_dir, run_id, curve_params) as curves:
+    with open_curves(context.log_to, runs_dir, run_id, {**c.as_dict(), "seed": seed}) as curves:
         outcome = train(
             model,
             splits.train,
@@ -136,58 +157,13 @@ def run_seed(
             pairs=splits.order.n_clips // 2,
             accuracy=order_contrast_accuracy(model, splits.order, device, c.amp),
         )
-    save_torch(
-        checkpoint_path(runs_dir, run_id),
-        {"model": outcome.best_state, "config": c.as_dict(), "seed": seed},
-    )
-    record = RunRecord(
-        run_id=run_id,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        dataset=c.dataset,
-        extractor=c.extractor,
-        pooling=c.pooling,
-        text_pooling=c.text_pooling,
-        text_encoder=c.text_encoder,
-        seed=seed,
-        protocol=ProtocolRef(the_plan.protocol.name, the_plan.protocol.version),
-        protocol_hash=the_plan.protocol_hash,
-        settings=the_plan.settings,
-        config=c.as_dict(),
-        plugins={
-            k: {**v.origin.as_dict(), "digest": the_plan.code[k].digest}
-            for k, v in the_plan.components.items()
-        },
-        untrained=c.weights == "random" or splits.untrained_features,
-        features={split: dict(p) for split, p in splits.provenance.items()},
-        text_features=dict(splits.text_provenance),
-        versions={
-            "atr_bench": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        device=device_name(device),
-        execution=execution(device),
-        sizes={
-            split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
-        },
-        seconds=Seconds(load=load_seconds, train=train_seconds, test=test_seconds),
+    measured = Measured(
+        curve=tuple(outcome.curve),
         best_epoch=outcome.best_epoch,
-        val_curve=tuple(outcome.curve),
         test=test,
-        order_contrast=order,
+        order=order,
+        seconds=Seconds(load=load_seconds, train=train_seconds, test=test_seconds),
         parameters=sum(p.numel() for p in model.parameters()),
         ranks=write_ranks(ranks_path(runs_dir, run_id), ranks).name,
-        **data_identity(splits, context.allow_overlap),
-        unsound=failed or None,
     )
-    write_record(record_path(runs_dir, run_id), record)
-    checkpoint_path(runs_dir, run_id, "resume").unlink(missing_ok=True)
-    return record
-
-
-def device_name(device: torch.device) -> str:
-    """The device in words, as records state it: the GPU's name, or the CPU and its threads."""
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return measured, outcome.best_state

@@ -206,43 +206,20 @@ def train(
     )
     loss_fn = loss_function(config)
     generator = torch.Generator().manual_seed(seed)
-    curve: list[dict[str, Any]] = []
-    best_score, best_epoch, best_state = -math.inf, 0, _copy_state(model)
-    start = 0
     identity = _identity(config, seed, device)
+    parts = _Parts(model, optimizer, scheduler, generator)
+    done = _Progress(curve=[], best_score=-math.inf, best_epoch=0, best_state=_copy_state(model))
     if checkpoint is not None and checkpoint.exists():
-        state = _read_resume(checkpoint, identity, config.epochs)
-        if state is None:
-            _log.warning(
-                "%s: %s was written under other execution settings (%s), which change the "
-                "numbers; training again from epoch 0",
-                label,
-                checkpoint,
-                _describe_execution(identity["execution"]),
-            )
-        else:
-            start = int(state["epoch"])
-            if state["model"] is not None:
-                try:
-                    model.load_state_dict(state["model"])
-                    optimizer.load_state_dict(state["optimizer"])
-                    scheduler.load_state_dict(state["scheduler"])
-                except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-                    raise _not_this_runs(checkpoint, f"its weights do not fit ({exc})") from None
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            curve, best_score = list(state["curve"]), state["best_score"]
-            best_epoch = state["best_epoch"]
-            best_state = state["best_state"] or _copy_state(model)  # None: the epoch's own
-            if progress:
-                _log.info("%s: resuming after epoch %d of %d", label, start, config.epochs)
-    for entry in curve:
+        done = _resume(checkpoint, identity, parts, done, config.epochs, label)
+        if progress and done.epoch:
+            _log.info("%s: resuming after epoch %d of %d", label, done.epoch, config.epochs)
+    for entry in done.curve:
         curves.log_epoch(entry)
     bar = tqdm(
-        range(start, config.epochs),
+        range(done.epoch, config.epochs),
         desc=label,
         unit="epoch",
-        initial=start,
+        initial=done.epoch,
         total=config.epochs,
         disable=not progress,
         leave=False,
@@ -252,33 +229,100 @@ def train(
         scheduler.step()
         val = evaluate(model, val_split, device, config.amp)
         score = val[SELECTION[0]][SELECTION[1]]
-        curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
-        curves.log_epoch(curve[-1])
-        if improves(score, best_score, protocol.selection_ties):
-            best_score, best_epoch, best_state = score, epoch + 1, _copy_state(model)
-        bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=best_epoch)
+        done.curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
+        curves.log_epoch(done.curve[-1])
+        if improves(score, done.best_score, protocol.selection_ties):
+            done.best_score, done.best_epoch = score, epoch + 1
+            done.best_state = _copy_state(model)
+        bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=done.best_epoch)
         if checkpoint is not None:
-            state = {
-                **identity,
-                "epoch": epoch + 1,
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "curve": curve,
-                "best_score": best_score,
-                "best_epoch": best_epoch,
-            }
-            if epoch + 1 == config.epochs:  # only what ends the run: a fifth of the bytes
-                state |= {"model": None, "optimizer": None, "scheduler": None}
-                state["best_state"] = best_state
-            else:  # the best weights once, when they are this epoch's
-                state |= {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "best_state": None if best_epoch == epoch + 1 else best_state,
-                }
-            save_torch(checkpoint, state)
-    return Outcome(curve, best_epoch, best_state)
+            _save_resume(checkpoint, identity, parts, done, last=epoch + 1 == config.epochs)
+    return Outcome(done.curve, done.best_epoch, done.best_state)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a resume file saves and restores besides the progress."""
+
+    model: DualEncoder
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    generator: torch.Generator
+
+
+@dataclass
+class _Progress:
+    """Training so far: the curve (one entry per finished epoch) and the best epoch."""
+
+    curve: list[dict[str, Any]]
+    best_score: float
+    best_epoch: int
+    best_state: dict[str, torch.Tensor]
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished."""
+        return len(self.curve)
+
+
+def _resume(
+    checkpoint: Path,
+    identity: dict[str, Any],
+    parts: _Parts,
+    fresh: _Progress,
+    epochs: int,
+    label: str,
+) -> _Progress:
+    """The progress in this run's resume file, with the model, optimiser, schedule and RNGs
+    restored; ``fresh`` when the file was made under other execution settings (said)."""
+    state = _read_resume(checkpoint, identity, epochs)
+    if state is None:
+        _log.warning(
+            "%s: %s was written under other execution settings (%s), which change the "
+            "numbers; training again from epoch 0",
+            label,
+            checkpoint,
+            _describe_execution(identity["execution"]),
+        )
+        return fresh
+    if state["model"] is not None:
+        try:
+            parts.model.load_state_dict(state["model"])
+            parts.optimizer.load_state_dict(state["optimizer"])
+            parts.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise _not_this_runs(checkpoint, f"its weights do not fit ({exc})") from None
+    parts.generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    best_state = state["best_state"] or _copy_state(parts.model)  # None: the epoch's own
+    return _Progress(list(state["curve"]), state["best_score"], state["best_epoch"], best_state)
+
+
+def _save_resume(
+    checkpoint: Path, identity: dict[str, Any], parts: _Parts, done: _Progress, last: bool
+) -> None:
+    """The full state after an epoch, atomically; after the last one only what ends the run
+    (a fifth of the bytes), and the best weights once, when they are this epoch's."""
+    state = {
+        **identity,
+        "epoch": done.epoch,
+        "generator": parts.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "curve": done.curve,
+        "best_score": done.best_score,
+        "best_epoch": done.best_epoch,
+    }
+    if last:
+        state |= {"model": None, "optimizer": None, "scheduler": None}
+        state["best_state"] = done.best_state
+    else:
+        state |= {
+            "model": parts.model.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "scheduler": parts.scheduler.state_dict(),
+            "best_state": None if done.best_epoch == done.epoch else done.best_state,
+        }
+    save_torch(checkpoint, state)
 
 
 def _identity(config: RunConfig, seed: int, device: torch.device) -> dict[str, Any]:

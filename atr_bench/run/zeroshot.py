@@ -24,13 +24,13 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ExtractorSpec, ProtocolSpec, TextEncoderSpec
+from atr_bench.record.assemble import device_name
 from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import execution, record_path, write_record
 from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
-from atr_bench.run.execute import device_name
 from atr_bench.run.hashing import hashed_options
 from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
