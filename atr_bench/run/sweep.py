@@ -106,29 +106,11 @@ def sweep(
         context = dataclasses.replace(context, threads=threads)
     remote = executor is not None and executor.remote
     for config in configs:
-        label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
-        try:
-            the_plan = plan(config, registry(), context.data_root)
-            execute.sound_or_allowed(the_plan, context)  # stopped before its data loads
-        except AtrBenchError as exc:
-            tally.failures.append(_failed(label, None, exc))
-            continue
-        todo = []
-        for seed in seeds:
-            path = record_path(context.runs_dir, the_plan.run_id(seed))
-            if not path.exists():
-                todo.append(seed)
-                continue
-            try:  # remote workers check the execution themselves, on their own device
-                if remote:  # its execution is the worker's: checked there
-                    read_done(path, {})
-                else:
-                    read_done(path, execution(context.device, context.threads))
-                tally.skipped.append(path)
-            except AtrBenchError as exc:
-                tally.failures.append(_failed(the_plan.label, seed, exc))
-        if todo:
-            pending.append((the_plan, todo))
+        planned = _plan_or_fail(config, context, tally)
+        if planned is not None:
+            todo = _seeds_to_run(planned, seeds, context, remote, tally)
+            if todo:
+                pending.append((planned, todo))
     total = sum(len(todo) for _, todo in pending)
     tally.bar = tqdm(total=total, desc="sweep", unit="run", disable=not context.progress)
     if executor is None:
@@ -148,6 +130,38 @@ def sweep(
         executor.run(tasks, tally.result)
     tally.bar.close()
     return tally.report()
+
+
+def _plan_or_fail(config: RunRequest, context: RunContext, tally: _Tally) -> Plan | None:
+    """The configuration's plan, sound or allowed; None (a failure tallied) when it is not:
+    stopped before its data loads."""
+    label = f"{config.dataset}/{config.extractor}/{config.pooling} ({config.protocol})"
+    try:
+        the_plan = plan(config, registry(), context.data_root)
+        execute.sound_or_allowed(the_plan, context)
+    except AtrBenchError as exc:
+        tally.failures.append(_failed(label, None, exc))
+        return None
+    return the_plan
+
+
+def _seeds_to_run(
+    the_plan: Plan, seeds: Sequence[int], context: RunContext, remote: bool, tally: _Tally
+) -> list[int]:
+    """The seeds without a record; one with a record is tallied as skipped when it is this
+    run's under this execution (a remote worker's execution is checked there), else failed."""
+    todo = []
+    for seed in seeds:
+        path = record_path(context.runs_dir, the_plan.run_id(seed))
+        if not path.exists():
+            todo.append(seed)
+            continue
+        try:
+            read_done(path, {} if remote else execution(context.device, context.threads))
+            tally.skipped.append(path)
+        except AtrBenchError as exc:
+            tally.failures.append(_failed(the_plan.label, seed, exc))
+    return todo
 
 
 class _Tally:
