@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.identity import SplitDigest, check_overlap, split_digest
 from atr_bench.data.layout import SPLITS
 from atr_bench.data.split import SplitData, build_split
-from atr_bench.data.streamed import HostRows, StreamedFeatures, open_streamed, should_stream
+from atr_bench.data.streamed import HostRows, open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.weights import feature_provenance
@@ -198,24 +199,14 @@ def load_splits(
     _check_weights(extractor.name, extractor_build.get("weights"), features, provenance)
     text = text_features(dataset, text_spec, text_options, clips, encoder)
     text_fix = _text_fix(dataset, encoder)
-    padded = sum(len(c) for c in clips.values()) * audio_frames * extractor.dim * 4
-    streamed = should_stream(stream, padded, device_type)
-    if streamed and stream == "auto":
-        _log.info(
-            "audio features: %.1f GB padded; reading them from disk a batch at a time "
-            "(--stream-features never loads them whole)",
-            padded / 1e9,
-        )
+    streamed = _streams(
+        stream, sum(map(len, clips.values())) * audio_frames * extractor.dim * 4, device_type
+    )
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
-        audio: torch.Tensor | StreamedFeatures
-        if streamed:
-            audio, audio_len = open_streamed(
-                features[split], ids, audio_frames, extractor.dim, progress
-            )
-        else:
-            audio, audio_len = read_features(features[split], ids, audio_frames, extractor.dim)
+        read = open_streamed if streamed else _read_whole
+        audio, audio_len = read(features[split], ids, audio_frames, extractor.dim, progress)
         loaded[split] = build_split(
             split_clips,
             audio,
@@ -236,6 +227,26 @@ def load_splits(
             **(encoder.provenance if isinstance(encoder, Described) else {}),
         },
     )
+
+
+def _streams(stream: str, padded: int, device_type: str) -> bool:
+    """Whether the audio is read from disk a batch at a time (``should_stream``), said when
+    ``auto`` chose it."""
+    streamed = should_stream(stream, padded, device_type)
+    if streamed and stream == "auto":
+        _log.info(
+            "audio features: %.1f GB padded; reading them from disk a batch at a time "
+            "(--stream-features never loads them whole)",
+            padded / 1e9,
+        )
+    return streamed
+
+
+def _read_whole(
+    path: Path, ids: Sequence[str], frames: int, dim: int, progress: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split's audio features loaded whole (``read_features``; no bar: one read)."""
+    return read_features(path, ids, frames, dim)
 
 
 def _coverage(dataset: str, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Coverage]:
