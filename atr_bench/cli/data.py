@@ -24,6 +24,11 @@ PREPARERS = ("audiocaps", "clotho")
 def add_data_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="dataset preparation")
     data_sub = data.add_subparsers(dest="data_command", required=True)
+    for add in (_add_prepare, _add_export, _add_shaped, _add_check):
+        add(data_sub)
+
+
+def _add_prepare(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser(
         "prepare", help="write a dataset's Index files from its official caption files"
     )
@@ -37,6 +42,9 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_data_root(p)
     p.set_defaults(func=cmd_data_prepare)
+
+
+def _add_export(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser(
         "export",
         help="write a dataset as the paper's released code reads it (Index, one extractor's "
@@ -55,6 +63,9 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     add_data_root(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_data_export)
+
+
+def _add_shaped(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser(
         "shaped",
         help="write AudioCaps- or Clotho-shaped data of random values in the seed layout, to "
@@ -75,6 +86,9 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="of the random values")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_data_shaped)
+
+
+def _add_check(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser(
         "check",
         help="per split: canonical version and coverage, clips shared by id or identical "

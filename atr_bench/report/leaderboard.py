@@ -127,11 +127,7 @@ def build_leaderboards(
         rows = aggregate(boards_records[board], ranks)
         mark_significance(rows, intervals, interval_method)
         mark_best(rows)
-        machines = sorted({d for row in rows for d in row.devices})
-        header = one_line(
-            f"reproduce with: {command} | generated {stamp} | machines: "
-            f"{'; '.join(machines) or 'none'}"
-        )
+        header = _header(command, stamp, rows)
         ref = reference_rows(board.dataset)
         written += _write_board(board, rows, ref, header, out_dir, formats)
         boards[board.stem] = len(rows)
@@ -143,6 +139,14 @@ def build_leaderboards(
         smoke_excluded=kept.smoke,
         problems=(*read_problems, *kept.problems, *rank_problems),
         written=tuple(written),
+    )
+
+
+def _header(command: str, stamp: str, rows: Sequence[BoardRow]) -> str:
+    """The line heading every file of a board: how to make it again, when, on what."""
+    machines = sorted({d for row in rows for d in row.devices})
+    return one_line(
+        f"reproduce with: {command} | generated {stamp} | machines: {'; '.join(machines) or 'none'}"
     )
 
 

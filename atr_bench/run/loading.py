@@ -222,11 +222,13 @@ def load_splits(
         digests={split: split_digest(c) for split, c in clips.items()},
         coverage=covered,
         overlap=overlap,
-        text_provenance={
-            "encoder": text_spec.name,
-            **(encoder.provenance if isinstance(encoder, Described) else {}),
-        },
+        text_provenance=_text_provenance(text_spec, encoder),
     )
+
+
+def _text_provenance(spec: TextEncoderSpec, encoder: object) -> dict[str, Any]:
+    """What made the caption features: the encoder, and what it says of its model."""
+    return {"encoder": spec.name, **(encoder.provenance if isinstance(encoder, Described) else {})}
 
 
 def _streams(stream: str, padded: int, device_type: str) -> bool:
