@@ -164,13 +164,32 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(
             torch.testing.assert_close(outcome.best_state[key], value, rtol=0, atol=0)
 
 
-def test_infonce_loss_option_trains(tiny_data, tmp_path, tiny_args):
-    runs = tmp_path / "runs"
-    assert main(tiny_args(tiny_data, runs, "--pooling", "mean", "--loss", "infonce")) == 0
-    (record,) = _records(runs)
-    assert record.config["loss"] == "infonce"
-    losses = [e["loss"] for e in record.val_curve]
-    assert all(torch.isfinite(torch.tensor(losses)))
+def test_infonce_loss_option_trains_with_infonce(tiny_data, tmp_path, tiny_args, monkeypatch):
+    """--loss infonce trains with InfoNCE: every training step's loss comes from it, and the
+    curve's epoch losses are its values (not max-margin's, which the same seed gives apart)."""
+    from atr_bench.run import losses
+
+    seen: list[float] = []
+
+    def counted(*args, **kwargs):
+        loss = losses.info_nce_loss(*args, **kwargs)
+        seen.append(float(loss))
+        return loss
+
+    monkeypatch.setitem(losses.LOSSES, "infonce", counted)
+    curves = {}
+    for loss in ("infonce", "max_margin"):
+        runs = tmp_path / loss
+        args = tiny_args(tiny_data, runs, "--pooling", "mean", "--loss", loss, "--epochs", "1")
+        assert main(args) == 0
+        (record,) = _records(runs)
+        assert record.config["loss"] == loss
+        curves[loss] = record.val_curve[0]["loss"]
+        if loss == "infonce":
+            steps = len(seen)
+            assert steps > 0 and curves[loss] == pytest.approx(sum(seen) / steps, rel=1e-5)
+    assert len(seen) == steps  # max-margin training called InfoNCE not once
+    assert curves["infonce"] != pytest.approx(curves["max_margin"])
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -232,7 +251,9 @@ def test_list_shows_every_builtin_with_its_plugin(capsys):
         "audiocaps",
         "clotho",
     ):
-        assert name in out
+        row = next((line for line in out.splitlines() if line.split()[:1] == [name]), None)
+        assert row is not None, name  # a row of its own, named first
+        assert "atr-bench" in row, name  # and the distribution it comes from
     assert "atr_bench.poolings" in out
 
 

@@ -9,11 +9,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atr_bench.files.atomic import atomic_write
 from atr_bench.record.metric_names import RANK_METRICS
 from atr_bench.report.stats import mean_std
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CURVE_METRICS = (("t2a", "geo"), ("t2a", "R1"), ("a2t", "R1"))
 """The panels drawn by default: the model-selection score, then R@1 of each direction."""
@@ -80,6 +83,21 @@ def draw_validation_curves(
 ) -> Path | None:
     """Draw each row's (name -> its seeds' curves) validation curves into the PNG ``path``,
     written atomically; None, and nothing written, when no seed has a curve."""
+    fig = curves_figure(rows, metrics, title)
+    if fig is None:
+        return None
+    meta = {"Title": f"atr-bench validation curves {title}".strip()}
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata=meta))
+
+
+def curves_figure(
+    rows: Mapping[str, Sequence[SeedCurve]],
+    metrics: Sequence[tuple[str, str]] = CURVE_METRICS,
+    title: str = "",
+) -> Figure | None:
+    """The figure ``draw_validation_curves`` writes: one panel per metric, in each a line of
+    each row's mean per epoch (labelled with its seed count) over a band of one std; None when
+    no seed has a curve."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -112,5 +130,4 @@ def draw_validation_curves(
     fig.legend(handles, labels, loc="outside lower center", ncols=LEGEND_COLUMNS, fontsize=8)
     if title:
         fig.suptitle(f"{title}: mean ± std over seeds", fontsize=11)
-    meta = {"Title": f"atr-bench validation curves {title}".strip()}
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata=meta))
+    return fig
