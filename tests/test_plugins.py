@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import types
-from importlib.metadata import entry_points
 
 import pytest
 from torch import nn
@@ -16,9 +15,6 @@ from atr_bench.plugins import registry as plugins
 from atr_bench.plugins.contract import Pooling, TextEncoder
 from atr_bench.plugins.registry import KINDS, Origin, Registry, load_registry
 from atr_bench.plugins.specs import ExtractorSpec, PoolingSpec, TextEncoderSpec
-
-BUILTIN_POINTS = [ep for ep in entry_points(group="atr_bench") if ep.name.startswith("atr_bench.")]
-"""atr-bench's own entry points, kept beside the fake installed ones below."""
 
 
 def _module(name: str, **hooks) -> tuple[types.ModuleType, Origin]:
@@ -41,15 +37,19 @@ def test_builtins_register_through_the_hooks():
     assert {"word2vec", "w2v"} <= {f.spec.name for f in reg.all("text_encoder")}
 
 
-def test_builtins_are_this_distributions_entry_points_and_ignore_the_filter(monkeypatch):
-    """Built-ins come from atr-bench's own entry points, as a third party's plugins do, and
-    a filter that names only other plugins still loads them."""
-    assert {ep.value for ep in BUILTIN_POINTS} == {
-        m.__name__ for m, _ in plugins._builtin_modules()
-    }
+def test_builtins_load_from_their_tuple_without_an_install_and_ignore_the_filter(monkeypatch):
+    """Built-ins are the modules of ``BUILTINS`` (hooks as a third party implements them),
+    loaded with no package metadata at all (a source tree that is not installed), and a
+    filter that names only other plugins still loads them."""
+    assert {m.__name__ for m, _ in plugins._builtin_modules()} == set(plugins.BUILTINS.values())
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [])  # nothing installed
     monkeypatch.setenv("ATR_BENCH_PLUGINS", "")
     reg = load_registry()
     assert reg.find("protocol", "lou2022").origin.plugin == "atr_bench.protocols"
+    assert {"mean", "max", "lstm", "transformer", "netvlad", "netrvlad"} <= {
+        f.spec.name for f in reg.all("pooling")
+    }
+    assert reg.find("extractor", "lms").origin.distribution == "atr-bench"
     assert not reg.failures
 
 
@@ -133,7 +133,7 @@ def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
         _EntryPoint("broken", ImportError("No module named 'missing_dep'")),
         _EntryPoint("ok", module),
     ]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [*BUILTIN_POINTS, *eps])
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
     monkeypatch.delenv(plugins.ENV_FILTER, raising=False)
     reg = load_registry()
     assert reg.find("pooling", "thirdparty").origin.plugin == "ok"
@@ -145,7 +145,7 @@ def test_broken_entry_point_is_reported_and_others_load(monkeypatch):
 def test_env_filter_restricts_installed_plugins(monkeypatch):
     module, _ = _module("ext", atr_bench_poolings=lambda: [_pooling("thirdparty")])
     broken = _EntryPoint("broken", ImportError("boom"))
-    points = [*BUILTIN_POINTS, broken, _EntryPoint("ok", module)]
+    points = [broken, _EntryPoint("ok", module)]
     monkeypatch.setattr(plugins, "entry_points", lambda group: points)
     monkeypatch.setenv(plugins.ENV_FILTER, "ok")
     reg = load_registry()

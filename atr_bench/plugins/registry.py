@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
@@ -32,8 +33,17 @@ ENV_FILTER = "ATR_BENCH_PLUGINS"
 """Comma-separated entry-point names: when set, only these installed plugins load."""
 
 OWN_DISTRIBUTION = "atr-bench"
-"""The built-ins are this distribution's own entry points in the group: registered exactly as a
-third party's plugin is, and always loaded (the filter applies to other distributions)."""
+"""The distribution the built-ins belong to."""
+BUILTINS = {
+    "atr_bench.poolings": "atr_bench.components.poolings.plugin",
+    "atr_bench.extractors": "atr_bench.components.extractors.plugin",
+    "atr_bench.text_encoders": "atr_bench.components.text_encoders.plugin",
+    "atr_bench.datasets": "atr_bench.components.datasets.plugin",
+    "atr_bench.protocols": "atr_bench.components.protocols",
+}
+"""The built-in plugins (name -> module), as pytest and llm list theirs: modules implementing
+the same hooks a third party's plugin does, always loaded (the plugin filter applies to other
+distributions), whether atr-bench is installed or run from a source tree."""
 
 KINDS: dict[str, tuple[str, type[Spec]]] = {
     "extractor": ("atr_bench_extractors", ExtractorSpec),
@@ -216,14 +226,14 @@ def _origin(ep: EntryPoint) -> Origin:
 
 
 def _builtin_modules() -> list[tuple[ModuleType, Origin]]:
-    points = [ep for ep in entry_points(group=PROJECT) if _distribution(ep) == OWN_DISTRIBUTION]
-    if not points:
-        raise AtrBenchError(
-            f"atr-bench's built-in plugins are not registered (its package metadata has no "
-            f"{PROJECT!r} entry points); install it with `pip install -e .` in its source tree, "
-            "or `pip install atr-bench`"
-        )
-    return [(ep.load(), _origin(ep)) for ep in sorted(points, key=lambda ep: ep.name)]
+    """The built-in plugin modules, imported from ``BUILTINS`` (installed or not), each under
+    its plugin name as atr-bench's own distribution."""
+    from atr_bench import __version__
+
+    return [
+        (import_module(module), Origin(name, OWN_DISTRIBUTION, __version__))
+        for name, module in BUILTINS.items()
+    ]
 
 
 def _installed_modules() -> tuple[list[tuple[ModuleType, Origin]], list[Failure]]:
