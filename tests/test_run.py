@@ -414,3 +414,14 @@ def test_a_resume_file_resumes_only_its_own_run_under_its_own_execution(
         torch.set_num_threads(threads)
     assert "under other execution settings" in caplog.text and "epoch 0" in caplog.text
     assert [e["epoch"] for e in restarted.curve] == [1, 2]
+
+
+def test_list_fits_100_columns_and_shows_the_protocols_pooling_options(capsys):
+    for protocol, hidden in (("lou2022-tuned", "hidden=128"), ("pairs", "hidden=512")):
+        assert main(["list", "--protocol", protocol]) == 0
+        out = capsys.readouterr().out
+        assert max(map(len, out.splitlines())) <= 100
+        lines = out.splitlines()
+        lstm = lines.index(next(line for line in lines if line.startswith("lstm ")))
+        assert hidden in lines[lstm + 2], protocol  # as that protocol sets it
+    assert main(["list", "--protocol", "nosuch"]) == 2

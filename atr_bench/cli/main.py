@@ -17,7 +17,7 @@ from atr_bench.cli.compare import add_compare_parser
 from atr_bench.cli.data import add_data_parser
 from atr_bench.cli.extract import add_extract_parser
 from atr_bench.cli.leaderboard import add_leaderboard_parser
-from atr_bench.cli.listing import cmd_list
+from atr_bench.cli.listing import add_list_parser
 from atr_bench.cli.run import add_run_parser, add_sweep_parser
 from atr_bench.errors import AtrBenchError
 from atr_bench.run.allocator import huge_pages_for_large_tensors
@@ -47,9 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     add_leaderboard_parser(sub)
     add_compare_parser(sub)
-    sub.add_parser(
-        "list", help="every extractor, pooling, text encoder, dataset and protocol"
-    ).set_defaults(func=cmd_list)
+    add_list_parser(sub)
     from atr_bench.dev.scaffold import add_new_plugin_parser
 
     add_new_plugin_parser(sub)
