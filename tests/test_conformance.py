@@ -19,7 +19,7 @@ from atr_bench.components.extractors.plugin import atr_bench_extractors
 from atr_bench.components.poolings.plugin import atr_bench_poolings
 from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.components.text_encoders.plugin import atr_bench_text_encoders
-from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
+from atr_bench.data.dataset import DatasetDefaults, IndexedDataset
 from atr_bench.data.index import ClipCaptions, write_audiocaps_csv, write_clotho_json
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.dev.conformance import (
@@ -137,7 +137,7 @@ class _NoDefaults:
 
 def _bad_dataset(bug: str) -> DatasetSpec:
     def build(root: Path):
-        defaults = ProtocolDefaults(clip_seconds=1.0, text_encoder="word2vec")
+        defaults = DatasetDefaults(clip_seconds=1.0, text_encoder="word2vec")
         return _Listed("bad", DatasetLayout(root, "Clotho"), defaults, "json", bug)
 
     return DatasetSpec(name="bad", description="a dataset with one bug", build=build)

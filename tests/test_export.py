@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from atr_bench.cli.main import main
-from atr_bench.data.dataset import ProtocolDefaults
+from atr_bench.data.dataset import DatasetDefaults
 from atr_bench.data.export import export_seed_layout
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
@@ -63,7 +63,7 @@ class _Unindexed:
 
     def __init__(self, root):
         self.layout = DatasetLayout(root, "Listed")
-        self.defaults = ProtocolDefaults(clip_seconds=1.0, text_encoder="word2vec")
+        self.defaults = DatasetDefaults(clip_seconds=1.0, text_encoder="word2vec")
 
     def clips(self, split):
         return [ClipCaptions(f"{split}1", ("a beep",))]

@@ -50,28 +50,28 @@ def test_execution_only_options_keep_the_hash_and_run_id(tmp_path):
         dataclasses.replace(base, pooling_options=(("compiled", "yes"),)), reg, tmp_path
     )
     assert dict(compiled.config.pooling_options)["compiled"] is True  # still used to build
-    assert compiled.protocol_hash == plain.protocol_hash
+    assert compiled.run_hash == plain.run_hash
     assert compiled.run_id(0) == plain.run_id(0)
 
 
 def test_result_options_and_protocol_settings_change_the_hash(tmp_path):
     reg = _registry()
-    base = plan(RunRequest(pooling="fastmean"), reg, tmp_path).protocol_hash
+    base = plan(RunRequest(pooling="fastmean"), reg, tmp_path).run_hash
     scaled = RunRequest(pooling="fastmean", pooling_options=(("scale", "2"),))
-    assert plan(scaled, reg, tmp_path).protocol_hash != base
-    assert plan(RunRequest(pooling="fastmean", lr=0.001), reg, tmp_path).protocol_hash != base
+    assert plan(scaled, reg, tmp_path).run_hash != base
+    assert plan(RunRequest(pooling="fastmean", lr=0.001), reg, tmp_path).run_hash != base
     text_side = RunRequest(pooling="fastmean", text_pooling="mean")
-    assert plan(text_side, reg, tmp_path).protocol_hash != base
+    assert plan(text_side, reg, tmp_path).run_hash != base
 
 
 def test_an_option_added_later_keeps_old_hashes_at_its_legacy_value(tmp_path):
     """With ``later`` at its legacy value, a run hashes as it did before the option existed."""
     before = RunRequest(pooling="fastmean", text_pooling="mean", pooling_options=(("scale", "2"),))
-    old_hash = plan(before, _registry(with_later=False), tmp_path).protocol_hash
+    old_hash = plan(before, _registry(with_later=False), tmp_path).run_hash
     reg = _registry()
     legacy = dataclasses.replace(before, pooling_options=(("scale", "2"), ("later", "old")))
-    assert plan(legacy, reg, tmp_path).protocol_hash == old_hash
-    assert plan(before, reg, tmp_path).protocol_hash != old_hash  # at its default, "new"
+    assert plan(legacy, reg, tmp_path).run_hash == old_hash
+    assert plan(before, reg, tmp_path).run_hash != old_hash  # at its default, "new"
 
 
 def _covered(config: RunConfig) -> dict:

@@ -146,7 +146,7 @@ def test_given_flags_and_options_override_the_protocol(tmp_path):
 
 def test_protocols_hash_apart(tmp_path):
     hashes = {
-        name: plan(RunRequest(protocol=name), registry(), tmp_path).protocol_hash
+        name: plan(RunRequest(protocol=name), registry(), tmp_path).run_hash
         for name in ("lou2022", "lou2022-masked", "lou2022-tuned", "pairs")
     }
     assert len(set(hashes.values())) == 4

@@ -48,5 +48,5 @@ def test_the_command_line_gives_the_recorded_run_ids(tmp_path, flags, run_id):
     the_plan = plan(config_from_args(args), registry(), tmp_path)
     specs = {name: found.spec for name, found in the_plan.components.items()}
     recorded = run_hash(the_plan.config, specs, the_plan.weights)  # without code identity
-    assert dataclasses.replace(the_plan, protocol_hash=recorded).run_id(0) == run_id
+    assert dataclasses.replace(the_plan, run_hash=recorded).run_id(0) == run_id
     assert the_plan.run_id(0) != run_id  # a new run: the code it ran then is not known

@@ -15,14 +15,14 @@ from atr_bench.plugins.specs import ExtractorSpec
 
 
 @dataclass(frozen=True)
-class ProtocolDefaults:
-    """Per-dataset protocol settings: frames per extractor (the paper's released configs),
-    the clip length that sets frames for other extractors, and the default text encoder."""
+class DatasetDefaults:
+    """What a run on a dataset takes from it unless told: the frames per extractor (the
+    paper's released configs), the clip length that sets frames for other extractors, and
+    the text encoder."""
 
     clip_seconds: float
     text_encoder: str
     audio_frames: Mapping[str, int] = field(default_factory=dict)
-    text_tokens: int = 20
 
     def frames_for(self, extractor: ExtractorSpec) -> int:
         known = self.audio_frames.get(extractor.name)
@@ -36,7 +36,7 @@ class IndexedDataset:
 
     name: str
     layout: DatasetLayout
-    defaults: ProtocolDefaults
+    defaults: DatasetDefaults
     index_format: str  # "csv" (AudioCaps) or "json" (Clotho)
 
     def clips(self, split: str) -> list[ClipCaptions]:
@@ -60,7 +60,7 @@ class IndexedDataset:
                 )
 
 
-AUDIOCAPS_DEFAULTS = ProtocolDefaults(
+AUDIOCAPS_DEFAULTS = DatasetDefaults(
     clip_seconds=10.0,
     text_encoder="w2v",
     audio_frames={
@@ -73,7 +73,7 @@ AUDIOCAPS_DEFAULTS = ProtocolDefaults(
     },
 )
 
-CLOTHO_DEFAULTS = ProtocolDefaults(
+CLOTHO_DEFAULTS = DatasetDefaults(
     clip_seconds=30.0,
     text_encoder="w2v",
     audio_frames={"vggish": 31, "panns_cnn10": 120, "panns_cnn14": 90, "vggsound": 95, "lms": 90},

@@ -123,7 +123,7 @@ class Layout(Protocol):
 
 
 class Defaults(Protocol):
-    """A dataset's protocol defaults (``atr_bench.data.dataset.ProtocolDefaults``): the text
+    """A dataset's defaults (``atr_bench.data.dataset.DatasetDefaults``): the text
     encoder a run uses unless told, and the frames of audio it keeps per clip."""
 
     @property

@@ -13,7 +13,7 @@ import torch
 
 from atr_bench import __version__
 from atr_bench.record.results import execution
-from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
+from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
 
 if TYPE_CHECKING:
     from atr_bench.run.loading import Splits
@@ -29,7 +29,7 @@ class Measured:
     curve: tuple[dict[str, Any], ...]
     best_epoch: int
     test: dict[str, dict[str, float]]
-    order: OrderContrast | None
+    order: OrderResult | None
     seconds: Seconds
     parameters: int
     ranks: str
@@ -56,7 +56,7 @@ def build_record(
         text_encoder=c.text_encoder,
         seed=seed,
         protocol=ProtocolRef(the_plan.protocol.name, the_plan.protocol.version),
-        protocol_hash=the_plan.protocol_hash,
+        protocol_hash=the_plan.run_hash,
         settings=the_plan.settings,
         config=c.as_dict(),
         plugins={

@@ -45,8 +45,9 @@ class ProtocolRef:
 
 
 @dataclass(frozen=True)
-class OrderContrast:
-    """The order-contrast test: how many swapped pairs, and the percent of captions right."""
+class OrderResult:
+    """A run's order-contrast result (the test of a dataset's ``contract.OrderContrast`` set):
+    how many swapped pairs, and the percent of captions right."""
 
     pairs: int
     accuracy: float
@@ -93,7 +94,7 @@ class RunRecord:
     best_epoch: int | None = None
     val_curve: tuple[dict[str, Any], ...] = ()
     test: Metrics
-    order_contrast: OrderContrast | None = None
+    order_contrast: OrderResult | None = None
     parameters: int | None = None
     """Trainable and frozen parameters of the model (both encoders' heads and poolings)."""
     ranks: str | None = None
@@ -146,7 +147,7 @@ class RunRecord:
         if isinstance(values.get("protocol"), dict):
             values["protocol"] = ProtocolRef(**values["protocol"])
         if isinstance(values.get("order_contrast"), dict):
-            values["order_contrast"] = OrderContrast(**values["order_contrast"])
+            values["order_contrast"] = OrderResult(**values["order_contrast"])
         if isinstance(values.get("seconds"), dict):
             values["seconds"] = Seconds(**values["seconds"])
         values["val_curve"] = tuple(values.get("val_curve") or ())

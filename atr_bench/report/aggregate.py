@@ -21,7 +21,7 @@ from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.chance import above_chance, chance_levels
 from atr_bench.report.code_label import code_label
-from atr_bench.report.columns import BOARD_METRICS, ORDER_COLUMN, STAT_COLUMNS
+from atr_bench.report.columns import BOARD_METRICS, HASH_CHARS, ORDER_COLUMN, STAT_COLUMNS
 from atr_bench.report.one_line import one_line
 from atr_bench.report.stats import Stat
 from atr_bench.report.test_sets import smoke_reasons, test_digest, test_label
@@ -71,7 +71,7 @@ class BoardRow:
         """The row as a figure's legend names it: components and the hash prefix."""
         k = self.keys
         text = "" if k["text_pooling"] == UNSET["text_pooling"] else f"+{k['text_pooling']}"
-        return f"{k['extractor']}/{k['pooling']}{text} {k['protocol_hash'][:6]}"
+        return f"{k['extractor']}/{k['pooling']}{text} {k['protocol_hash'][:HASH_CHARS]}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from atr_bench.files.atomic import save_torch
 from atr_bench.record.assemble import Measured, build_record
 from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import checkpoint_path, record_path, write_record
-from atr_bench.record.run_record import OrderContrast, RunRecord, Seconds
+from atr_bench.record.run_record import OrderResult, RunRecord, Seconds
 from atr_bench.run.context import RunContext
 from atr_bench.run.curves_log import open_curves
 from atr_bench.run.evaluation import evaluate_ranks, order_contrast_accuracy
@@ -153,7 +153,7 @@ def _train_and_test(
     test_seconds = time.perf_counter() - started
     order = None
     if splits.order is not None:
-        order = OrderContrast(
+        order = OrderResult(
             pairs=splits.order.n_clips // 2,
             accuracy=order_contrast_accuracy(model, splits.order, device, c.amp),
         )

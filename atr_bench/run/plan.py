@@ -34,8 +34,9 @@ class Plan:
     request: RunRequest
     weights: str | None
     """The checkpoint as the hash knows it: ``sha256:<digest>``, ``random`` or None."""
-    protocol_hash: str
-    """The run hash (``run.hashing``), under the name run records give it."""
+    run_hash: str
+    """The run hash (``run.hashing``): what makes two runs one leaderboard row (records keep
+    it under its older name, ``protocol_hash``)."""
     code: dict[str, CodeIdentity]
     """Each component's code identity (``plugins.code_identity``), in the hash."""
 
@@ -78,7 +79,7 @@ class Plan:
 
     def run_id(self, seed: int) -> str:
         c = self.config
-        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.protocol_hash)
+        parts = (c.dataset, c.extractor, c.pooling, c.text_encoder, self.run_hash)
         return "-".join(parts) + f"-s{seed}"
 
 

@@ -27,7 +27,7 @@ from atr_bench.plugins.specs import ExtractorSpec, ProtocolSpec, TextEncoderSpec
 from atr_bench.record.assemble import device_name
 from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import execution, record_path, write_record
-from atr_bench.record.run_record import OrderContrast, ProtocolRef, RunRecord, Seconds
+from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
@@ -74,7 +74,7 @@ class ZeroShotPlan:
     components: dict[str, Found]
     config: dict[str, Any]
     settings: dict[str, Any]
-    protocol_hash: str
+    run_hash: str
 
     @property
     def protocol(self) -> ProtocolSpec:
@@ -91,7 +91,7 @@ class ZeroShotPlan:
 
     def run_id(self, seed: int) -> str:
         parts = (self.dataset.name, self.extractor.name, POOLING, self.text_encoder)
-        return "-".join((*parts, self.protocol_hash)) + f"-s{seed}"
+        return "-".join((*parts, self.run_hash)) + f"-s{seed}"
 
 
 def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Path) -> ZeroShotPlan:
@@ -195,7 +195,7 @@ def run_zero_shot(
     order = None
     if splits.order is not None:
         accuracy = pair_accuracy(similarities(splits.order), splits.order.caption_clip)
-        order = OrderContrast(pairs=splits.order.n_clips // 2, accuracy=accuracy)
+        order = OrderResult(pairs=splits.order.n_clips // 2, accuracy=accuracy)
     test_seconds = time.perf_counter() - started
     record = RunRecord(
         run_id=run_id,
@@ -207,7 +207,7 @@ def run_zero_shot(
         text_encoder=the_plan.text_encoder,
         seed=seed,
         protocol=ProtocolRef(the_plan.protocol.name, the_plan.protocol.version),
-        protocol_hash=the_plan.protocol_hash,
+        protocol_hash=the_plan.run_hash,
         settings=the_plan.settings,
         config=the_plan.config,
         plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},

@@ -23,7 +23,7 @@ from atr_bench.components.datasets.synthcaps import (
     render,
     write_index,
 )
-from atr_bench.data.dataset import IndexedDataset, ProtocolDefaults
+from atr_bench.data.dataset import DatasetDefaults, IndexedDataset
 from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
@@ -132,6 +132,6 @@ def synthcaps(root: Path, order_pairs: int = 100, **options: Any) -> SynthCapsDa
     if order_pairs < 0:
         raise AtrBenchError(f"synthcaps: order_pairs={order_pairs} must be >= 0")
     config = SynthCapsConfig(**options)
-    defaults = ProtocolDefaults(clip_seconds=config.duration, text_encoder="word2vec")
+    defaults = DatasetDefaults(clip_seconds=config.duration, text_encoder="word2vec")
     layout = DatasetLayout(root, directory_for(config))
     return SynthCapsDataset("synthcaps", layout, defaults, "json", config, order_pairs)
