@@ -240,6 +240,7 @@ def test_weights_other_than_the_features_were_made_with_are_refused(tmp_path, ca
         args += ["--dataset-opt", option]
     args += ["--extractor", "panns_cnn10", "--pooling", "mean", "--epochs", "1"]
     assert main([*args, "--weights", "random"]) == 0
+    assert "untrained: these features come from random weights" in capsys.readouterr().out
     checkpoint = tmp_path / "Cnn10.pth"
     checkpoint.write_bytes(b"some other network")
     capsys.readouterr()

@@ -227,6 +227,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = context.device
     print(f"\n{the_plan.label}  test metrics (%, ranks 1-based), seeds {seeds}, {device}\n")
     print(metrics_table(records))
+    if any(r.untrained for r in records):
+        print(
+            "untrained: these features come from random weights (--weights random, or data "
+            "marked so), so the numbers mean nothing and no leaderboard takes them"
+        )
     return 0
 
 

@@ -18,7 +18,8 @@ version = "0.1.0"
 description = "$summary"
 readme = "README.md"
 requires-python = ">=3.11"
-dependencies = ["$requires"]
+license = "MIT"
+dependencies = ["$requires", "torch>=2.3"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -61,7 +62,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from atr_bench import AtrBenchError, Option, PoolingSpec, hookimpl
+from atr_bench import Option, PoolingSpec, hookimpl
 
 
 class $cls(nn.Module):
@@ -69,12 +70,7 @@ class $cls(nn.Module):
     returns the weighted mean: ``[B, T, D]`` and a ``[B, T]`` mask -> ``[B, D]``."""
 
     def __init__(self, in_dim: int, hidden: int = 128):
-        super().__init__()
-        if hidden < 1:
-            raise AtrBenchError(
-                f"pooling '$name': option hidden={hidden} must be >= 1; "
-                "fix it with --pooling-opt hidden=..."
-            )
+        super().__init__()  # hidden is checked by its Option's rules before it gets here
         self.score = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         self.out_dim = in_dim
 
@@ -89,7 +85,9 @@ SPEC = PoolingSpec(
     name="$name",
     description="attention-weighted mean over the real frames (order-free)",
     build=$cls,
-    options=(Option("hidden", int, 128, "width of the frame-scoring MLP"),),
+    options=(
+        Option("hidden", int, 128, "width of the frame-scoring MLP", minimum=1, maximum=4096),
+    ),
 )
 
 
@@ -193,7 +191,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from atr_bench import AtrBenchError, Option, TextEncoderSpec, hookimpl
+from atr_bench import Option, TextEncoderSpec, hookimpl
 
 DIM = 64
 
@@ -203,12 +201,7 @@ class $cls:
     hash, so the same word always gets the same vector: ``[n_words, dim]`` per caption."""
 
     def __init__(self, dim: int = DIM):
-        if dim < 1:
-            raise AtrBenchError(
-                f"text encoder '$name': option dim={dim} must be >= 1; "
-                "fix it with --text-encoder-opt dim=..."
-            )
-        self.dim = dim
+        self.dim = dim  # checked by its Option's rules before it gets here
 
     def _vector(self, word: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
@@ -231,7 +224,7 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
             name="$name",
             description="a fixed pseudo-random vector per word (hash-seeded, no training)",
             build=$cls,
-            options=(Option("dim", int, DIM, "vector size"),),
+            options=(Option("dim", int, DIM, "vector size", minimum=1, maximum=4096),),
             dim=DIM,
         )
     ]
