@@ -50,3 +50,17 @@ def test_the_command_line_gives_the_recorded_run_ids(tmp_path, flags, run_id):
     recorded = run_hash(the_plan.config, specs, the_plan.weights)  # without code identity
     assert dataclasses.replace(the_plan, run_hash=recorded).run_id(0) == run_id
     assert the_plan.run_id(0) != run_id  # a new run: the code it ran then is not known
+
+
+def test_no_amp_on_the_cpu_names_the_same_run(tiny_data, tmp_path, tiny_args, capsys) -> None:
+    """Mixed precision is CUDA's alone: --no-amp on the CPU changes no number, so it is the
+    same run (already done), not a new leaderboard row."""
+    from atr_bench.cli.main import main
+
+    runs = tmp_path / "runs"
+    args = tiny_args(tiny_data, runs, "--pooling", "mean", "--epochs", "1", "--device", "cpu")
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--no-amp"]) == 0
+    assert "already done" in capsys.readouterr().err
+    assert len(list(runs.glob("*.json"))) == 1

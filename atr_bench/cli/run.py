@@ -33,6 +33,8 @@ from atr_bench.run.config import LOSS_NAMES, RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
 
 if TYPE_CHECKING:
+    import torch
+
     from atr_bench.record.run_record import RunRecord
     from atr_bench.run.context import RunContext
 
@@ -152,6 +154,12 @@ def config_from_args(args: argparse.Namespace) -> RunRequest:
     return RunRequest(**fields, amp=not args.no_amp)
 
 
+def on_device(config: RunRequest, device: torch.device) -> RunRequest:
+    """``config`` with what does nothing on ``device`` at its default, so it names the same
+    run: mixed precision is CUDA's alone (``--no-amp`` on the CPU changes no number)."""
+    return config if device.type == "cuda" else dataclasses.replace(config, amp=True)
+
+
 def run_context(args: argparse.Namespace, resolve_device: bool = True) -> RunContext:
     """The context ``run`` and ``sweep`` give their runs, from the flags (the thread count and
     the device checked here, the folders by ``_check_folders``). Without ``resolve_device``
@@ -205,8 +213,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench.run import execute
     from atr_bench.run.plan import plan
 
-    config = config_from_args(args)
     context = run_context(args)
+    config = on_device(config_from_args(args), context.device)
     if registry().get("protocol", config.protocol).zero_shot:
         return _zero_shot(config, context, args)
     the_plan = plan(config, registry(), context.data_root)
@@ -308,6 +316,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if values:
             grid[name] = values
     base = config_from_args(args)
+    if not remote:  # remote workers' devices are theirs: what they do there, the hash says
+        base = on_device(base, context.device)
     configs = expand(base, grid)
     if args.status:
         states = grid_status(configs, args.seeds, context.runs_dir, context.data_root)
