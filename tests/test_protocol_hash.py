@@ -126,7 +126,7 @@ def test_settings_name_what_differs_from_the_protocol(tmp_path):
     assert plan(RunRequest(pooling="fastmean"), reg, tmp_path).settings == {}
     options = (("scale", "2"), ("compiled", "yes"), ("later", "new"))
     changed = RunRequest(pooling="fastmean", pooling_options=options, lr=0.001)
-    assert plan(changed, reg, tmp_path).settings == {"lr": 0.001, "pooling.scale": 2.0}
+    assert plan(changed, reg, tmp_path).settings == {"lr": 0.001, "audio_pooling.scale": 2.0}
     netvlad = plan(RunRequest(pooling="netvlad"), reg, tmp_path)
     assert netvlad.settings == {}  # 20 text clusters are the text side's default
     frames = plan(RunRequest(audio_frames=7, text_pooling="mean"), reg, tmp_path)

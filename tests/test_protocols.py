@@ -141,7 +141,7 @@ def test_given_flags_and_options_override_the_protocol(tmp_path):
     assert resolved.config.lr == 0.02 and resolved.config.embed_dim == 64
     assert dict(resolved.config.pooling_options)["padding"] == "masked"
     assert dict(resolved.config.text_pooling_options)["padding"] == "zeros"
-    assert resolved.settings == {"lr": 0.02, "embed_dim": 64, "pooling.padding": "masked"}
+    assert resolved.settings == {"lr": 0.02, "embed_dim": 64, "audio_pooling.padding": "masked"}
 
 
 def test_protocols_hash_apart(tmp_path):

@@ -311,7 +311,7 @@ def test_paper_options_train_and_get_their_own_row(tiny_data, tmp_path, tiny_arg
     (a,), (b,) = _records(plain), _records(paper)
     assert b.config["gate_batch_norm"] is True
     paper_only = {k: v for k, v in b.settings.items() if k not in a.settings}
-    assert paper_only == {"gate_batch_norm": True, "pooling.readout": "normalised_mean"}
+    assert paper_only == {"gate_batch_norm": True, "audio_pooling.readout": "normalised_mean"}
     assert b.config["pooling_options"] == {"readout": "normalised_mean"}
     assert a.protocol_hash != b.protocol_hash
     saved = torch.load(paper / "checkpoints" / f"{b.run_id}.pt", weights_only=True)

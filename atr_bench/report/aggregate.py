@@ -41,7 +41,7 @@ class BoardRow:
     devices: set[str]
     best: set[str] = field(default_factory=set)
     settings: str = ""
-    """What the runs set away from the protocol's defaults (``pooling.readout=...``)."""
+    """What the runs set away from the protocol's defaults (``audio_pooling.readout=...``)."""
     ranks: list[QueryRanks] | None = None
     """Per seed, the test split's per-query ranks (None unless every seed kept them)."""
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)

@@ -47,8 +47,10 @@ class Plan:
     @property
     def settings(self) -> dict[str, Any]:
         """What this run sets away from its protocol's values for its components, results
-        only (``pooling.readout``, ``lr``, ...): how a leaderboard tells rows of one pooling
-        and protocol apart."""
+        only (``audio_pooling.readout``, ``text_pooling.clusters``, ``lr``, ...): how a
+        leaderboard tells rows of one pooling and protocol apart. The audio side's pooling
+        options are named as such: ``--pooling`` picks both sides' pooling, ``--pooling-opt``
+        sets the audio side's options only."""
         c, base = self.config, self.defaults
         out: dict[str, Any] = {}
         for f in dataclasses.fields(RunConfig):
@@ -58,9 +60,10 @@ class Plan:
                 prefix = f.name.removesuffix("_options")
                 spec = self.components[prefix].spec
                 default = dict(getattr(base, f.name))
+                label = SETTING_PREFIX.get(prefix, prefix)
                 out.update(
                     {
-                        f"{prefix}.{k}": v
+                        f"{label}.{k}": v
                         for k, v in getattr(c, f.name)
                         if v != default.get(k) and spec.affects_results(k)
                     }
@@ -83,6 +86,8 @@ class Plan:
         return "-".join(parts) + f"-s{seed}"
 
 
+SETTING_PREFIX = {"pooling": "audio_pooling"}
+"""How a settings key names a component's options where its field name would mislead."""
 COMPONENTS = ("dataset", "extractor", "pooling", "text_pooling", "text_encoder")
 """RunConfig fields naming a plugin: leaderboard columns of their own, not settings."""
 PROTOCOL_FIELDS = (
