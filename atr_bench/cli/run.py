@@ -4,11 +4,10 @@ given, under a protocol."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,22 +191,6 @@ def _check_folders(context: RunContext) -> None:
     writable_dir(context.data_root, "--data-root")
 
 
-@contextlib.contextmanager
-def _claimed(runs_dir: Path, run_id: str) -> Iterator[str | None]:
-    """Hold the run's claim (as a sweep's workers do) while it trains; yields None, or who
-    holds it when another process is training it now (a second ``run`` or a sweep): then it
-    is left to them, as a second sweep leaves it."""
-    from atr_bench.record.claims import Owner, claim_path, holding, try_claim
-
-    claim, owner = claim_path(runs_dir, run_id), Owner.here()
-    held = try_claim(claim, owner)
-    if held is not None:
-        yield f"{held.owner.describe()}, heartbeat {held.age():.0f} s ago"
-        return
-    with holding(claim, owner):
-        yield None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from atr_bench.report.run_table import metrics_table
     from atr_bench.run import execute
@@ -275,23 +258,32 @@ def _each_seed(
     run_id: Callable[[int], str],
     make: Callable[[int], RunRecord],
 ) -> list[RunRecord]:
-    """Each seed's record: read back when it exists (unless ``--force``), left to the process
-    that is making it now (``_claimed``), else made under the run's claim."""
+    """Each seed's record, through the path a sweep's workers take (``task.run_claimed``):
+    read back when it exists (unless ``--force``), left to the process making it now, else
+    made under the run's claim (a failure is marked, then shown)."""
     from atr_bench.record.results import execution, read_done, record_path
+    from atr_bench.run.task import BUSY, SKIPPED, run_claimed
 
+    expected = execution(context.device)
     records = []
     for seed in args.seeds:
         path = record_path(context.runs_dir, run_id(seed))
-        if path.exists() and not args.force:
-            records.append(read_done(path, execution(context.device)))
+        made: list[RunRecord] = []
+
+        def work(seed: int = seed, made: list[RunRecord] = made) -> None:
+            made.append(make(seed))
+
+        status, detail = run_claimed(
+            context.runs_dir, run_id(seed), expected, work, force=args.force, keep_going=False
+        )
+        if status == BUSY:
+            print(f"seed {seed}: being trained now by {detail}; skipped", file=sys.stderr)
+        elif status == SKIPPED:
+            records.append(read_done(path, expected))
             print(f"seed {seed}: already done, {path} (--force redoes it)", file=sys.stderr)
-            continue
-        with _claimed(context.runs_dir, run_id(seed)) as busy:
-            if busy is not None:
-                print(f"seed {seed}: being trained now by {busy}; skipped", file=sys.stderr)
-                continue
-            records.append(make(seed))
-        print(f"wrote {path}", file=sys.stderr)
+        else:
+            records.append(made[0])
+            print(f"wrote {path}", file=sys.stderr)
     return records
 
 

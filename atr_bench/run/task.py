@@ -72,26 +72,33 @@ def run_claimed(
     work: Callable[[], object],
     ttl: float = CLAIM_TTL,
     owner: Owner | None = None,
+    *,
+    force: bool = False,
+    keep_going: bool = True,
 ) -> tuple[str, str | None]:
     """``work()`` under the run's claim, unless its record exists (checked again once the
-    claim is held: another worker may have finished it meanwhile) or a live worker holds it.
-    A failure leaves a mark with its traceback; a success clears an older one."""
+    claim is held: another worker may have finished it meanwhile; ``force`` redoes it) or a
+    live worker holds it. A failure leaves a mark with its traceback (then, unless
+    ``keep_going``, is raised again, as a single ``run`` shows it); a success clears an older
+    one. Every way of running a run (``atr-bench run``, a sweep's workers) goes through here."""
     path = record_path(runs_dir, run_id)
-    if path.exists():
+    if path.exists() and not force:
         read_done(path, expected)
         return SKIPPED, None
     owner, claim = owner or Owner.here(), claim_path(runs_dir, run_id)
     held = try_claim(claim, owner, ttl)
     if held is not None:
-        return BUSY, f"claimed by {held.owner.describe()}"
+        return BUSY, f"{held.owner.describe()}, heartbeat {held.age():.0f} s ago"
     with holding(claim, owner, ttl):
-        if path.exists():
+        if path.exists() and not force:
             read_done(path, expected)
             return SKIPPED, None
         try:
             work()
         except Exception as exc:  # reported, the sweep goes on
             mark_failed(runs_dir, run_id, traceback.format_exc() + one_line(exc))
+            if not keep_going:
+                raise
             return FAILED, one_line(exc)
         clear_failure(runs_dir, run_id)
     return DONE, None
