@@ -120,11 +120,8 @@ def sweep(
         device = worker_device or str(context.device)
 
         def task(the_plan: Plan, seed: int) -> Task:
-            return Task(
-                the_plan.request, seed, the_plan.label, the_plan.run_id(seed), device,
-                context.runs_dir, context.data_root, context.threads, context.stream,
-                claim_ttl, context.log_to, context.allow_overlap, context.allow_unsound,
-            )  # fmt: skip
+            run_id = the_plan.run_id(seed)
+            return Task(the_plan.request, seed, the_plan.label, run_id, device, context, claim_ttl)
 
         tasks = _prepare(pending, task, context, tally)
         executor.run(tasks, tally.result)

@@ -4,6 +4,7 @@ and leave a failure mark when it fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable
@@ -28,22 +29,22 @@ DONE, SKIPPED, BUSY, FAILED = "done", "skipped", "busy", "failed"
 
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs for one (configuration, seed); picklable, so that it can be
-    shipped to a Slurm or Ray worker."""
+    """Everything a worker needs for one (configuration, seed): the run's context as the
+    submitting process made it (one object for every executor), the device it asks for,
+    resolved on the worker's own hardware, and the claims' time to live; picklable, so that
+    it can be shipped to a Slurm or Ray worker."""
 
     config: RunRequest
     seed: int
     label: str
     run_id: str
     device: str
-    runs_dir: Path
-    data_root: Path
-    threads: int | None = None
-    stream: str = "auto"
+    context: RunContext
     claim_ttl: float = CLAIM_TTL
-    log_to: str = "tensorboard"
-    allow_overlap: bool = False
-    allow_unsound: bool = False
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.context.runs_dir
 
 
 @dataclass(frozen=True)
@@ -107,22 +108,13 @@ def run_claimed(
 def run_task(task: Task, slurm_task: str | None = None) -> TaskResult:
     """The per-run function every executor calls (``slurm_task``: see ``Owner.here``).
     Features and text caches were made by the submitting process, so this only reads them."""
-    if task.threads:
-        torch.set_num_threads(task.threads)
+    threads = task.context.threads
+    if threads:
+        torch.set_num_threads(threads)
     try:
-        the_plan = plan(task.config, registry(), task.data_root)
+        the_plan = plan(task.config, registry(), task.context.data_root)
         device = execute.resolve_device(task.device)
-        context = RunContext(
-            device=device,
-            runs_dir=task.runs_dir,
-            data_root=task.data_root,
-            progress=False,
-            threads=task.threads,
-            stream=task.stream,
-            log_to=task.log_to,
-            allow_overlap=task.allow_overlap,
-            allow_unsound=task.allow_unsound,
-        )
+        context = dataclasses.replace(task.context, device=device, progress=False)
 
         def work() -> None:
             started = time.perf_counter()
@@ -133,7 +125,7 @@ def run_task(task: Task, slurm_task: str | None = None) -> TaskResult:
         status, detail = run_claimed(
             task.runs_dir,
             task.run_id,
-            execution(device, task.threads),
+            execution(device, threads),
             work,
             task.claim_ttl,
             Owner.here(slurm_task),
