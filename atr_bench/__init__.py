@@ -15,8 +15,10 @@ import pluggy
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import (
+    BatchingSpec,
     DatasetSpec,
     ExtractorSpec,
+    LossSpec,
     OptimizerSettings,
     Option,
     PoolingSpec,
@@ -39,9 +41,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "PROJECT",
     "AtrBenchError",
+    "BatchingSpec",
     "DatasetSpec",
     "ExtractorSpec",
     "Lazy",
+    "LossSpec",
     "OptimizerSettings",
     "Option",
     "PoolingSpec",

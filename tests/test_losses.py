@@ -8,7 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from atr_bench.run.losses import LOSSES, info_nce_loss, max_margin_loss
+from atr_bench.plugins.registry import registry
+from atr_bench.run.losses import info_nce_loss, max_margin_loss
+
+LOSSES = {found.spec.name: found.spec.create() for found in registry().all("loss")}
+"""The registered losses, as a run gets them."""
 
 SIMS = [
     [0.6, 0.5, 0.25],
@@ -118,6 +122,8 @@ def test_gradients_pull_matches_up_and_push_negatives_down(name):
 
 def test_losses_registry_and_shape_checks():
     assert set(LOSSES) == {"max_margin", "infonce"}
+    assert registry().get("loss", "max_margin").settings == ("margin",)
+    assert registry().get("loss", "infonce").settings == ("temperature",)
     with pytest.raises(ValueError, match="square"):
         max_margin_loss(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="differs"):

@@ -68,7 +68,7 @@ def atr_bench_protocols():
     ("protocol", "says"),
     [
         ("neg_lr", "protocol 'neg_lr' sets lr=-1.0, which must be > 0"),
-        ("clip_batch", "protocol 'clip_batch' sets batch_items='clip', which must be one of"),
+        ("clip_batch", "protocol 'clip_batch' sets batch_items='clip', which is no registered"),
         ("latest", "protocol 'latest' sets selection_ties='latest', which must be one of"),
     ],
 )

@@ -17,12 +17,13 @@ from atr_bench.components.protocols import RANGER
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import OptimizerSettings
 from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.run.batches import CaptionGroups
 from atr_bench.run.config import DEFAULT_PROTOCOL, RunRequest
 from atr_bench.run.losses import max_margin_loss
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import plan
-from atr_bench.run.training import CaptionGroups, caption_mean, improves
+from atr_bench.run.training import caption_mean, improves
 
 LMS, W2V = 128, 300
 """The feature sizes of the default extractor (lms) and synthcaps' text encoder (word2vec)."""

@@ -9,8 +9,6 @@ import subprocess
 import sys
 
 from atr_bench.cli.main import build_parser
-from atr_bench.run.config import LOSS_NAMES
-from atr_bench.run.losses import LOSSES
 
 HEAVY = (
     "torch",
@@ -74,7 +72,3 @@ def test_every_subcommand_help_loads_no_heavy_library():
         ]
     )
     assert heavy_after(code) == []
-
-
-def test_the_losses_the_command_line_offers_are_the_ones_implemented():
-    assert sorted(LOSS_NAMES) == sorted(LOSSES)

@@ -18,7 +18,9 @@ SECTIONS = (
     ("Poolings", "pooling", ()),
     ("Text encoders", "text_encoder", ("dim",)),
     ("Datasets", "dataset", ()),
-    ("Protocols", "protocol", ("version", "batch_items")),
+    ("Losses", "loss", ("settings",)),
+    ("Batchings", "batching", ()),
+    ("Protocols", "protocol", ("version", "batch_items", "loss")),
 )
 """Each section: its title, the registry kind, and the spec fields shown besides options."""
 
@@ -36,7 +38,10 @@ def add_list_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cell(value: object) -> str:
-    """A value: floats to 4 significant digits (10.0 -> 10, 1.0416666 -> 1.042)."""
+    """A value: floats to 4 significant digits (10.0 -> 10, 1.0416666 -> 1.042), a tuple
+    comma-separated."""
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

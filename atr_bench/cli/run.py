@@ -28,7 +28,7 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.protocol_settings import SETTINGS, check_settings
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import parse_option_strings
-from atr_bench.run.config import LOSS_NAMES, RunRequest
+from atr_bench.run.config import RunRequest
 from atr_bench.run.curves_log import LOG_TO, require
 
 if TYPE_CHECKING:
@@ -65,7 +65,12 @@ def _add_protocol_arguments(p: argparse.ArgumentParser, many: bool) -> None:
                 default=None,
                 help=f"{option.help}, {option.bounds()} (default: the protocol's)",
             )
-    p.add_argument("--loss", choices=LOSS_NAMES, default=None, help="(default: the protocol's)")
+    p.add_argument(
+        "--loss",
+        default=None,
+        help="a registered loss, e.g. max_margin or infonce (default: "
+        "the protocol's; see `atr-bench list`)",
+    )
     p.add_argument(
         "--gate-batch-norm",
         action=argparse.BooleanOptionalAction,

@@ -27,7 +27,7 @@ from atr_bench.run.execute import build_model
 from atr_bench.run.loading import Splits
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import Plan, plan
-from atr_bench.run.training import BATCHES, loss_function, train_step
+from atr_bench.run.training import batching, loss_function, train_step
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def make_call(case: StepCase, registry: Registry) -> Callable[[], None]:
         model.parameters(), c.lr, c.weight_decay, c.gamma, the_plan.protocol.optimizer
     )
     loss_fn = loss_function(c)
-    batch = next(BATCHES[c.batch_items](split, torch.Generator().manual_seed(0), clips, device))
+    batch = next(batching(c.batch_items)(split, torch.Generator().manual_seed(0), clips, device))
     model.train()
 
     def step() -> None:

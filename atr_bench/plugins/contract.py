@@ -8,7 +8,7 @@ Capability)`` and uses it where present. ``atr_bench.dev.conformance`` tests the
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -29,6 +29,28 @@ class Pooling(Protocol):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor: ...
     def __call__(self, x: Tensor, mask: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Loss(Protocol):
+    """``LossSpec.build()``: ``loss(sims, positives, **settings)`` -> a scalar to minimise.
+    ``sims[i, j]`` is the similarity of a batch's caption ``i`` and clip ``j``, pair ``(i, i)``
+    matching; ``positives[i, j]`` is True wherever they match (never a negative). ``settings``
+    are the protocol settings the spec names (``LossSpec.settings``, e.g. ``margin``)."""
+
+    def __call__(self, sims: Tensor, positives: Tensor, **settings: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """``BatchingSpec.build()``: ``batches(split, generator, size, device)`` -> an iterator
+    over one epoch's batches, each ``(clips, captions, group)``: the clip and caption indices a
+    step embeds, and each caption's position among ``clips`` (None: caption ``i`` pairs with
+    clip ``i``). Draw every random number from ``generator``."""
+
+    def __call__(
+        self, split: Any, generator: Any, size: int, device: Any
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]: ...
 
 
 @runtime_checkable

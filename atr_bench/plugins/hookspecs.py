@@ -12,8 +12,10 @@ import pluggy
 
 from atr_bench import PROJECT
 from atr_bench.plugins.specs import (
+    BatchingSpec,
     DatasetSpec,
     ExtractorSpec,
+    LossSpec,
     PoolingSpec,
     ProtocolSpec,
     TextEncoderSpec,
@@ -43,6 +45,18 @@ def atr_bench_text_encoders() -> list[TextEncoderSpec]:
 def atr_bench_datasets() -> list[DatasetSpec]:
     """Datasets: ``spec.build(root, **opts)`` returns a ``contract.Dataset`` (optionally
     ``OrderContrast``, ``Indexed``) rooted at ``root``."""
+
+
+@hookspec
+def atr_bench_losses() -> list[LossSpec]:
+    """Training losses a protocol (or ``--loss``) names: ``spec.build()`` returns a
+    ``contract.Loss``, called with the protocol settings ``spec.settings`` names."""
+
+
+@hookspec
+def atr_bench_batchings() -> list[BatchingSpec]:
+    """What a training batch holds, named by a protocol's ``batch_items``: ``spec.build()``
+    returns a ``contract.Batching``, an epoch's batches of clips and captions."""
 
 
 @hookspec

@@ -32,7 +32,6 @@ SETTINGS = {
         Option("epochs", int, None, "training epochs", minimum=1, maximum=100_000),
         Option("text_tokens", int, None, "tokens kept per caption", minimum=1, maximum=100_000),
         Option("audio_frames", int, None, "frames kept per clip", minimum=1, maximum=1 << 20),
-        Option("batch_items", str, None, "what a batch holds", choices=("clips", "pairs")),
         Option(
             "selection_ties", str, None, "which epoch a tie selects", choices=("later", "earlier")
         ),

@@ -21,8 +21,10 @@ from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.plugins import hookspecs
 from atr_bench.plugins.protocol_settings import protocol_problem
 from atr_bench.plugins.specs import (
+    BatchingSpec,
     DatasetSpec,
     ExtractorSpec,
+    LossSpec,
     PoolingSpec,
     ProtocolSpec,
     Spec,
@@ -39,6 +41,7 @@ BUILTINS = {
     "atr_bench.extractors": "atr_bench.components.extractors.plugin",
     "atr_bench.text_encoders": "atr_bench.components.text_encoders.plugin",
     "atr_bench.datasets": "atr_bench.components.datasets.plugin",
+    "atr_bench.training": "atr_bench.components.training_parts",
     "atr_bench.protocols": "atr_bench.components.protocols",
 }
 """The built-in plugins (name -> module), as pytest and llm list theirs: modules implementing
@@ -50,8 +53,12 @@ KINDS: dict[str, tuple[str, type[Spec]]] = {
     "pooling": ("atr_bench_poolings", PoolingSpec),
     "text_encoder": ("atr_bench_text_encoders", TextEncoderSpec),
     "dataset": ("atr_bench_datasets", DatasetSpec),
+    "loss": ("atr_bench_losses", LossSpec),
+    "batching": ("atr_bench_batchings", BatchingSpec),
     "protocol": ("atr_bench_protocols", ProtocolSpec),
 }
+"""Every kind of spec, by the name the registry knows it; collected in this order, so a
+protocol is checked against the losses and batchings already loaded."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +138,29 @@ class Registry:
                 )
                 continue
             for spec in specs:
-                problem = _spec_problem(kind, hook_name, spec)
+                problem = _spec_problem(kind, hook_name, spec) or self._protocol_parts(spec)
                 if problem is not None:
                     self._refused.setdefault((kind, spec.name), problem)
                     self.failures.append(Failure(origin.plugin, problem))
                     continue
                 self._admit(found, kind, Found(spec, origin))
         return found
+
+    def _protocol_parts(self, spec: Spec) -> str | None:
+        """For a protocol, the loss or batching it names that no plugin provides, or None."""
+        if not isinstance(spec, ProtocolSpec):
+            return None
+        for kind, name, field in (
+            ("loss", spec.loss, "loss"),
+            ("batching", spec.batch_items, "batch_items"),
+        ):
+            if name not in self._by_kind.get(kind, {}):
+                known = ", ".join(sorted(self._by_kind.get(kind, {}))) or "none"
+                return (
+                    f"protocol {spec.name!r} sets {field}={name!r}, which is no registered "
+                    f"{kind} (known: {known})"
+                )
+        return None
 
     def _admit(self, found: dict[str, Found], kind: str, new: Found) -> None:
         """Add ``new`` to ``found`` unless its name is taken: a built-in keeps its name and the

@@ -9,7 +9,15 @@ from enum import Enum
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.plugins.contract import Dataset, Extractor, Pooling, TextEncoder, missing_members
+from atr_bench.plugins.contract import (
+    Batching,
+    Dataset,
+    Extractor,
+    Loss,
+    Pooling,
+    TextEncoder,
+    missing_members,
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -281,6 +289,26 @@ class TextEncoderSpec(Spec[TextEncoder]):
     contract: ClassVar[type | None] = TextEncoder
 
     dim: int = 0
+
+
+@dataclass(frozen=True)
+class LossSpec(Spec[Loss]):
+    """A training loss, ``build()`` -> ``contract.Loss``; ``settings`` names the protocol
+    settings it takes (``margin``, ``temperature``), passed as keywords."""
+
+    kind: ClassVar[str] = "loss"
+    contract: ClassVar[type | None] = Loss
+
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchingSpec(Spec[Batching]):
+    """What a training batch holds (a protocol's ``batch_items``), ``build()`` ->
+    ``contract.Batching``."""
+
+    kind: ClassVar[str] = "batching"
+    contract: ClassVar[type | None] = Batching
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,6 @@ def freeze(options: dict[str, Any] | None) -> Options:
 
 DEFAULT_PROTOCOL = "lou2022-tuned"
 """The paper's released protocol, masked and tuned on validation (see ``components.protocols``)."""
-LOSS_NAMES = ("infonce", "max_margin")
-"""The losses a run can name (``--loss``), each implemented in ``run.losses.LOSSES``; named
-here, apart from torch, for the command line."""
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,11 @@ def _masks(sims: torch.Tensor, positives: torch.Tensor) -> tuple[torch.Tensor, t
     return ~(positives | eye), positives & ~eye
 
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "max_margin": max_margin_loss,
-    "infonce": info_nce_loss,
-}
+def max_margin() -> Callable[..., torch.Tensor]:
+    """The ``max_margin`` loss (``contract.Loss``; registered by ``components.training_parts``)."""
+    return max_margin_loss
+
+
+def infonce() -> Callable[..., torch.Tensor]:
+    """The ``infonce`` loss (``contract.Loss``; registered by ``components.training_parts``)."""
+    return info_nce_loss

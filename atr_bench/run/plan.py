@@ -18,7 +18,6 @@ from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ProtocolSpec, Spec
 from atr_bench.run.config import Options, RunConfig, RunRequest, freeze
 from atr_bench.run.hashing import run_hash
-from atr_bench.run.losses import LOSSES
 
 
 @dataclass(frozen=True)
@@ -151,6 +150,7 @@ def plan(config: RunRequest, registry: Registry, data_root: Path) -> Plan:
     }
     base = RunRequest(**{name: getattr(config, name) for name in (*COMPONENTS, "protocol")})
     resolved = _resolve(config, components, dataset)
+    registry.find("loss", resolved.loss)  # a loss no plugin provides names the known ones
     specs = {name: found.spec for name, found in components.items()}
     weights = weights_identity(resolved.weights)
     defaults = _resolve(base, components, dataset)
@@ -175,8 +175,6 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
         name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
         for name in PROTOCOL_FIELDS
     }
-    if filled["loss"] not in LOSSES:
-        raise AtrBenchError(f"unknown loss {filled['loss']!r}; known: {', '.join(sorted(LOSSES))}")
     audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)
     text_base = {
         **text_spec.text_defaults,

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,14 @@ from atr_bench.data.split import SplitData
 from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import load_torch, save_torch
+from atr_bench.plugins.contract import Batching
+from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import ProtocolSpec
 from atr_bench.record.results import execution
+from atr_bench.run.batches import Batch
 from atr_bench.run.config import RunConfig
 from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.evaluation import autocast, evaluate
-from atr_bench.run.losses import LOSSES
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
 
@@ -44,39 +46,19 @@ class Outcome:
 
 
 def loss_function(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The configured loss with its hyper-parameter bound."""
-    loss = LOSSES[config.loss]
-    if config.loss == "infonce":
-        return lambda sims, pos: loss(sims, pos, temperature=config.temperature)
-    return lambda sims, pos: loss(sims, pos, margin=config.margin)
+    """The configured loss (a registered ``LossSpec``) with the protocol settings it takes."""
+    spec = registry().get("loss", config.loss)
+    loss = spec.create()
+    settings = {name: getattr(config, name) for name in spec.settings}
+    return lambda sims, pos: loss(sims, pos, **settings)
+
+
+def batching(name: str) -> Batching:
+    """The registered batching ``name`` (a protocol's ``batch_items``)."""
+    return registry().get("batching", name).create()
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class CaptionGroups:
-    """Where each clip's captions are: ``by_clip`` lists caption indices clip by clip, clip
-    ``c``'s are ``by_clip[start[c] : start[c] + count[c]]``."""
-
-    by_clip: torch.Tensor
-    start: torch.Tensor
-    count: torch.Tensor
-
-    @classmethod
-    def of_clips(cls, caption_clip: torch.Tensor, n_clips: int) -> CaptionGroups:
-        """The groups of captions whose clips are ``caption_clip``."""
-        count = torch.bincount(caption_clip, minlength=n_clips)
-        by_clip = torch.argsort(caption_clip, stable=True)
-        return cls(by_clip, torch.cumsum(count, 0) - count, count)
-
-    def captions_of(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The captions of ``clips`` and, for each, its clip's position in ``clips``."""
-        lengths = self.count[clips]
-        group = torch.repeat_interleave(torch.arange(len(clips), device=clips.device), lengths)
-        first = torch.cumsum(lengths, 0) - lengths
-        offset = torch.arange(len(group), device=clips.device) - first[group]
-        return self.by_clip[self.start[clips][group] + offset], group
 
 
 def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.Tensor:
@@ -84,36 +66,6 @@ def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.T
     captions of batch clip ``i`` (the paper's code's ``merge_caption_similiarities="avg"``)."""
     total = sims.new_zeros(clips, sims.shape[1]).index_add_(0, group, sims)
     return total / torch.bincount(group, minlength=clips).unsqueeze(1).to(sims.dtype)
-
-
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
-"""The clips and the captions a training step embeds, and for clip batches each caption's
-position among the clips (``None``: caption ``i`` pairs with clip ``i``)."""
-
-
-def _pair_batches(
-    split: SplitData, generator: torch.Generator, size: int, device: torch.device
-) -> Iterator[Batch]:
-    """Every (clip, caption) pair in random order, ``size`` pairs a batch."""
-    order = torch.randperm(split.n_captions, generator=generator).to(device)
-    for start in range(0, split.n_captions, size):
-        captions = order[start : start + size]
-        yield split.caption_clip[captions], captions, None
-
-
-def _clip_batches(
-    split: SplitData, generator: torch.Generator, size: int, device: torch.device
-) -> Iterator[Batch]:
-    """Every clip in random order, ``size`` clips a batch, each with all of its captions."""
-    groups = CaptionGroups.of_clips(split.caption_clip, split.n_clips)
-    order = torch.randperm(split.n_clips, generator=generator).to(device)
-    for start in range(0, split.n_clips, size):
-        clips = order[start : start + size]
-        yield clips, *groups.captions_of(clips)
-
-
-BATCHES = {"pairs": _pair_batches, "clips": _clip_batches}
-"""The training batches of each batch composition (``RunConfig.batch_items``)."""
 
 
 def _train_epoch(
@@ -133,7 +85,7 @@ def _train_epoch(
     """
     model.train()
     losses = []
-    batches = BATCHES[config.batch_items](split, generator, config.batch_size, device)
+    batches = batching(config.batch_items)(split, generator, config.batch_size, device)
     batch = next(batches, None)
     while batch is not None:
         following = next(batches, None)
