@@ -375,3 +375,20 @@ def test_the_paper_transformer_blocks_ignore_padding():
     padded = torch.cat([x, torch.full((1, 3, 6), 1e4)], dim=1)
     mask = torch.arange(8)[None] < 5
     torch.testing.assert_close(pool(padded, mask), pool(x, torch.ones(1, 5, dtype=torch.bool)))
+
+
+def test_frames_per_clip_are_the_protocols_choice(tmp_path) -> None:
+    """The paper's protocols keep the frames of its released configs (the seed's shapes); a
+    protocol that chose none keeps a clip's length at the extractor's frame rate."""
+    from atr_bench.plugins.specs import ProtocolSpec
+
+    reg = registry()
+    for dataset, frames in (("audiocaps", 31), ("clotho", 90)):
+        for protocol in ("lou2022", "lou2022-masked", "lou2022-tuned", "pairs"):
+            request = RunRequest(dataset=dataset, extractor="panns_cnn14", protocol=protocol)
+            assert plan(request, reg, tmp_path).config.audio_frames == frames, protocol
+    own = ProtocolSpec(name="own", description="x", build=lambda pooling, side, in_dim: {})
+    assert own.frames_for("audiocaps", "panns_cnn14") is None
+    extractor = reg.get("extractor", "panns_cnn14")
+    dataset = reg.get("dataset", "audiocaps").create(tmp_path)
+    assert dataset.defaults.frames_for(extractor) == 32  # 10 s at 3.125 frames/s

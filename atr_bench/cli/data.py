@@ -142,6 +142,7 @@ def cmd_data_export(args: argparse.Namespace) -> int:
 def cmd_data_shaped(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from atr_bench.components.protocols import PAPER_FRAMES
     from atr_bench.data.dataset import AUDIOCAPS_DEFAULTS, CLOTHO_DEFAULTS
     from atr_bench.data.shaped import SHAPES, split_sizes, write_shaped
 
@@ -149,7 +150,8 @@ def cmd_data_shaped(args: argparse.Namespace) -> int:
     defaults = AUDIOCAPS_DEFAULTS if args.dataset == "audiocaps" else CLOTHO_DEFAULTS
     shape = SHAPES[args.dataset]
     sizes = split_sizes(shape, args.fraction, args.train_clips)
-    frames = defaults.frames_for(extractor)
+    paper = PAPER_FRAMES[args.dataset].get(extractor.name)  # the seed's real shapes
+    frames = paper or defaults.frames_for(extractor)
     bars: list[tqdm] = []
 
     def progress(total: int, split: str) -> Callable[[int], object]:

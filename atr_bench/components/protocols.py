@@ -83,6 +83,21 @@ def lou2022_options(
     return options
 
 
+PAPER_FRAMES = {
+    "audiocaps": {
+        "vggish": 10,
+        "panns_cnn10": 62,
+        "panns_cnn14": 31,
+        "vggsound": 29,
+        "efficient_latent": 32,
+        "lms": 10,
+    },
+    "clotho": {"vggish": 31, "panns_cnn10": 120, "panns_cnn14": 90, "vggsound": 95, "lms": 90},
+}
+"""Frames per clip of each extractor's features in the paper's released configs (the seed's
+feature dumps have these shapes); every built-in trained protocol keeps them."""
+
+
 def _lou2022(name: str, padding: str, description: str, **changes: Any) -> ProtocolSpec:
     """The released code's protocol, with ``padding`` for max pooling and VLAD and any other
     ``ProtocolSpec`` field changed."""
@@ -101,6 +116,7 @@ def _lou2022(name: str, padding: str, description: str, **changes: Any) -> Proto
         gate_batch_norm=True,
         optimizer=RANGER,
         selection_ties="later",
+        audio_frames=PAPER_FRAMES,
         **settings,
     )
 
@@ -158,5 +174,6 @@ def atr_bench_protocols() -> list[ProtocolSpec]:
             gate_batch_norm=False,
             optimizer=OptimizerSettings(),
             selection_ties="earlier",
+            audio_frames=PAPER_FRAMES,
         ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +16,16 @@ from atr_bench.plugins.specs import ExtractorSpec
 
 @dataclass(frozen=True)
 class DatasetDefaults:
-    """What a run on a dataset takes from it unless told: the frames per extractor (the
-    paper's released configs), the clip length that sets frames for other extractors, and
-    the text encoder."""
+    """What a run on a dataset takes from it unless told (or unless its protocol chose it,
+    as the paper's protocols chose frames per extractor): the clip length, which sets the
+    frames kept per clip, and the text encoder."""
 
     clip_seconds: float
     text_encoder: str
-    audio_frames: Mapping[str, int] = field(default_factory=dict)
 
     def frames_for(self, extractor: ExtractorSpec) -> int:
-        known = self.audio_frames.get(extractor.name)
-        return known if known else math.ceil(self.clip_seconds * extractor.frames_per_second)
+        """Frames a clip of this dataset gives at ``extractor``'s frame rate."""
+        return math.ceil(self.clip_seconds * extractor.frames_per_second)
 
 
 @dataclass(frozen=True)
@@ -60,24 +59,8 @@ class IndexedDataset:
                 )
 
 
-AUDIOCAPS_DEFAULTS = DatasetDefaults(
-    clip_seconds=10.0,
-    text_encoder="w2v",
-    audio_frames={
-        "vggish": 10,
-        "panns_cnn10": 62,
-        "panns_cnn14": 31,
-        "vggsound": 29,
-        "efficient_latent": 32,
-        "lms": 10,
-    },
-)
-
-CLOTHO_DEFAULTS = DatasetDefaults(
-    clip_seconds=30.0,
-    text_encoder="w2v",
-    audio_frames={"vggish": 31, "panns_cnn10": 120, "panns_cnn14": 90, "vggsound": 95, "lms": 90},
-)
+AUDIOCAPS_DEFAULTS = DatasetDefaults(clip_seconds=10.0, text_encoder="w2v")
+CLOTHO_DEFAULTS = DatasetDefaults(clip_seconds=30.0, text_encoder="w2v")
 
 
 def audiocaps(root: Path) -> IndexedDataset:

@@ -57,9 +57,14 @@ def protocol_problem(spec: Any) -> str | None:
         if name == "epochs" and getattr(spec, "zero_shot", False):
             continue  # a zero-shot protocol trains nothing: it has no epochs
         value = getattr(spec, name, None)
-        problem = None if value is None else setting_problem(name, value)
-        if problem is not None:
-            return f"protocol {spec.name!r} sets {name}={value!r}, which {problem}"
+        if isinstance(value, Mapping):  # audio_frames: a table, dataset -> extractor -> frames
+            cells = [(f"{name}[{d!r}][{e!r}]", v) for d, t in value.items() for e, v in t.items()]
+        else:
+            cells = [(name, value)]
+        for where, cell in cells:
+            problem = None if cell is None else setting_problem(name, cell)
+            if problem is not None:
+                return f"protocol {spec.name!r} sets {where}={cell!r}, which {problem}"
     return None
 
 

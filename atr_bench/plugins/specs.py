@@ -367,6 +367,11 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     selection_ties: str = "later"
     """``later``: the later epoch wins a tie of the validation score (the paper's code's
     ``>=``), ``earlier``: the first one keeps it."""
+    audio_frames: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Frames kept per clip, per dataset and extractor, where the protocol chose them (the
+    paper's released configs); a dataset or extractor not listed gets the dataset's own
+    (its clip length at the extractor's frame rate)."""
+
     zero_shot: bool = False
     """Trains nothing: the extractor must be a dual encoder's audio tower (``text_tower``),
     whose own text tower embeds the captions; the test split is ranked by their cosine
@@ -376,6 +381,11 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
     def label(self) -> str:
         """``name@version``, as records and leaderboards name a protocol."""
         return f"{self.name}@{self.version}"
+
+    def frames_for(self, dataset: str, extractor: str) -> int | None:
+        """The frames per clip this protocol keeps of ``extractor`` on ``dataset``, or None
+        where it chose none."""
+        return self.audio_frames.get(dataset, {}).get(extractor)
 
     def embed_dim_for(self, pooling: str, audio_dim: int, options: Mapping[str, Any]) -> int:
         """The shared space's size for audio ``pooling`` with its resolved ``options``."""

@@ -205,6 +205,8 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
             "pooling_options": pooling_options,
             "text_pooling_options": options("text_pooling", text_spec, text_base),
             "text_encoder_options": options("text_encoder", encoder),
-            "audio_frames": config.audio_frames or dataset.defaults.frames_for(extractor),
+            "audio_frames": config.audio_frames
+            or protocol.frames_for(dataset.name, extractor.name)
+            or dataset.defaults.frames_for(extractor),
         }
     )
