@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from atr_bench import DatasetSpec, Option, PoolingSpec, TextEncoderSpec
+from atr_bench.components.datasets.indexed import DatasetDefaults, IndexedDataset
 from atr_bench.components.datasets.plugin import atr_bench_datasets
 from atr_bench.components.extractors.plugin import atr_bench_extractors
 from atr_bench.components.poolings.plugin import atr_bench_poolings
 from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.components.text_encoders.plugin import atr_bench_text_encoders
-from atr_bench.data.dataset import DatasetDefaults, IndexedDataset
 from atr_bench.data.index import ClipCaptions, write_audiocaps_csv, write_clotho_json
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.dev.conformance import (

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from atr_bench.cli.main import main
-from atr_bench.data.dataset import DatasetDefaults
+from atr_bench.components.datasets.indexed import DatasetDefaults
 from atr_bench.data.export import export_seed_layout
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout

@@ -13,7 +13,7 @@ import soundfile
 import torch
 
 import atr_bench.features.extract_folder as extract_folder_module
-from atr_bench.data.dataset import IndexedDataset, clotho
+from atr_bench.components.datasets.indexed import IndexedDataset, clotho
 from atr_bench.data.index import ClipCaptions, write_clotho_json
 from atr_bench.errors import AtrBenchError
 from atr_bench.features.extract_folder import extract_folder

@@ -142,8 +142,8 @@ def cmd_data_export(args: argparse.Namespace) -> int:
 def cmd_data_shaped(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from atr_bench.components.datasets.indexed import AUDIOCAPS_DEFAULTS, CLOTHO_DEFAULTS
     from atr_bench.components.protocols import PAPER_FRAMES
-    from atr_bench.data.dataset import AUDIOCAPS_DEFAULTS, CLOTHO_DEFAULTS
     from atr_bench.data.shaped import SHAPES, split_sizes, write_shaped
 
     extractor = registry().get("extractor", args.extractor)

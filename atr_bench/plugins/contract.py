@@ -145,7 +145,7 @@ class Layout(Protocol):
 
 
 class Defaults(Protocol):
-    """A dataset's defaults (``atr_bench.data.dataset.DatasetDefaults``): the text
+    """A dataset's defaults (``atr_bench.components.datasets.indexed.DatasetDefaults``): the text
     encoder a run uses unless told, and the frames of audio it keeps per clip."""
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 import librosa
 import numpy as np
 
+from atr_bench.components.datasets.indexed import DatasetDefaults, IndexedDataset
 from atr_bench.components.datasets.synthcaps import (
     SynthCapsConfig,
     SynthClip,
@@ -23,7 +24,6 @@ from atr_bench.components.datasets.synthcaps import (
     render,
     write_index,
 )
-from atr_bench.data.dataset import DatasetDefaults, IndexedDataset
 from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout

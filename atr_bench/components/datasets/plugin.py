@@ -34,11 +34,11 @@ def atr_bench_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="audiocaps",
             description="AudioCaps (Kim et al. 2019), seed layout: Index/*.csv, AudioExpert/*.h5",
-            build=Lazy("atr_bench.data.dataset", "audiocaps"),
+            build=Lazy("atr_bench.components.datasets.indexed", "audiocaps"),
         ),
         DatasetSpec(
             name="clotho",
             description="Clotho v2 (Drossos et al. 2020), seed layout: Index/*.json",
-            build=Lazy("atr_bench.data.dataset", "clotho"),
+            build=Lazy("atr_bench.components.datasets.indexed", "clotho"),
         ),
     ]

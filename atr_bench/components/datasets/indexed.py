@@ -1,4 +1,5 @@
-"""Datasets in the seed layout: which clips and captions each split has, and protocol defaults."""
+"""AudioCaps and Clotho in the seed layout (datasets whose Index files and feature dumps already
+exist), and ``DatasetDefaults``: what a run on a dataset takes from it unless told."""
 
 from __future__ import annotations
 
