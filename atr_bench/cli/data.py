@@ -122,7 +122,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 def cmd_data_export(args: argparse.Namespace) -> int:
     from atr_bench.data.export import check_export_target, export_seed_layout
     from atr_bench.data.layout import SPLITS
-    from atr_bench.run.loading import text_features
+    from atr_bench.data.loading import text_features
 
     dataset, extractor, options = dataset_and_extractor(args)
     check_export_target(dataset, extractor.name, args.out, args.overwrite)

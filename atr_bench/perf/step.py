@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
+from atr_bench.data.loading import Splits
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.registry import Registry
 from atr_bench.run.config import RunRequest
 from atr_bench.run.evaluation import evaluate
 from atr_bench.run.execute import build_model
-from atr_bench.run.loading import Splits
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import Plan, plan
 from atr_bench.run.training import batching, loss_function, train_step

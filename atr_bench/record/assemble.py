@@ -16,7 +16,7 @@ from atr_bench.record.results import execution
 from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
 
 if TYPE_CHECKING:
-    from atr_bench.run.loading import Splits
+    from atr_bench.data.loading import Splits
     from atr_bench.run.plan import Plan
 
 

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import torch
 
+from atr_bench.data.loading import Splits, data_identity, load_splits
 from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
@@ -18,7 +19,6 @@ from atr_bench.record.run_record import OrderResult, RunRecord, Seconds
 from atr_bench.run.context import RunContext
 from atr_bench.run.curves_log import open_curves
 from atr_bench.run.evaluation import evaluate_ranks, order_contrast_accuracy
-from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan

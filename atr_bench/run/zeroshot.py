@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from atr_bench import __version__
+from atr_bench.data.loading import Splits, data_identity, load_splits
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset
@@ -32,7 +33,6 @@ from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
 from atr_bench.run.hashing import hashed_options
-from atr_bench.run.loading import Splits, data_identity, load_splits
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.plan import OPTION_FLAGS
 
