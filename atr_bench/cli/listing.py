@@ -55,7 +55,7 @@ def _options(found: Found, protocol: Any) -> dict[str, Any]:
     spec = found.spec
     if found.spec.kind != "pooling" or protocol is None:
         return {o.name: o.default for o in spec.options}
-    base = protocol.build(spec.name, "audio", registry().get("extractor", "lms").dim)
+    base = protocol.pooling_options(spec.name, "audio", registry().get("extractor", "lms").dim)
     return dict(spec.resolve_options({}, base=base))
 
 

@@ -382,6 +382,11 @@ class ProtocolSpec(Spec[Mapping[str, Any]]):
         """``name@version``, as records and leaderboards name a protocol."""
         return f"{self.name}@{self.version}"
 
+    def pooling_options(self, pooling: str, side: str, in_dim: int) -> dict[str, Any]:
+        """The options this protocol gives ``pooling`` on the ``"audio"`` or ``"text"`` side
+        over ``in_dim``-wide features: what its ``build`` returns, by the name of what it is."""
+        return dict(self.build(pooling, side, in_dim))
+
     def frames_for(self, dataset: str, extractor: str) -> int | None:
         """The frames per clip this protocol keeps of ``extractor`` on ``dataset``, or None
         where it chose none."""

@@ -175,10 +175,10 @@ def _resolve(config: RunRequest, components: dict[str, Found], dataset: Dataset)
         name: getattr(protocol, name) if getattr(config, name) is None else getattr(config, name)
         for name in PROTOCOL_FIELDS
     }
-    audio_base = protocol.build(audio_spec.name, "audio", extractor.dim)
+    audio_base = protocol.pooling_options(audio_spec.name, "audio", extractor.dim)
     text_base = {
         **text_spec.text_defaults,
-        **protocol.build(text_spec.name, "text", encoder.dim),
+        **protocol.pooling_options(text_spec.name, "text", encoder.dim),
     }
     requested = {f.name: getattr(config, f.name) for f in dataclasses.fields(RunRequest)}
 
