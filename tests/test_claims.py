@@ -168,3 +168,31 @@ def test_a_plain_run_skips_a_run_another_process_is_training(
     assert not record.exists()
     claim.unlink()
     assert main(args) == 0 and record.exists() and not claim.exists()
+
+
+def test_a_lock_leaves_no_file_behind_even_when_its_holder_fails(tmp_path) -> None:
+    """The lock file goes with its holder (a failed extraction or claim leaves no empty
+    ``.lock``); a holder that lets go while another waits is taken over on a fresh file."""
+    from atr_bench.files.atomic import exclusive
+
+    target = tmp_path / "features.h5"
+    with exclusive(target):
+        assert (tmp_path / "features.h5.lock").exists()
+    with pytest.raises(RuntimeError), exclusive(target):
+        raise RuntimeError("extraction failed")
+    assert list(tmp_path.iterdir()) == []
+    code = (
+        "import sys, time; from pathlib import Path; from atr_bench.files.atomic import exclusive\n"
+        "with exclusive(Path(sys.argv[1])):\n"
+        "    print('held', flush=True); time.sleep(1.0)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    waited: list[bool] = []
+    with exclusive(target, waiting=lambda: waited.append(True)):
+        assert holder.poll() is not None or waited  # it waited for the holder to let go
+        assert (tmp_path / "features.h5.lock").exists()
+    holder.wait(timeout=60)
+    assert waited == [True] and list(tmp_path.iterdir()) == []

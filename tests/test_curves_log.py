@@ -73,7 +73,6 @@ def test_log_to_none_writes_no_curves(tiny_data, tmp_path, tiny_args):
     run_id = _record(runs).run_id
     assert sorted(p.name for p in runs.iterdir()) == [
         "checkpoints",
-        f"{run_id}.claim.lock",  # the claim's lock file, kept so that taking it cannot race
         f"{run_id}.json",
         f"{run_id}.ranks.npz",
     ]

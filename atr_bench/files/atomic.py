@@ -155,24 +155,41 @@ def load_torch(path: Path, **kwargs: Any) -> Any:
 
 @contextmanager
 def exclusive(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on ``<path>.lock`` (made if missing, never removed, so it cannot
-    race), so that two processes that would write ``path`` take turns; ``waiting`` is called
-    once when another process holds it."""
+    """Hold an exclusive lock on ``<path>.lock`` so that two processes that would write
+    ``path`` take turns; ``waiting`` is called once when another process holds it. The lock
+    file is removed when released (before the lock is let go): a process that was waiting
+    then holds a file no longer at that path, sees it and takes the lock again on the new one,
+    so nothing is left behind and no two holders overlap."""
     lock = Path(path).with_name(Path(path).name + ".lock")
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock, "a+b")  # noqa: SIM115 (closed by the with below)
-    except OSError:  # a read-only folder: nobody can write there, so there is nothing to wait for
-        yield
-        return
-    with handle:
+    told = False
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock, "a+b")  # noqa: SIM115 (closed below)
+        except OSError:  # a read-only folder: nobody can write there, so nothing to wait for
+            yield
+            return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if waiting is not None:
+            if waiting is not None and not told:
                 waiting()
+                told = True
             fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        if _same_file(handle, lock):
+            break
+        handle.close()  # its holder removed it: lock the one now at that path
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    """Whether the open ``handle`` is still the file at ``path``."""
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
