@@ -6,8 +6,9 @@ trained on like any extractor's features."""
 
 from __future__ import annotations
 
+from atr_bench.hf.model_option import model_option
 from atr_bench.plugins.lazy import Lazy
-from atr_bench.plugins.specs import ExtractorSpec, Option
+from atr_bench.plugins.specs import ExtractorSpec
 
 NAME = "clap"
 OWNER = f"extractor {NAME!r}"
@@ -36,15 +37,7 @@ SPEC = ExtractorSpec(
     description="a transformers CLAP model's audio embedding per clip; its text tower makes "
     "it a dual encoder for --protocol zeroshot",
     build=Lazy("atr_bench.hf.clap", "ClapAudioTower"),
-    options=(
-        Option(
-            "model",
-            str,
-            DEFAULT_MODEL,
-            "hub id, or a folder saved with save_pretrained (offline: a folder)",
-            affects_results=False,  # the configured name holds the model's digest instead
-        ),
-    ),
+    options=(model_option(DEFAULT_MODEL),),
     dim=DEFAULT_DIM,  # the default model's; any other's come from configure
     sample_rate=48000,
     frames_per_second=0.1,

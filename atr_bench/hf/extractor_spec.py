@@ -8,6 +8,7 @@ never share features, and the same model reached by another path shares them."""
 from __future__ import annotations
 
 from atr_bench.hf.layers import LAYER, check_layer
+from atr_bench.hf.model_option import model_option
 from atr_bench.plugins.lazy import Lazy
 from atr_bench.plugins.specs import ExtractorSpec, Option
 
@@ -32,13 +33,7 @@ def configure(spec: ExtractorSpec, model: str, layer: str, stride: int) -> Extra
     )
 
 
-MODEL = Option(
-    "model",
-    str,
-    DEFAULT_MODEL,
-    "hub id, or a folder saved with save_pretrained (offline: a folder)",
-    affects_results=False,  # the configured name holds the model's digest instead of its path
-)
+MODEL = model_option(DEFAULT_MODEL)
 
 
 SPEC = ExtractorSpec(

@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 
 from atr_bench.hf.layers import LAYER, check_layer
+from atr_bench.hf.model_option import model_option
 from atr_bench.plugins.lazy import Lazy
-from atr_bench.plugins.specs import Option, TextEncoderSpec
+from atr_bench.plugins.specs import TextEncoderSpec
 
 NAME = "hf"
 OWNER = f"text encoder {NAME!r}"
@@ -36,13 +37,7 @@ SPEC = TextEncoderSpec(
     "dim: the model's hidden size",
     build=Lazy("atr_bench.hf.text_encoder", "HFTextEncoder"),
     options=(
-        Option(
-            "model",
-            str,
-            DEFAULT_MODEL,
-            "hub id, or a folder saved with save_pretrained (offline: a folder)",
-            affects_results=False,  # the configured name holds the model's digest instead
-        ),
+        model_option(DEFAULT_MODEL),
         LAYER,
     ),
     dim=768,  # the default model's; any other's comes from configure

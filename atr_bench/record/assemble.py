@@ -66,12 +66,7 @@ def build_record(
         untrained=c.weights == "random" or splits.untrained_features,
         features={split: dict(p) for split, p in splits.provenance.items()},
         text_features=dict(splits.text_provenance),
-        versions={
-            "atr_bench": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        versions=software_versions(),
         device=device_name(device),
         execution=execution(device),
         sizes={
@@ -87,6 +82,16 @@ def build_record(
         **identity,
         unsound=unsound,
     )
+
+
+def software_versions() -> dict[str, str]:
+    """The versions of the software behind a record's numbers."""
+    return {
+        "atr_bench": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def device_name(device: torch.device) -> str:

@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from atr_bench import __version__
 from atr_bench.data.loading import Splits, data_identity, load_splits
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ExtractorSpec, ProtocolSpec, TextEncoderSpec
-from atr_bench.record.assemble import device_name
+from atr_bench.record.assemble import device_name, software_versions
 from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import execution, record_path, write_record
 from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
@@ -34,7 +31,7 @@ from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
 from atr_bench.run.hashing import hashed_options
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
-from atr_bench.run.plan import OPTION_FLAGS
+from atr_bench.run.plan import OPTION_FLAGS, PROTOCOL_FIELDS
 
 POOLING = "zeroshot"
 """The pooling column of a zero-shot row: each tower embeds a clip or caption whole."""
@@ -46,19 +43,7 @@ TRAINING = (
     "text_encoder_options",
     "weights",
     "audio_frames",
-    "text_tokens",
-    "embed_dim",
-    "loss",
-    "margin",
-    "temperature",
-    "lr",
-    "weight_decay",
-    "gamma",
-    "batch_size",
-    "epochs",
-    "gate_batch_norm",
-    "batch_items",
-    "audio_l2renorm",
+    *PROTOCOL_FIELDS,
 )
 """Request fields a zero-shot run has no use for: given, they are refused."""
 
@@ -213,12 +198,7 @@ def run_zero_shot(
         plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
         features={split: dict(p) for split, p in splits.provenance.items()},
         text_features=dict(splits.text_provenance),
-        versions={
-            "atr_bench": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        versions=software_versions(),
         device=device_name(context.device),
         execution=execution(context.device),
         sizes={
