@@ -64,6 +64,13 @@ def run_hash(
         if field.name in LEGACY_FIELDS and value == LEGACY_FIELDS[field.name]:
             continue
         covered[field.name] = value
+    return digest_of(covered, code)
+
+
+def digest_of(covered: Mapping[str, Any], code: Mapping[str, CodeIdentity] | None = None) -> str:
+    """12 hex digits of ``covered`` as JSON with sorted keys, with each component's ``code``
+    identity under ``code`` (None: left out): the one digest every kind of run id ends in."""
+    covered = dict(covered)
     if code is not None:
         covered["code"] = {name: identity.as_dict() for name, identity in code.items()}
     blob = json.dumps(covered, sort_keys=True, default=str).encode()

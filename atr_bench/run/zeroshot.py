@@ -6,8 +6,6 @@ as a trained run is, so its row can be compared with trained rows on the same te
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +27,7 @@ from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Sec
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import pair_accuracy
-from atr_bench.run.hashing import hashed_options
+from atr_bench.run.hashing import digest_of, hashed_options
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.plan import OPTION_FLAGS, PROTOCOL_FIELDS
 
@@ -122,7 +120,7 @@ def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Path) -> 
         "dataset_options": hashed_options(found_dataset.spec, tuple(dataset_options.items())),
         "extractor_options": hashed_options(extractor, tuple(options.items())),
     }
-    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode())
+    digest = digest_of(hashed)
     settings = {
         f"{name}.{key}": value
         for name, spec, values in (
@@ -133,9 +131,7 @@ def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Path) -> 
         if value != spec.resolve_options().get(key) and spec.affects_results(key)
     }
     dataset = found_dataset.spec.create(data_root, **dataset_options)
-    return ZeroShotPlan(
-        dataset, extractor, options, components, config, settings, digest.hexdigest()[:12]
-    )
+    return ZeroShotPlan(dataset, extractor, options, components, config, settings, digest)
 
 
 def load_embeddings(the_plan: ZeroShotPlan, context: RunContext) -> Splits:
