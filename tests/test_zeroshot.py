@@ -83,6 +83,8 @@ def test_zero_shot_row_beside_a_trained_row_and_compared(
     assert shot["split_digests"]["test"] == trained["split_digests"]["test"]
     assert shot["seconds"]["train"] == 0.0 and 0 <= shot["order_contrast"]["accuracy"] <= 100
     assert (runs / shot["ranks"]).exists()
+    assert set(shot["plugins"]) == {"dataset", "extractor", "protocol"}
+    assert all(len(plugin["digest"]) == 64 for plugin in shot["plugins"].values())  # code identity
 
     assert (
         main(["leaderboard", "--runs-dir", str(runs), "--out", str(boards), "--include-smoke"]) == 0

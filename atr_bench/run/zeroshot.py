@@ -17,6 +17,7 @@ import torch
 from atr_bench.data.loading import Splits, data_identity, load_splits
 from atr_bench.data.split import SplitData
 from atr_bench.errors import AtrBenchError
+from atr_bench.plugins.code_identity import code_identity
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ExtractorSpec, ProtocolSpec, TextEncoderSpec
@@ -120,7 +121,8 @@ def plan_zero_shot(request: RunRequest, registry: Registry, data_root: Path) -> 
         "dataset_options": hashed_options(found_dataset.spec, tuple(dataset_options.items())),
         "extractor_options": hashed_options(extractor, tuple(options.items())),
     }
-    digest = digest_of(hashed)
+    code = {name: code_identity(found) for name, found in components.items()}
+    digest = digest_of(hashed, code)  # changed code is a new run, as for a trained one
     settings = {
         f"{name}.{key}": value
         for name, spec, values in (
@@ -191,7 +193,10 @@ def run_zero_shot(
         protocol_hash=the_plan.run_hash,
         settings=the_plan.settings,
         config=the_plan.config,
-        plugins={k: v.origin.as_dict() for k, v in the_plan.components.items()},
+        plugins={
+            k: {**v.origin.as_dict(), "digest": code_identity(v).digest}
+            for k, v in the_plan.components.items()
+        },
         features={split: dict(p) for split, p in splits.provenance.items()},
         text_features=dict(splits.text_provenance),
         versions=software_versions(),
