@@ -97,12 +97,17 @@ class Option:
             raise ValueError(f"is not a valid {self.type.__name__}") from None
         return value
 
+    @property
+    def ceiling(self) -> float | None:
+        """The largest value allowed: ``maximum``, else ``INT_CEILING`` for an int option."""
+        return INT_CEILING if self.maximum is None and self.type is int else self.maximum
+
     def bounds(self) -> str:
         """The rules a value must keep, in words (``2 to 1048576``, ``> 0, <= 10``)."""
         parts = []
         if self.choices is not None:
             parts.append("one of " + ", ".join(map(str, self.choices)))
-        ceiling = INT_CEILING if self.maximum is None and self.type is int else self.maximum
+        ceiling = self.ceiling
         if self.minimum is not None and ceiling is not None:
             parts.append(f"{_number(self.minimum)} to {_number(ceiling)}")
         elif self.minimum is not None:
@@ -122,7 +127,7 @@ class Option:
             return "a finite number"
         if self.minimum is not None and value < self.minimum:
             return f">= {_number(self.minimum)}"
-        ceiling = INT_CEILING if self.maximum is None and self.type is int else self.maximum
+        ceiling = self.ceiling
         if ceiling is not None and value > ceiling:
             return f"<= {_number(ceiling)}"
         if self.rule is not None and not self.rule.holds(value):
