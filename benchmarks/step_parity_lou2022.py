@@ -44,6 +44,7 @@ from parity_lou2022 import (
 )
 
 from atr_bench.plugins.registry import registry
+from atr_bench.run.batches import CaptionGroups
 from atr_bench.run.config import RunRequest
 from atr_bench.run.context import RunContext
 from atr_bench.run.evaluation import embed_split
@@ -51,7 +52,7 @@ from atr_bench.run.execute import build_model, load_data
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import plan
-from atr_bench.run.training import CaptionGroups, caption_mean, loss_function, train_step
+from atr_bench.run.training import caption_mean, loss_function, train_step
 
 BATCH = 128
 BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")

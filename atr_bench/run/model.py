@@ -9,6 +9,7 @@ from torch import nn
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import Pooling
+from atr_bench.run.grad_buffer import GradBufferLinear
 
 
 def lengths_to_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -31,11 +32,12 @@ class ContextGating(nn.Module):
 
 
 class GatedEmbeddingUnit(nn.Module):
-    """Linear projection, context gating, L2 normalisation."""
+    """Linear projection, context gating, L2 normalisation. The projection is the model's
+    largest weight, so its gradient is kept in one buffer on the CPU (``grad_buffer``)."""
 
     def __init__(self, in_dim: int, out_dim: int, batch_norm: bool = False):
         super().__init__()
-        self.fc = nn.Linear(in_dim, out_dim)
+        self.fc = GradBufferLinear(in_dim, out_dim)
         self.gate = ContextGating(out_dim, batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
