@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from atr_bench.components.extractors.logmel import LogMel
+from atr_bench.data.extraction.extract import extract_to_store
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.extract import extract_to_store
 
 RATE = 16000
 

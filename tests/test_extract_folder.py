@@ -12,12 +12,12 @@ import pytest
 import soundfile
 import torch
 
-import atr_bench.features.extract_folder as extract_folder_module
+import atr_bench.data.extraction.extract_folder as extract_folder_module
 from atr_bench.components.datasets.indexed import IndexedDataset, clotho
+from atr_bench.data.extraction.extract_folder import extract_folder
+from atr_bench.data.extraction.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.data.index import ClipCaptions, write_clotho_json
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.extract_folder import extract_folder
-from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
 from atr_bench.plugins.registry import registry
 
 RATE = 16000

@@ -256,7 +256,7 @@ class _NotATensor:
 def test_torch_advice_to_unpickle_a_checkpoint_is_never_passed_on(tmp_path):
     import torch
 
-    from atr_bench.features.weights import read_checkpoint
+    from atr_bench.data.extraction.weights import read_checkpoint
 
     path = tmp_path / "Cnn14.pth"
     torch.save({"model": _NotATensor()}, path)

@@ -12,8 +12,8 @@ import torch
 from scipy import signal
 
 from atr_bench.components.extractors.pretrained import PRETRAINED_SPECS
+from atr_bench.data.extraction.weights import SOURCES, load_checkpoint
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.weights import SOURCES, load_checkpoint
 
 KEYS_DIR = Path(__file__).parent / "data" / "checkpoint_keys"
 SPECS = {spec.name: spec for spec in PRETRAINED_SPECS}

@@ -31,7 +31,7 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Exit 0 when every clip is stored, 1 when some files were missing or unreadable."""
-    from atr_bench.features.extract_folder import extract_folder
+    from atr_bench.data.extraction.extract_folder import extract_folder
     from atr_bench.run.execute import resolve_device
 
     for flag in ("dataset", "extractor"):

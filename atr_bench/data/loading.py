@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from atr_bench.data.canonical import Coverage, coverage, packaged_facts
+from atr_bench.data.extraction.weights import feature_provenance
 from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.identity import SplitDigest, check_overlap, split_digest
 from atr_bench.data.layout import SPLITS
@@ -22,7 +23,6 @@ from atr_bench.data.split import SplitData, build_split
 from atr_bench.data.streamed import HostRows, open_streamed, should_stream
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.weights import feature_provenance
 from atr_bench.plugins.contract import (
     CacheTagged,
     Clip,

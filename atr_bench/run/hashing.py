@@ -52,8 +52,9 @@ def run_hash(
     code: Mapping[str, CodeIdentity] | None = None,
 ) -> str:
     """The hash of ``config``, whose ``<component>_options`` are options of ``specs[component]``
-    and whose checkpoint is identified by ``weights`` (``features.weights.weights_identity``),
-    with each component's ``code`` identity (None: the hash from before it was covered)."""
+    and whose checkpoint is identified by ``weights``
+    (``data.extraction.weights.weights_identity``), with each component's ``code`` identity
+    (None: the hash from before it was covered)."""
     covered: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)

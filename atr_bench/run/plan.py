@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atr_bench.data.extraction.weights import weights_identity
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.weights import weights_identity
 from atr_bench.plugins.code_identity import CodeIdentity, code_identity
 from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry

@@ -24,12 +24,12 @@ from atr_bench.components.datasets.synthcaps import (
     render,
     write_index,
 )
+from atr_bench.data.extraction.extract import extract_to_store
+from atr_bench.data.extraction.weights import spec_provenance
 from atr_bench.data.feature_store import feature_dim, stored_clips
 from atr_bench.data.index import ClipCaptions
 from atr_bench.data.layout import SPLITS, DatasetLayout
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.extract import extract_to_store
-from atr_bench.features.weights import spec_provenance
 from atr_bench.files.atomic import exclusive
 from atr_bench.plugins.specs import ExtractorSpec
 

@@ -5,8 +5,8 @@ VGGSound, efficient_latent).
 ``sample_rate``, ``dim``, ``frames_per_second``, ``frames_for(n_samples)`` and
 ``__call__(wave[B, N]) -> [B, T, D]``. ``weights`` is the official checkpoint's path, or
 ``"random"`` for an untrained network; left ``None``, the extractor's environment variable
-(see ``atr_bench.features.weights.SOURCES``) is read, and if it is unset the error says where the
-official checkpoint comes from.
+(see ``atr_bench.data.extraction.weights.SOURCES``) is read, and if it is unset the error
+says where the official checkpoint comes from.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ Weights = str | os.PathLike[str] | None
 def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> Extractor:
     """Load the checkpoint at ``path`` (``None``: keep random init), then eval mode on
     ``device``."""
-    from atr_bench.features.weights import load_checkpoint
+    from atr_bench.data.extraction.weights import load_checkpoint
 
     if path is not None:
         load_checkpoint(module, path, name)
@@ -49,7 +49,7 @@ def _finish(module: nn.Module, name: str, path: Path | None, device: str) -> Ext
 
 def _builder(name: str, factory: Callable[[], nn.Module]) -> Callable[..., Extractor]:
     def build(weights: Weights = None, device: str = "cpu") -> Extractor:
-        from atr_bench.features.weights import resolve_weights
+        from atr_bench.data.extraction.weights import resolve_weights
 
         path = resolve_weights(name, weights)  # before building: a missing file fails fast
         return _finish(factory(), name, path, device)
@@ -62,7 +62,7 @@ def build_vggish(weights: Weights = None, device: str = "cpu", pca: str = "") ->
     """VGGish; ``pca`` (or ATR_BENCH_VGGISH_PCA_WEIGHTS) names torchvggish's PCA parameter file
     to output the quantised AudioSet-style embeddings instead of the raw ones."""
     from atr_bench.components.extractors import vggish
-    from atr_bench.features.weights import SOURCES, read_checkpoint, resolve_weights
+    from atr_bench.data.extraction.weights import SOURCES, read_checkpoint, resolve_weights
 
     path = resolve_weights("vggish", weights)
     module = vggish.VGGish()

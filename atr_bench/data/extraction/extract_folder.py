@@ -1,6 +1,6 @@
 """Extract a dataset's features from a folder of real audio files into the seed layout.
 
-Per split: the clips of the index are matched to files (``atr_bench.features.folder``), those
+Per split: the clips of the index are matched to files (``atr_bench.data.extraction.folder``), those
 already in the feature store are skipped (so an interrupted run resumes where it stopped),
 the rest are read and resampled in background threads and fed to ``extract_to_store``, which
 flushes every clip. Clips without a file and files that cannot be read are collected in the
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from atr_bench.data.extraction.extract import extract_to_store
+from atr_bench.data.extraction.folder import AudioReadError, audio_files, match_files, read_audio
+from atr_bench.data.extraction.weights import spec_provenance
 from atr_bench.data.feature_store import stored_clips
 from atr_bench.data.layout import SPLITS
 from atr_bench.errors import AtrBenchError
-from atr_bench.features.extract import extract_to_store
-from atr_bench.features.folder import AudioReadError, audio_files, match_files, read_audio
-from atr_bench.features.weights import spec_provenance
 from atr_bench.plugins.contract import Dataset, Extractor, FramesFor, Indexed
 from atr_bench.plugins.specs import ExtractorSpec
 
