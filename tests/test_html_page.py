@@ -19,6 +19,7 @@ from atr_bench.files.atomic import write_json
 from atr_bench.record.results import read_records
 from atr_bench.record.run_record import SCHEMA_VERSION
 from atr_bench.report.curves import CURVE_METRICS, row_curve
+from atr_bench.report.html_data import sort_value
 from atr_bench.report.html_page import script_json
 from atr_bench.report.leaderboard import build_leaderboards
 
@@ -312,3 +313,30 @@ def test_the_page_is_one_file_that_loads_nothing(tmp_path) -> None:
         assert not re.search(r"<(link|img|iframe|object|embed)\b|\ssrc\s*=|@import|url\(", part)
     assert "default-src 'none'" in before and "'unsafe-inline'" not in before
     assert script_json("</script><!--&") == '"\\u003c/script\\u003e\\u003c!--\\u0026"'
+
+
+def test_quoted_rows_and_their_sources_are_the_markdowns(browser, tmp_path) -> None:
+    """A board of published numbers alone: no measured table, the quoted table as in the
+    Markdown, each source linked."""
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "runs").mkdir()
+    build_leaderboards(tmp_path / "runs", tmp_path, datasets=["audiocaps"], formats=("md", "html"))
+    (page_file,) = tmp_path.glob("*.html")
+    _open(browser, page_file)
+    page = browser.execute_script(PAGE_TABLES)
+    md = page_file.with_suffix(".md").read_text(encoding="utf-8")
+    (quoted,) = _md_tables(md)
+    assert page["board"] is None and page["reference"] == quoted and len(quoted["rows"]) > 1
+    assert "No usable run records for this dataset." in browser.find_element(By.ID, "page").text
+    items = browser.find_elements(By.CSS_SELECTOR, "ul.sources li")
+    listed = [line[2:] for line in md.splitlines() if line.startswith("- [")]
+    assert [item.text for item in items] == [re.sub(r"<(https://[^>]+)>", r"\1", x) for x in listed]
+    for item in items:
+        link = item.find_element(By.TAG_NAME, "a")
+        assert link.get_attribute("href") == link.text
+
+
+def test_cells_sort_by_the_number_they_show() -> None:
+    cells = ["62.2 ± 0.4 †", "[60.0, 64.5]", "1,045,760", "1 seed", "3", "–", "18ec2e4e", "-0.5"]
+    assert [sort_value(cell) for cell in cells] == [62.2, 60.0, 1045760, 1, 3, None, None, -0.5]

@@ -45,12 +45,13 @@ PAGE = dataclasses.replace(MARKDOWN, bold=lambda text: BOLD + text, escape=_plai
 FILTERS = ("dataset", "protocol", "extractor", "pooling")
 """What the page's rows can be filtered by."""
 
-_NUMBER = re.compile(r"\[?(-?\d[\d,]*(?:\.\d+)?)")
+_NUMBER = re.compile(r"\[?(-?\d[\d,]*(?:\.\d+)?)(?=$|[\s,\]])")
 _LOWER_IS_BETTER = {c.label for c in STAT_COLUMNS if c.lower_is_better}
 
 
 def sort_value(text: str) -> float | None:
-    """The number a cell's text starts with (a mean, an interval's low end, a count), or None."""
+    """The number a cell's text starts with (a mean, an interval's low end, a count), or None
+    (also for a name that only starts with digits, such as a hash)."""
     match = _NUMBER.match(text)
     return float(match.group(1).replace(",", "")) if match else None
 
