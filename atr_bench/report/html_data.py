@@ -35,8 +35,9 @@ flag (names cannot carry it: the style's escape removes it from them)."""
 
 
 def _plain(text: str) -> str:
-    """A name or header as the page shows it: on one line, and unable to fake a bold mark."""
-    return one_line(text).replace(BOLD, "")
+    """A name or header as the page shows it: as the Markdown cell reads (``md_cell``: a line
+    break is a space), and unable to fake a bold mark."""
+    return text.replace("\r", " ").replace("\n", " ").replace(BOLD, "")
 
 
 PAGE = dataclasses.replace(MARKDOWN, bold=lambda text: BOLD + text, escape=_plain)
