@@ -231,7 +231,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
         build_leaderboards(tmp_path / "missing", tmp_path / "out")
     (tmp_path / "runs").mkdir()
     with pytest.raises(AtrBenchError, match="unknown leaderboard format"):
-        build_leaderboards(tmp_path / "runs", tmp_path / "out", formats=["html"])
+        build_leaderboards(tmp_path / "runs", tmp_path / "out", formats=["docx"])
     report = build_leaderboards(tmp_path / "runs", tmp_path / "out")
     assert report.boards == {} and "no usable run records" in "\n".join(report.lines())
 

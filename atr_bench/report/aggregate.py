@@ -65,6 +65,8 @@ class BoardRow:
     records from before it was recorded."""
     zero_shot: bool = False
     """A pretrained dual encoder tested as it is: nothing trained under the board's protocol."""
+    runs: list[RunRecord] = field(default_factory=list)
+    """The records behind the row, one per seed in seed order: its provenance."""
 
     @property
     def name(self) -> str:
@@ -177,6 +179,7 @@ def aggregate(
         keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
         devices = {device for device in map(_device, runs) if device}
         row = BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs))
+        row.runs = [seeds[seed] for seed in row.seeds]
         if all(r.run_id in ranks for r in runs):
             row.ranks = [ranks[str(r.run_id)] for r in runs]
         row.parameters = runs[-1].parameters

@@ -1,9 +1,10 @@
-"""Leaderboards: run records aggregated over seeds into ``<dataset>-<protocol>.{md,csv,tex,png}``.
+"""Leaderboards: run records aggregated over seeds into ``<dataset>-<protocol>.{md,csv,tex,png}``
+and an HTML page (``.html``).
 
 ``aggregate`` makes the rows of each board (one per dataset and protocol); one renderer per
-format writes them (``markdown``, ``csv_table``, ``latex``, ``plot``) from the same column
-model (``columns``). Published numbers are shown below the measured rows as quoted, not re-run,
-and take no part in ranking or best marking.
+format writes them (``markdown``, ``csv_table``, ``latex``, ``plot``, ``html_page``) from the
+same column model (``columns``). Published numbers are shown below the measured rows as
+quoted, not re-run, and take no part in ranking or best marking.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from atr_bench.report.aggregate import (
 from atr_bench.report.csv_table import render_csv
 from atr_bench.report.curves import draw_validation_curves
 from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
+from atr_bench.report.html_page import render_html
 from atr_bench.report.latex import render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.one_line import one_line
@@ -245,6 +247,7 @@ def _write_board(
         "md": lambda: render_markdown(board.title, rows, ref, header),
         "csv": lambda: render_csv(board, rows, header),
         "tex": lambda: render_latex(board.title, rows, ref, header),
+        "html": lambda: render_html(board, rows, ref, header),
     }
     written = []
     for fmt in formats:
