@@ -123,12 +123,20 @@ def test_a_doctored_copy_is_reported_and_left_off(labs, tmp_path, capsys) -> Non
     assert board.loc["max", "source"] == str(a)
 
 
-def test_prefer_names_a_source(labs, tmp_path, capsys) -> None:
+def test_sources_given_wrong_are_one_line(labs, tmp_path, capsys) -> None:
     a, b, _ = labs
-    args = ["leaderboard", "--runs-dir", str(a), "--runs-dir", str(b), "--prefer", "nosuch"]
-    assert main([*args, "--out", str(tmp_path / "boards")]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "--prefer nosuch" in err and str(a) in err
+    for bundle in ("one.atrb.zip", "two.zip"):
+        _bundle(capsys, a, tmp_path / bundle, "--name", "same")
+    for sources, extra, said in (
+        ((a, b), ("--prefer", "nosuch"), "--prefer nosuch: not one of the sources"),
+        ((a, a.parent / ".." / a.parent.name / a.name), (), "given twice"),
+        ((tmp_path / "one.atrb.zip", tmp_path / "two.zip"), (), "two sources are called 'same'"),
+    ):
+        args = ["leaderboard", "--out", str(tmp_path / "boards"), *extra]
+        assert main([*args, *(f"--runs-dir={source}" for source in sources)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and said in err, err
+    assert not (tmp_path / "boards").exists()
 
 
 def _bundle(capsys, runs: Path, out: Path, *extra: str) -> str:
@@ -152,6 +160,11 @@ def test_a_bundle_round_trips(labs, tmp_path, capsys) -> None:
     both = _leaderboard(capsys, tmp_path / "both", bundle, b)
     assert "1 run found in more than one source" in both
     assert _board(tmp_path / "both").loc["mean", "source"] == f"{b}; lab-a"
+    hashes = [_record(a, pooling, 0)[1]["protocol_hash"][:8] for pooling in ("max", "mean")]
+    assert main(["compare", *hashes, "--runs-dir", str(bundle), "--runs-dir", str(b)]) == 0
+    compared = capsys.readouterr().out
+    assert "A = max" in compared and ", from lab-a" in compared
+    assert f"B = mean {hashes[1]} (seeds 0,1), from {b}, lab-a" in compared
 
 
 def test_bundle_filters_and_refusals(labs, tmp_path, capsys) -> None:

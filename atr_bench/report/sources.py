@@ -1,16 +1,18 @@
-"""Where a leaderboard's runs come from: one or more runs folders and bundles, merged by run id.
+"""Where the runs of a leaderboard or a comparison come from: runs folders and bundles, merged
+by run id.
 
 Each source has a label its rows carry (a folder as given on the command line, a bundle by its
 name). A run found in several sources with the same numbers is counted once; a run whose
 copies hold different numbers (a conflict: two machines, or an edited copy) is never merged
 silently: every copy is left off and the conflict reported, unless ``prefer`` names the source
-whose copy to take (still reported).
+whose copy to take (still reported). Several records of one run id within one source are all
+kept, as a board always took them (``aggregate`` counts a re-run seed's latest).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from atr_bench.errors import AtrBenchError
@@ -77,7 +79,7 @@ class Collected:
     origins: dict[str, tuple[str, ...]]
     """Run id -> the labels of every source it was found in."""
     conflicts: tuple[Conflict, ...] = ()
-    problems: tuple[Problem, ...] = field(default=())
+    problems: tuple[Problem, ...] = ()
 
     @property
     def records(self) -> list[RunRecord]:
@@ -121,13 +123,17 @@ class Collected:
 def collect(paths: Sequence[Path], prefer: str | None = None) -> Collected:
     """The runs of every runs folder or bundle in ``paths``, merged by run id (see the
     module's docstring); an error for a path that is neither, or two with one label."""
+    resolved = [Path(path).resolve() for path in paths]
+    again = next((p for i, p in enumerate(paths) if resolved[i] in resolved[:i]), None)
+    if again is not None:
+        raise AtrBenchError(f"--runs-dir {again}: given twice (perhaps by another path)")
     sources = [_source(Path(path)) for path in paths]
     labels = [source.label for source in sources]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
         raise AtrBenchError(
-            f"--runs-dir: two sources are called {twice[0]!r} (the same folder twice, or two "
-            "bundles of one name); give each once, or bundle one again with another --name"
+            f"--runs-dir: two sources are called {twice[0]!r} (two bundles of one name, or a "
+            "bundle named as a folder); bundle one again with another --name"
         )
     if prefer is not None and prefer not in labels:
         raise AtrBenchError(
@@ -210,12 +216,13 @@ def _source(path: Path) -> Source:
                 record.run_id or f"{path}:{where.name}",
                 record,
                 where,
-                str(path),
+                one_line(str(path)),
                 _folder_ranks(path, record),
             )
             for where, record in records.items()
         )
-        return Source(str(path), path, False, f"runs folder {path}", found, tuple(problems))
+        label = one_line(str(path))
+        return Source(label, path, False, f"runs folder {label}", found, tuple(problems))
     bundle = open_bundle(path)  # refuses what is not one
     found_list, problems = [], []
     for run_id in sorted(bundle.manifest.runs):
@@ -228,8 +235,12 @@ def _source(path: Path) -> Source:
         ranks = _bundle_ranks(bundle, run_id, record)
         found_list.append(Found(run_id, record, where, bundle.manifest.name, ranks))
     m = bundle.manifest
-    said = f"bundle {path}, made {m.created} by atr-bench {m.atr_bench}: {m.command}"
-    return Source(m.name, path, True, one_line(said), tuple(found_list), tuple(problems))
+    said = f"bundle {path}, made {m.created[:40]} by atr-bench {m.atr_bench[:40]}: {m.command}"
+    return Source(m.name, path, True, one_line(said)[:SAID], tuple(found_list), tuple(problems))
+
+
+SAID = 500
+"""Most characters of a source's description (a bundle's manifest says what it likes)."""
 
 
 def _folder_ranks(folder: Path, record: RunRecord) -> Callable[[], QueryRanks | None]:
