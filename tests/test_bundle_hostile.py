@@ -7,6 +7,7 @@ extracted, so nothing lands outside the output folder."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import struct
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from atr_bench.cli.main import main
+from atr_bench.errors import AtrBenchError
 from atr_bench.record import bundle as bundle_module
 from atr_bench.record import ranks as ranks_module
 
@@ -211,3 +213,17 @@ def test_the_untouched_bundle_is_read(bundled, tmp_path, capsys) -> None:
     assert _leaderboard(tmp_path, _write(tmp_path / "hostile.zip", _members(bundled))) == 0
     out = capsys.readouterr().out
     assert "1 run records used" in out and "skipped" not in out
+
+
+def test_a_ranks_file_packed_as_numpy_never_packs_is_refused(bundled, tmp_path) -> None:
+    """Only stored and deflated arrays are read: others unpack without a bound."""
+    (name, data) = next((n, d) for n, d in _members(bundled) if n.endswith(".npz"))
+    with zipfile.ZipFile(io.BytesIO(data)) as npz:
+        arrays = [(info.filename, npz.read(info)) for info in npz.infolist()]
+    repacked = tmp_path / name
+    with zipfile.ZipFile(repacked, "w", zipfile.ZIP_BZIP2) as npz:
+        for member, array in arrays:
+            npz.writestr(member, array)
+    with pytest.raises(AtrBenchError, match="packed in a way numpy never writes") as caught:
+        ranks_module.read_ranks(repacked)
+    assert str(caught.value).startswith(f"{repacked}: not a per-query ranks file")

@@ -57,6 +57,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     check_name(name, "--name" if args.name else "bundle name (from --out; or pass --name)")
     if not args.runs_dir.is_dir():
         raise AtrBenchError(f"--runs-dir {args.runs_dir}: no such runs folder")
+    if args.out.is_dir():
+        raise AtrBenchError(f"--out {args.out}: a folder; name the bundle's file")
     if args.out.exists() and not args.overwrite:
         raise AtrBenchError(f"--out {args.out}: already there; pass --overwrite to replace it")
     writable_dir(args.out.parent, "--out")

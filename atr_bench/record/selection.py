@@ -8,9 +8,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.names import inside
+from atr_bench.files.names import MAX_RUN_ID, inside, is_name
 from atr_bench.files.reading import check_regular, parse_json
-from atr_bench.record.bundle import MAX_BYTES, BundledRun
+from atr_bench.record.bundle import MANIFEST, MAX_BYTES, BundledRun
 from atr_bench.record.ranks import record_ranks
 from atr_bench.record.results import REDO, Problem, record_from
 from atr_bench.record.run_record import RunRecord
@@ -74,6 +74,8 @@ def pick_runs(runs_dir: Path, selection: Selection) -> tuple[list[BundledRun], l
                 raise AtrBenchError(
                     f"{path}: holds the record of another run ({run_id}); move it to its own name"
                 )
+            if not is_name(run_id, MAX_RUN_ID) or run_id == MANIFEST.removesuffix(".json"):
+                raise AtrBenchError(f"{path}: its run id cannot name a bundle's member")
             runs.append(BundledRun(run_id, data, _ranks(runs_dir, run_id, record)))
         except AtrBenchError as exc:
             problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
