@@ -11,7 +11,22 @@ from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("leaderboard", help="aggregate run records into per-dataset tables")
-    p.add_argument("--runs-dir", type=path_arg, default=Path("runs"), help="default: ./runs")
+    p.add_argument(
+        "--runs-dir",
+        type=path_arg,
+        action="append",
+        default=None,
+        help="a runs folder or a bundle (atr-bench bundle); repeat it to put several on one "
+        "board, each row saying where its runs came from (default: ./runs)",
+    )
+    p.add_argument(
+        "--prefer",
+        default=None,
+        metavar="SOURCE",
+        help="where copies of one run id in two sources hold different numbers, use this "
+        "source's copy (a --runs-dir as given, or a bundle's name); by default every copy is "
+        "left off and the conflict reported",
+    )
     p.add_argument(
         "--out", type=path_arg, default=Path("leaderboards"), help="default: ./leaderboards"
     )
@@ -57,7 +72,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     writable_dir(args.out, "--out")
     report = build_leaderboards(
-        args.runs_dir,
+        args.runs_dir or [Path("runs")],
         args.out,
         datasets=split(args.dataset) if args.dataset else None,
         formats=split(args.format),
@@ -65,6 +80,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         intervals=split(args.intervals),
         interval_method=args.interval_method,
         include_smoke=args.include_smoke,
+        prefer=args.prefer,
     )
     print("\n".join(report.lines()))
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from atr_bench import __version__, logs
+from atr_bench.cli.bundle import add_bundle_parser
 from atr_bench.cli.compare import add_compare_parser
 from atr_bench.cli.data import add_data_parser
 from atr_bench.cli.extract import add_extract_parser
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     add_leaderboard_parser(sub)
     add_compare_parser(sub)
+    add_bundle_parser(sub)
     add_list_parser(sub)
     from atr_bench.dev.scaffold import add_new_plugin_parser
 

@@ -297,6 +297,7 @@ SWEPT = ("dataset", "extractor", "pooling", "text_encoder", "protocol")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from atr_bench.report.sweep_board import sweep_board
     from atr_bench.run.status import format_status, grid_status
     from atr_bench.run.sweep import expand, sweep
 
@@ -330,4 +331,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         worker_device=args.device if remote else None,
     )
     print(report.summary())
+    board = sweep_board([*report.written, *report.skipped], context.runs_dir)
+    if board:
+        print(board)
     return 1 if report.failures else 0

@@ -27,11 +27,24 @@ def read_json(path: Path, what: str, fix: str) -> Any:
     readers that say how to make the file)."""
     path = check_regular(path, fix)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise
+    except OSError as exc:
+        raise AtrBenchError(f"{path}: unreadable {what} ({_why(exc)}); {fix}") from None
+    return parse_json(data, path, what, fix)
+
+
+def parse_json(data: bytes, where: Path | str, what: str, fix: str) -> Any:
+    """The JSON value in ``data``, read from ``where`` (a file, or a member of a bundle); every
+    way it can be unreadable is an error ``<where>: unreadable <what> (<why>); <fix>``."""
+    try:
+        return json.loads(data.decode("utf-8"))
     except RecursionError:
-        raise AtrBenchError(f"{path}: unreadable {what} (nested too deeply); {fix}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AtrBenchError(f"{path}: unreadable {what} ({why}); {fix}") from None
+        raise AtrBenchError(f"{where}: unreadable {what} (nested too deeply); {fix}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AtrBenchError(f"{where}: unreadable {what} ({_why(exc)}); {fix}") from None
+
+
+def _why(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -64,19 +65,40 @@ def write_ranks(path: Path, ranks: QueryRanks) -> Path:
     return atomic_write(path, write)
 
 
-def read_ranks(path: Path) -> QueryRanks:
-    """The ranks in ``path``; a clear error when the file is missing or not a ranks file."""
+def read_ranks(path: Path, stream: BinaryIO | None = None) -> QueryRanks:
+    """The ranks in ``path`` (or in ``stream``, a copy of it, e.g. a bundle's member, named
+    ``path`` in errors); a clear error when it is missing or not a ranks file."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        _check_sizes(stream or path)
+        with np.load(stream or path, allow_pickle=False) as data:
             ranks = QueryRanks(data["t2a"], data["caption"], data["caption_clip"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, ValueError, MemoryError, zipfile.BadZipFile) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AtrBenchError(
-            f"{path}: not a per-query ranks file ({exc}); run the seed again with --force"
+            f"{path}: not a per-query ranks file ({why}); run the seed again with --force"
         ) from None
     problem = _ranks_problem(ranks)
     if problem is not None:
         raise AtrBenchError(f"{path}: {problem}; run the seed again with --force")
     return ranks
+
+
+MAX_ARRAY_BYTES = 256 << 20
+"""Largest array a ranks file may unpack to (32 million queries): a compressed member that
+says more is refused before it is unpacked."""
+
+
+def _check_sizes(source: Path | BinaryIO) -> None:
+    """Refuse a ranks file whose arrays would unpack to more than ``MAX_ARRAY_BYTES`` each
+    (``ValueError``); reading stops at the sizes checked here."""
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ValueError(f"{info.filename} is packed in a way numpy never writes")
+            if info.file_size > MAX_ARRAY_BYTES:
+                raise ValueError(f"{info.filename} unpacks to more than {MAX_ARRAY_BYTES} bytes")
+    if not isinstance(source, Path | str):
+        source.seek(0)
 
 
 def _ranks_problem(ranks: QueryRanks) -> str | None:
@@ -116,8 +138,15 @@ def read_record_ranks(
 ) -> QueryRanks:
     """The ranks file ``name`` that record ``run_id`` in ``runs_dir`` names, checked against
     the record's own ``test`` metrics; an error naming the file when it does not fit."""
-    path = inside(Path(runs_dir), name)
-    ranks = read_ranks(path)
+    return record_ranks(inside(Path(runs_dir), name), run_id, test)
+
+
+def record_ranks(
+    path: Path, run_id: str, test: dict[str, dict[str, float]], stream: BinaryIO | None = None
+) -> QueryRanks:
+    """The ranks at ``path`` (or in ``stream``, named ``path``), checked against the ``test``
+    metrics of record ``run_id``; an error naming the file when they do not fit."""
+    ranks = read_ranks(path, stream)
     disagree = ranks_disagree(test, ranks)
     if disagree is not None:
         raise AtrBenchError(

@@ -83,23 +83,39 @@ class Problem:
 def read_record(path: Path) -> RunRecord:
     """One run record; an unreadable or invalid file is an error naming it (records are
     remade by running again)."""
-    fix = "delete it to redo the run"
     try:
-        record = read_json(path, "run record", fix)
+        record = read_json(path, "run record", REDO)
     except FileNotFoundError:
-        raise AtrBenchError(f"{path}: unreadable run record (no such file); {fix}") from None
+        raise AtrBenchError(f"{path}: unreadable run record (no such file); {REDO}") from None
+    return record_from(record, path)
+
+
+REDO = "delete it to redo the run"
+"""The fix for a run record that cannot be read: runs make theirs again."""
+
+
+def record_from(value: Any, where: Path | str) -> RunRecord:
+    """The run record in a JSON value read from ``where``; an error naming it when the value
+    is not one."""
     try:
-        return RunRecord.from_json(record)
+        return RunRecord.from_json(value)
     except ValueError as exc:
-        raise AtrBenchError(f"{path}: {exc}") from None
+        raise AtrBenchError(f"{where}: {exc}") from None
+
+
+def records_by_path(runs_dir: Path) -> tuple[dict[Path, RunRecord], list[Problem]]:
+    """Every usable record under ``runs_dir`` by its file; unreadable or incompatible ones are
+    reported."""
+    records, problems = {}, []
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        try:
+            records[path] = read_record(path)
+        except AtrBenchError as exc:
+            problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
+    return records, problems
 
 
 def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[Problem]]:
     """Every usable record under ``runs_dir``; unreadable or incompatible ones are reported."""
-    records, problems = [], []
-    for path in sorted(Path(runs_dir).glob("*.json")):
-        try:
-            records.append(read_record(path))
-        except AtrBenchError as exc:
-            problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
-    return records, problems
+    records, problems = records_by_path(runs_dir)
+    return list(records.values()), problems

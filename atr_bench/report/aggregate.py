@@ -67,6 +67,9 @@ class BoardRow:
     """A pretrained dual encoder tested as it is: nothing trained under the board's protocol."""
     runs: list[RunRecord] = field(default_factory=list)
     """The records behind the row, one per seed in seed order: its provenance."""
+    sources: list[str] = field(default_factory=list)
+    """Where the row's runs were read from (``sources``: runs folders, bundles by name), when
+    the board was made from several or from a bundle; empty otherwise."""
 
     @property
     def name(self) -> str:
@@ -163,11 +166,14 @@ def _device(record: RunRecord) -> str | None:
 
 
 def aggregate(
-    records: Sequence[RunRecord], ranks: Mapping[str, QueryRanks] | None = None
+    records: Sequence[RunRecord],
+    ranks: Mapping[str, QueryRanks] | None = None,
+    origins: Mapping[str, Sequence[str]] | None = None,
 ) -> list[BoardRow]:
     """Group one board's records, average over seeds, sort, and mark the best values;
-    ``ranks`` (by run id) are the per-query ranks of the records that kept theirs."""
-    ranks = ranks or {}
+    ``ranks`` (by run id) are the per-query ranks of the records that kept theirs, ``origins``
+    (by run id) the sources each run was found in."""
+    ranks, origins = ranks or {}, origins or {}
     groups: dict[tuple[str, ...], dict[int, RunRecord]] = {}
     for record in sorted(records, key=lambda r: r.created or ""):
         key = tuple(str(getattr(record, k) or "") for k in GROUP_KEYS)
@@ -187,6 +193,7 @@ def aggregate(
         row.code = code_label(runs[-1].plugins)  # one hash, so one code
         row.unsound = _unsound(runs)
         row.zero_shot = bool(runs[-1].zero_shot)
+        row.sources = sorted({s for r in runs for s in origins.get(str(r.run_id), ())})
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
         row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
         rows.append(row)

@@ -11,12 +11,12 @@ from tabulate import tabulate
 
 from atr_bench.errors import AtrBenchError
 from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
-from atr_bench.record.ranks import QueryRanks, read_record_ranks
-from atr_bench.record.results import read_records
+from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import GROUP_KEYS
 from atr_bench.report.columns import HASH_CHARS
 from atr_bench.report.significance import COMPARED, Difference, paired, pooled
+from atr_bench.report.sources import Collected, collect
 
 MIN_PREFIX = 4
 """Fewest characters of a protocol hash that name a row."""
@@ -45,20 +45,33 @@ def find_row(records: Sequence[RunRecord], name: str) -> list[RunRecord]:
     return [latest[seed] for seed in sorted(latest)]
 
 
-def _ranks(runs_dir: Path, name: str, runs: Sequence[RunRecord]) -> dict[int, QueryRanks]:
+def _ranks(collected: Collected, name: str, runs: Sequence[RunRecord]) -> dict[int, QueryRanks]:
     missing = [r.run_id for r in runs if r.ranks is None]
     if missing:
         raise AtrBenchError(
             f"{name}: run {missing[0]} kept no per-query ranks (recorded before schema 2); "
             "run it again with --force to compare it"
         )
-    return {r.seed: read_record_ranks(runs_dir, str(r.run_id), str(r.ranks), r.test) for r in runs}
+    ranks, problems = collected.ranks(runs)
+    if problems:
+        raise AtrBenchError(next(iter(problems.values())).reason)
+    gone = [r for r in runs if str(r.run_id) not in ranks]
+    if gone:
+        raise AtrBenchError(
+            f"{collected.found(gone[0]).where}: its per-query ranks file {gone[0].ranks} is gone; "
+            "run the seed again with --force to compare it"
+        )
+    return {r.seed: ranks[str(r.run_id)] for r in runs}
 
 
-def _label(runs: Sequence[RunRecord]) -> str:
+def _label(runs: Sequence[RunRecord], collected: Collected) -> str:
     first = runs[0]
     seeds = ",".join(str(r.seed) for r in runs)
-    return f"{first.pooling} {str(first.protocol_hash)[:HASH_CHARS]} (seeds {seeds})"
+    label = f"{first.pooling} {str(first.protocol_hash)[:HASH_CHARS]} (seeds {seeds})"
+    if not collected.labelled:
+        return label
+    sources = {s for r in runs for s in collected.origins.get(str(r.run_id), ())}
+    return f"{label}, from {', '.join(sorted(sources))}"
 
 
 def _rows(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[list[str]]:
@@ -85,20 +98,25 @@ def _table(rows: list[list[str]]) -> str:
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def compare(runs_dir: Path, name_a: str, name_b: str) -> str:
-    """The comparison's text: a pooled table, then one per seed both rows have."""
-    records, _ = read_records(runs_dir)
-    rows = {name: find_row(records, name) for name in (name_a, name_b)}
-    ranks = {name: _ranks(runs_dir, name, runs) for name, runs in rows.items()}
+def compare(
+    runs_dir: Path | Sequence[Path], name_a: str, name_b: str, prefer: str | None = None
+) -> str:
+    """The comparison's text: a pooled table, then one per seed both rows have. ``runs_dir``
+    may be several runs folders and bundles (``sources``), ``prefer`` as the leaderboard's."""
+    paths = [Path(runs_dir)] if isinstance(runs_dir, str | Path) else list(map(Path, runs_dir))
+    collected = collect(paths, prefer)
+    rows = {name: find_row(collected.records, name) for name in (name_a, name_b)}
+    ranks = {name: _ranks(collected, name, runs) for name, runs in rows.items()}
     a, b = ranks[name_a], ranks[name_b]
     first_a, first_b = next(iter(a.values())), next(iter(b.values()))
     if rows[name_a][0].dataset != rows[name_b][0].dataset or not first_a.same_queries(first_b):
         raise AtrBenchError(
             f"{name_a}, {name_b}: not the same test queries; compare rows of one board"
         )
-    parts = [
-        f"A = {_label(rows[name_a])}",
-        f"B = {_label(rows[name_b])}",
+    parts = [conflict.line() for conflict in collected.conflicts]
+    parts += [
+        f"A = {_label(rows[name_a], collected)}",
+        f"B = {_label(rows[name_b], collected)}",
         "paired over the same test queries: interval by percentile bootstrap, p by a paired "
         "permutation test (two-sided), 10 000 resamples each, seed 0",
         "",

@@ -20,13 +20,14 @@ FRAME_COLUMNS = (
 
 
 def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
-    """One line per measured row, in ``FRAME_COLUMNS``, then intervals, cost, code and failed
-    soundness checks where some row has them."""
+    """One line per measured row, in ``FRAME_COLUMNS``, then intervals, cost, code, failed
+    soundness checks and sources where some row has them."""
     records = []
     intervals = interval_columns(rows)
     cost = any(row.parameters is not None for row in rows)
     code = any(row.code for row in rows)
     unsound = any(row.unsound for row in rows)
+    sources = any(row.sources for row in rows)
     for row in rows:
         out: dict[str, Any] = {"dataset": board.dataset, "protocol": board.protocol}
         out.update({**row.keys, "settings": row.settings})
@@ -50,6 +51,8 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
             out["code"] = row.code
         if unsound:
             out["unsound"] = " ".join(row.unsound)
+        if sources:
+            out["source"] = "; ".join(row.sources)
         records.append(out)
     if not records:
         return pd.DataFrame(columns=FRAME_COLUMNS)

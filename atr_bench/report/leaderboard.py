@@ -20,8 +20,8 @@ import pandas as pd
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import atomic_write
 from atr_bench.files.names import check_name, inside
-from atr_bench.record.ranks import QueryRanks, read_record_ranks
-from atr_bench.record.results import Problem, read_records
+from atr_bench.record.ranks import QueryRanks
+from atr_bench.record.results import Problem
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import (
     Board,
@@ -46,6 +46,7 @@ from atr_bench.report.significance import (
     check_method,
     mark_significance,
 )
+from atr_bench.report.sources import Collected, collect
 from atr_bench.report.test_sets import smoke_reasons
 from atr_bench.run.config import DEFAULT_PROTOCOL
 
@@ -62,6 +63,12 @@ class LeaderboardReport:
     """Smoke-sized records left off, per reason (``test_sets.smoke_reasons``)."""
     problems: tuple[Problem, ...]
     written: tuple[Path, ...]
+    sources: tuple[str, ...] = ()
+    """Each runs folder or bundle read, in words, when there were several or a bundle."""
+    merged: int = 0
+    """Runs found in more than one source with the same numbers, each counted once."""
+    conflicts: tuple[str, ...] = ()
+    """Runs whose copies hold different numbers (``sources.Conflict.line``)."""
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line per board, exclusion and problem."""
@@ -71,7 +78,12 @@ class LeaderboardReport:
             out.append(f"{stem}: {rows} measured rows -> {self.out_dir}/{{{','.join(files)}}}")
         if not self.boards:
             out.append("no leaderboard written: no usable run records")
+        out += [f"source {source}" for source in self.sources]
         out.append(f"{self.records_used} run records used")
+        if self.merged:
+            runs = "1 run" if self.merged == 1 else f"{self.merged} runs"
+            out.append(f"{runs} found in more than one source, each counted once")
+        out += list(self.conflicts)
         if self.untrained_excluded:
             out.append(f"{self.untrained_excluded} untrained (--weights random) records excluded")
         if self.smoke_excluded:
@@ -86,7 +98,7 @@ class LeaderboardReport:
 
 
 def build_leaderboards(
-    runs_dir: Path,
+    runs_dir: Path | Sequence[Path],
     out_dir: Path,
     datasets: Iterable[str] | None = None,
     formats: Iterable[str] = FORMATS,
@@ -95,8 +107,12 @@ def build_leaderboards(
     intervals: Sequence[str] = INTERVAL_METRICS,
     interval_method: str = INTERVAL_METHODS[0],
     include_smoke: bool = False,
+    prefer: str | None = None,
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
+
+    ``runs_dir`` may be several runs folders and bundles, merged by run id (``sources``: a
+    conflict is left off unless ``prefer`` names the source to take it from).
 
     ``command`` (the shell command that reproduces the files) heads each file; by default it
     is the ``atr-bench leaderboard`` call that rebuilds them from the same records. Rows whose
@@ -106,42 +122,71 @@ def build_leaderboards(
     """
     intervals = check_intervals(intervals)
     check_method(interval_method)
-    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    runs_dirs = [Path(runs_dir)] if isinstance(runs_dir, str | Path) else list(map(Path, runs_dir))
+    out_dir = Path(out_dir)
     formats = _checked_formats(formats)
-    if not runs_dir.is_dir():
-        raise AtrBenchError(f"{runs_dir}: no such runs directory; run `atr-bench run` first")
-    command = command or f"atr-bench leaderboard --runs-dir {runs_dir} --out {out_dir}"
-    records, read_problems = read_records(runs_dir)
+    given = " ".join(f"--runs-dir {d}" for d in runs_dirs)
+    command = command or f"atr-bench leaderboard {given} --out {out_dir}"
     wanted = None
     if datasets is not None:
         wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
-    kept = _sort_records(records, runs_dir, wanted, include_smoke)
-    ranks, rank_problems = _ranks(runs_dir, kept.usable)
-    left_off = {problem.path.stem for problem in rank_problems}
-    boards_records = by_board(r for r in kept.usable if r.run_id not in left_off)
-    for dataset in wanted or ():  # asked for but without records: its quoted rows alone
-        if not any(board.dataset == dataset for board in boards_records):
-            _check_quotable(dataset, records, runs_dir)
-            boards_records[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
+    read = _read(runs_dirs, prefer, wanted, include_smoke)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards, written = {}, []
-    for board in sorted(boards_records, key=lambda b: (b.dataset, b.protocol, b.stem)):
-        rows = aggregate(boards_records[board], ranks)
+    for board in sorted(read.boards, key=lambda b: (b.dataset, b.protocol, b.stem)):
+        origins = read.collected.origins if read.collected.labelled else None
+        rows = aggregate(read.boards[board], read.ranks, origins)
         mark_significance(rows, intervals, interval_method)
         mark_best(rows)
         header = _header(command, stamp, rows)
         ref = reference_rows(board.dataset)
         written += _write_board(board, rows, ref, header, out_dir, formats)
         boards[board.stem] = len(rows)
+    collected = read.collected
     return LeaderboardReport(
         out_dir=out_dir,
         boards=boards,
-        records_used=len(kept.usable) - len(left_off),
-        untrained_excluded=kept.untrained,
-        smoke_excluded=kept.smoke,
-        problems=(*read_problems, *kept.problems, *rank_problems),
+        records_used=read.used,
+        untrained_excluded=read.kept.untrained,
+        smoke_excluded=read.kept.smoke,
+        problems=(*collected.problems, *read.kept.problems, *read.rank_problems),
         written=tuple(written),
+        sources=tuple(s.description for s in collected.sources) if collected.labelled else (),
+        merged=collected.merged,
+        conflicts=tuple(conflict.line() for conflict in collected.conflicts),
     )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """The records of a build by board, their ranks, and what was left off."""
+
+    collected: Collected
+    kept: _Kept
+    ranks: dict[str, QueryRanks]
+    rank_problems: tuple[Problem, ...]
+    boards: dict[Board, list[RunRecord]]
+    used: int
+
+
+def _read(
+    runs_dirs: Sequence[Path], prefer: str | None, wanted: list[str] | None, include_smoke: bool
+) -> _Read:
+    """Every source's records merged, sorted out and grouped per board; a dataset asked for
+    without records gets a board of its quoted rows alone."""
+    missing = [d for d in runs_dirs if not d.exists()]
+    if missing:
+        raise AtrBenchError(f"{missing[0]}: no such runs directory; run `atr-bench run` first")
+    collected = collect(runs_dirs, prefer)
+    kept = _sort_records(collected, wanted, include_smoke)
+    ranks, rank_problems = collected.ranks(kept.usable)
+    usable = [r for r in kept.usable if r.run_id not in rank_problems]
+    boards = by_board(usable)
+    for dataset in wanted or ():
+        if not any(board.dataset == dataset for board in boards):
+            _check_quotable(dataset, collected.records, " ".join(map(str, runs_dirs)))
+            boards[Board(dataset, f"{DEFAULT_PROTOCOL}@1")] = []
+    return _Read(collected, kept, ranks, tuple(rank_problems.values()), boards, len(usable))
 
 
 def _header(command: str, stamp: str, rows: Sequence[BoardRow]) -> str:
@@ -173,20 +218,18 @@ class _Kept:
     smoke: dict[str, int] = field(default_factory=dict)
 
 
-def _sort_records(
-    records: Iterable[RunRecord], runs_dir: Path, wanted: list[str] | None, include_smoke: bool
-) -> _Kept:
+def _sort_records(collected: Collected, wanted: list[str] | None, include_smoke: bool) -> _Kept:
     """The records of the ``wanted`` datasets that can enter a board, apart from untrained,
     unusable and (unless ``include_smoke``) smoke-sized ones."""
     kept = _Kept()
-    for record in records:
+    for record in collected.records:
         if wanted is not None and record.dataset not in wanted:
             continue
         reason = unusable(record)
         if record.untrained:
             kept.untrained += 1
         elif reason:
-            kept.problems.append(Problem(runs_dir / f"{record.run_id or '?'}.json", reason))
+            kept.problems.append(Problem(collected.found(record).where, reason))
         elif (sized := smoke_reasons(record)) and not include_smoke:
             key = ", ".join(sized)
             kept.smoke[key] = kept.smoke.get(key, 0) + 1
@@ -195,7 +238,7 @@ def _sort_records(
     return kept
 
 
-def _check_quotable(dataset: str, records: Sequence[RunRecord], runs_dir: Path) -> None:
+def _check_quotable(dataset: str, records: Sequence[RunRecord], runs_dir: str) -> None:
     """A dataset asked for without usable records gets a board of its quoted rows alone; with
     none to quote either, an error saying what there is."""
     if not reference_rows(dataset).empty:
@@ -210,28 +253,6 @@ def _check_quotable(dataset: str, records: Sequence[RunRecord], runs_dir: Path) 
         f"--dataset {dataset}: no run records of it in {runs_dir} and no published "
         f"results to quote; datasets with records: {', '.join(known)}"
     )
-
-
-def _ranks(
-    runs_dir: Path, records: Iterable[RunRecord]
-) -> tuple[dict[str, QueryRanks], list[Problem]]:
-    """The per-query ranks kept beside records (by run id), and a problem for each record
-    whose ranks file is there but is not one or gives other numbers than the record (such a
-    record is left off: which of the two is right cannot be told). A record whose file is
-    gone just has none (its row then shows no interval)."""
-    out, problems = {}, []
-    for record in records:
-        if record.ranks is None or record.run_id is None:
-            continue
-        if not (runs_dir / record.ranks).exists():
-            continue
-        try:
-            out[record.run_id] = read_record_ranks(
-                runs_dir, record.run_id, record.ranks, record.test
-            )
-        except AtrBenchError as exc:
-            problems.append(Problem(runs_dir / f"{record.run_id}.json", str(exc)))
-    return out, problems
 
 
 def _write_board(

@@ -104,6 +104,8 @@ def extra_columns(rows: Sequence[BoardRow]) -> list[tuple[str, Cell]]:
         ]
     if any(row.code for row in rows):
         extras.append(("code", lambda row, style: style.escape(row.code)))
+    if any(row.sources for row in rows):
+        extras.append(("source", lambda row, style: style.escape(", ".join(row.sources))))
     return extras
 
 
@@ -117,6 +119,11 @@ UNSOUND_NOTE = (
     "--allow-unsound; such rows come after the others and are never marked best."
 )
 CODE_NOTE = "code: the components' distributions and versions, and a digest of their code."
+SOURCE_NOTE = (
+    "source: where a row's runs were read from (a runs folder as given, or a bundle by its "
+    "name). A run found in several is counted once; copies of a run that differ are left off "
+    "(or one source's taken, with --prefer), never averaged."
+)
 
 
 def notes_below(rows: Sequence[BoardRow]) -> list[str]:
@@ -127,6 +134,7 @@ def notes_below(rows: Sequence[BoardRow]) -> list[str]:
     if any(row.near_best for row in rows) or methods:
         notes.append(NEAR_BEST)
     notes += [CODE_NOTE] if any(row.code for row in rows) else []
+    notes += [SOURCE_NOTE] if any(row.sources for row in rows) else []
     notes += [UNSOUND_NOTE] if any(row.unsound for row in rows) else []
     if any(row.zero_shot for row in rows):
         notes.append(ZERO_SHOT)
