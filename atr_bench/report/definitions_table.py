@@ -30,8 +30,8 @@ DEFINITIONS_NOTE = (
     "order of tied items. All in percent. – : not in records made before record schema 4 "
     "(run them again with --force to add it)."
 )
-NAMING = ("extractor", "pooling", "hash", "seeds")
-"""The key columns that name a row in these tables."""
+NAMING = ("extractor", "pooling", "hash", "settings", "seeds")
+"""The key columns that name a row in these tables (settings: also its unsound mark)."""
 
 
 def definition_notes(rows: Sequence[BoardRow]) -> list[str]:
