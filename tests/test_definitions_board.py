@@ -52,7 +52,7 @@ def _record(runs: Path, pooling: str, skill: float, seed: int, old: bool = False
         device="cpu (x86_64, 1 threads)",
         sizes={"test": {"clips": N_CLIPS, "captions": len(CAPTION_CLIP)}},
         test=test,
-        metric_definitions=None if old else definitions(list(test["t2a"])),
+        metric_definitions=None if old else definitions(test["t2a"]),
         ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
     )
     path = write_record(record_path(runs, run_id), record)

@@ -77,7 +77,7 @@ def build_record(
         best_epoch=measured.best_epoch,
         val_curve=measured.curve,
         test=measured.test,
-        metric_definitions=definitions(list(measured.test["t2a"])),
+        metric_definitions=definitions(measured.test["t2a"]),
         order_contrast=measured.order,
         parameters=measured.parameters,
         ranks=measured.ranks,

@@ -13,6 +13,7 @@ its label (``R@1 (ties=hits)``). ``METRICS`` are atr-bench's own, in every recor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DIRECTIONS = ("t2a", "a2t")
@@ -109,8 +110,7 @@ PERCENT_METRICS = tuple(key for key, m in BY_KEY.items() if not m.rank)
 RANK_METRICS = tuple(key for key, m in BY_KEY.items() if m.rank)
 
 
-def recall_families() -> dict[str, tuple[str, ...]]:
-    """Per tie rule, its R@k keys by rising k (a query within k is within every larger k)."""
+def _recall_families() -> dict[str, tuple[str, ...]]:
     families: dict[str, list[Metric]] = {}
     for metric in BY_KEY.values():
         if metric.recall_at is not None:
@@ -121,6 +121,10 @@ def recall_families() -> dict[str, tuple[str, ...]]:
     }
 
 
-def definitions(keys: tuple[str, ...] | list[str]) -> dict[str, str]:
+RECALL_FAMILIES = _recall_families()
+"""Per tie rule, its R@k keys by rising k (a query within k is within every larger k)."""
+
+
+def definitions(keys: Iterable[str]) -> dict[str, str]:
     """Each metric key's one-line definition, as a record states them."""
     return {key: BY_KEY[key].definition for key in keys}

@@ -28,7 +28,7 @@ from atr_bench.record.metric_names import (
     DIRECTIONS,
     PERCENT_METRICS,
     RANK_METRICS,
-    recall_families,
+    RECALL_FAMILIES,
 )
 
 SCHEMA_VERSION = 4
@@ -282,7 +282,7 @@ def schema_problem(record: Any) -> str | None:
             low, high = (1.0, most) if metric in RANK_METRICS else (0.0, 100.0)
             if metric in PERCENT_METRICS + RANK_METRICS and not low <= value <= high:
                 return f"run record's test {direction} {metric} = {value} is out of range"
-        for keys in recall_families().values():
+        for keys in RECALL_FAMILIES.values():
             recalls = [test[direction][k] for k in keys if k in test[direction]]
             if recalls != sorted(recalls):
                 return f"run record's test {direction} recalls fall as k grows: {recalls}"

@@ -70,10 +70,15 @@ def _compared(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[str]:
 
 def _rows(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[list[str]]:
     out = []
+    done: dict[bytes, Difference] = {}  # definitions that no tie tells apart: tested once
     for direction in DIRECTIONS:
         for metric in _compared(a, b):
             column = f"{direction}_{metric}"
-            d: Difference = paired(pooled(a, column), pooled(b, column))
+            scores_a, scores_b = pooled(a, column), pooled(b, column)
+            key = scores_a.tobytes() + scores_b.tobytes()
+            if key not in done:
+                done[key] = paired(scores_a, scores_b)
+            d = done[key]
             out.append(
                 [
                     f"{direction} {BY_KEY[metric].label}",

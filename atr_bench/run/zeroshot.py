@@ -209,7 +209,7 @@ def run_zero_shot(
         },
         seconds=Seconds(load=load_seconds, train=0.0, test=test_seconds),
         test=test,
-        metric_definitions=definitions(list(test["t2a"])),
+        metric_definitions=definitions(test["t2a"]),
         order_contrast=order,
         ranks=write_ranks(ranks_path(context.runs_dir, run_id), ranks).name,
         zero_shot=True,
