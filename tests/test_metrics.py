@@ -1,4 +1,7 @@
-"""Retrieval metrics: hand-computed cases (ties, 5 captions per clip), reference, properties."""
+"""Retrieval metrics: hand-computed cases (ties, 5 captions per clip), reference, properties.
+
+atr-bench's own definitions; the other papers' and tools' are in test_metric_definitions.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.run.metrics import METRIC_KEYS, geometric_mean, retrieval_metrics
+from atr_bench.run.metrics import METRIC_KEYS, geometric_mean
+from atr_bench.run.metrics import retrieval_metrics as all_metrics
+
+
+def retrieval_metrics(sims, caption_clip) -> dict[str, dict[str, float]]:
+    """atr-bench's own metrics of a similarity matrix, in their order."""
+    out = all_metrics(sims, caption_clip)
+    assert all(tuple(m)[: len(METRIC_KEYS)] == METRIC_KEYS for m in out.values())
+    return {direction: {k: m[k] for k in METRIC_KEYS} for direction, m in out.items()}
 
 
 def approx(expected: dict[str, float]) -> dict[str, float]:
@@ -331,9 +342,9 @@ def test_perfect_similarities_score_perfectly(seed, n_clips, per_clip):
 
 def test_chunked_ranking_equals_one_block(monkeypatch):
     _, sims, caption_clip = _random_case(5, 40, 5, 6)
-    expected = retrieval_metrics(sims, caption_clip)
+    expected = all_metrics(sims, caption_clip)
     monkeypatch.setattr("atr_bench.run.metrics._CHUNK_ELEMENTS", 7 * sims.shape[0])
-    assert retrieval_metrics(sims, caption_clip) == expected
+    assert all_metrics(sims, caption_clip) == expected
 
 
 def test_five_thousand_by_one_thousand_random_scores_rank_uniformly():

@@ -64,6 +64,8 @@ def test_run_writes_a_complete_record_and_prints_the_table(tiny_data, tmp_path, 
     assert RunRecord.from_json(on_disk).to_json() == on_disk  # the typed record is the file
     ranks = read_ranks(runs / str(record.ranks))  # per-query ranks beside the record
     assert metrics_from_ranks(ranks) == record.test and record.parameters > 0
+    assert ranks.has_ties and on_disk["metric_definitions"]["nDCG10"].startswith("nDCG@10: ")
+    assert set(on_disk["metric_definitions"]) == set(record.test["a2t"])
     assert not list((runs / "checkpoints").glob("*.resume.pt"))
     out = capsys.readouterr().out
     assert "t2a" in out and "a2t" in out and "±" in out  # two seeds: mean ± std

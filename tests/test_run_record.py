@@ -125,7 +125,8 @@ def test_a_record_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        ({"schema": 99}, "not a schema-1, 2 or 3 run record"),
+        ({"schema": 99}, "not a schema-1, 2, 3 or 4 run record"),
+        ({"metric_definitions": {"R1": 1}}, "metric_definitions is not metric names"),
         ({"protocol": {"name": "lou2022"}}, "protocol is not a name and a version"),
         ({"order_contrast": {"pairs": 3}}, "order_contrast is not a pair count"),
         ({"seconds": {"train": "long"}}, "seconds are not numbers"),

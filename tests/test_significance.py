@@ -105,16 +105,15 @@ def test_compare_and_the_board_from_records_with_ranks(tmp_path: Path, capsys) -
     assert float(cells[3]) > 50 and float(cells[5]) < 1e-3
     assert "seed 0" in text and "seed 1" in text
     assert main(["compare", good, "synthcaps-lms-good-s0", "--runs-dir", str(runs)]) == 0
-    assert "| t2a R@1    | " in capsys.readouterr().out
+    assert "\n| t2a R@1 " in capsys.readouterr().out
     assert main(["compare", "nosuch", bad, "--runs-dir", str(runs)]) == 2
     assert "nosuch: no run id or protocol hash" in capsys.readouterr().err
 
     build_leaderboards(runs, out, command="x")
     md = (out / "synthcaps-lou2022.md").read_text(encoding="utf-8")
     assert "t2a R@1 95% CI" in md and "percentile bootstrap" in md and "params" in md
-    lines = {
-        line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("| lms")
-    }
+    main_table = md.split("## Metric definitions side by side")[0].splitlines()
+    lines = {line.split("|")[2].strip(): line for line in main_table if line.startswith("| lms")}
     assert "†" in lines["twin"] and "†" not in lines["bad"] and "†" not in lines["good"]
     assert "10.5 ± 0.7" in lines["good"]  # training seconds per seed
     frame = pd.read_csv(out / "synthcaps-lou2022.csv", comment="#")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from atr_bench import __version__
+from atr_bench.record.metric_names import definitions
 from atr_bench.record.results import execution
 from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
 
@@ -76,6 +77,7 @@ def build_record(
         best_epoch=measured.best_epoch,
         val_curve=measured.curve,
         test=measured.test,
+        metric_definitions=definitions(measured.test["t2a"]),
         order_contrast=measured.order,
         parameters=measured.parameters,
         ranks=measured.ranks,

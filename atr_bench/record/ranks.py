@@ -1,5 +1,11 @@
 """Per-query ranks of a run's test split, kept beside its record (``<run id>.ranks.npz``) so
-any metric, interval or paired test can be recomputed later without the model."""
+any metric, interval or paired test can be recomputed later without the model.
+
+Files written from record schema 4 on also hold how many items tie with each ranked one
+(``t2a_tied``, ``caption_tied``): tie-averaged ranks alone cannot give back the first of the
+tied positions, which the ties=hits R@k, nDCG@10 and MRR@10 need. Older files read without
+them, and those metrics are then missing.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +29,21 @@ class QueryRanks:
     ``caption[i]``: rank of caption i among all captions in its clip's query.
     ``caption_clip[i]``: the clip caption i describes. A clip's a2t rank is the best rank of
     its captions.
+    ``t2a_tied[i]``, ``caption_tied[i]``: how many items of that query share the ranked item's
+    score, itself included (1: no tie), so that it holds positions ``rank - (tied - 1) / 2``
+    to ``rank + (tied - 1) / 2``; None in files older than them.
     """
 
     t2a: np.ndarray
     caption: np.ndarray
     caption_clip: np.ndarray
+    t2a_tied: np.ndarray | None = None
+    caption_tied: np.ndarray | None = None
+
+    @property
+    def has_ties(self) -> bool:
+        """Whether the tie counts are there (files from record schema 4 on)."""
+        return self.t2a_tied is not None and self.caption_tied is not None
 
     @property
     def n_clips(self) -> int:
@@ -45,6 +61,10 @@ class QueryRanks:
         return np.array_equal(self.caption_clip, other.caption_clip)
 
 
+TIE_ARRAYS = ("t2a_tied", "caption_tied")
+"""The tie counts' names in a ranks file (absent from files before record schema 4)."""
+
+
 def ranks_path(runs_dir: Path, run_id: str) -> Path:
     check_name(run_id, "run id", MAX_RUN_ID)
     return inside(Path(runs_dir), f"{run_id}.ranks.npz")
@@ -52,15 +72,19 @@ def ranks_path(runs_dir: Path, run_id: str) -> Path:
 
 def write_ranks(path: Path, ranks: QueryRanks) -> Path:
     """Write atomically (float64 ranks: tie-averaged halves are exact)."""
+    arrays = {
+        "t2a": np.asarray(ranks.t2a, dtype=np.float64),
+        "caption": np.asarray(ranks.caption, dtype=np.float64),
+        "caption_clip": np.asarray(ranks.caption_clip, dtype=np.int64),
+    }
+    for name in TIE_ARRAYS:
+        tied = getattr(ranks, name)
+        if tied is not None:
+            arrays[name] = np.asarray(tied, dtype=np.int64)
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as f:
-            np.savez_compressed(
-                f,
-                t2a=np.asarray(ranks.t2a, dtype=np.float64),
-                caption=np.asarray(ranks.caption, dtype=np.float64),
-                caption_clip=np.asarray(ranks.caption_clip, dtype=np.int64),
-            )
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
     return atomic_write(path, write)
 
@@ -71,7 +95,8 @@ def read_ranks(path: Path, stream: BinaryIO | None = None) -> QueryRanks:
     try:
         _check_sizes(stream or path)
         with np.load(stream or path, allow_pickle=False) as data:
-            ranks = QueryRanks(data["t2a"], data["caption"], data["caption_clip"])
+            tied = {name: data[name] for name in TIE_ARRAYS if name in data.files}
+            ranks = QueryRanks(data["t2a"], data["caption"], data["caption_clip"], **tied)
     except (OSError, KeyError, ValueError, MemoryError, zipfile.BadZipFile) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AtrBenchError(
@@ -113,10 +138,25 @@ def _ranks_problem(ranks: QueryRanks) -> str | None:
     clips = np.unique(ranks.caption_clip)
     if clips[0] != 0 or clips[-1] != len(clips) - 1:
         return "caption_clip does not number the clips 0, 1, ... with a caption each"
+    if (ranks.t2a_tied is None) != (ranks.caption_tied is None):
+        return "tie counts of one direction only"
     for name, values, most in (("t2a", ranks.t2a, len(clips)), ("caption", ranks.caption, n[0])):
         if not (np.isfinite(values).all() and values.min() >= 1 and values.max() <= most):
             return f"{name} ranks outside 1..{most} (or not finite)"
+        tied = getattr(ranks, f"{name}_tied")
+        if tied is not None and not _ties_fit(values, tied, most):
+            return f"{name}_tied does not fit the {name} ranks (tied positions outside 1..{most})"
     return None
+
+
+def _ties_fit(ranks: np.ndarray, tied: np.ndarray, most: int) -> bool:
+    """Whether each item's tied positions, ``rank - (tied - 1) / 2`` to ``rank + (tied - 1)
+    / 2``, are whole numbers within ``1..most``."""
+    if tied.shape != ranks.shape or tied.dtype.kind not in "iu":
+        return False
+    first = ranks - (tied - 1) / 2
+    whole = np.array_equal(first, np.round(first))
+    return whole and tied.min() >= 1 and first.min() >= 1 and (first + tied - 1).max() <= most
 
 
 def ranks_disagree(test: dict[str, dict[str, float]], ranks: QueryRanks) -> str | None:

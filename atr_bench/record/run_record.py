@@ -10,7 +10,11 @@ Schema history: 1, the first typed record (the fields below without ``parameters
 (``record/ranks.py``) beside the record; 3 adds which clips each split held
 (``split_digests``), their canonical ``coverage``, ``allowed_overlap`` and ``unsound``, and a
 ``digest`` of each component's code in ``plugins``; also ``text_features`` (what made the caption
-features) and ``zero_shot``, true for a pretrained dual encoder tested as it is.
+features) and ``zero_shot``, true for a pretrained dual encoder tested as it is; 4 adds the
+metrics of other papers' and tools' definitions to ``test`` (``metric_names.DEFINITION_METRICS``:
+``R1_hits``, ``R5_released``, ``nDCG10``, ...), ``metric_definitions`` saying in words what each
+of its test metrics is, and tie counts to the ranks file. Older records lack those metrics,
+and boards show them as missing.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from atr_bench.record.metric_names import DIRECTIONS, PERCENT_METRICS, RANK_METRICS
+from atr_bench.record.metric_names import (
+    DIRECTIONS,
+    PERCENT_METRICS,
+    RANK_METRICS,
+    RECALL_FAMILIES,
+)
 
-SCHEMA_VERSION = 3
-READABLE_SCHEMAS = frozenset({1, 2, 3})
+SCHEMA_VERSION = 4
+READABLE_SCHEMAS = frozenset({1, 2, 3, 4})
 LEGACY_PROTOCOL = "pairs@1"
 """The protocol of records written before protocols were named (their settings are pairs')."""
 
@@ -116,6 +125,9 @@ class RunRecord:
     zero_shot: bool | None = None
     """True when nothing was trained: a pretrained dual encoder's own towers were tested
     (``features`` names the model and its digest); absent from other records (schema 3 on)."""
+    metric_definitions: dict[str, str] | None = None
+    """Each test metric's key and its definition in words (``metric_names``), so that a record
+    read without this harness says which definition each number is (schema 4 on)."""
 
     @property
     def protocol_label(self) -> str:
@@ -186,6 +198,7 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "unsound": dict,
     "text_features": dict,
     "zero_shot": bool,
+    "metric_definitions": dict,
 }
 """Record fields that may be missing (older records) but when present have these types."""
 
@@ -233,6 +246,9 @@ def _parts_problem(record: dict[str, Any]) -> str | None:
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in unsound.values()
     ):
         return "run record's unsound is not lists of check names"
+    named = record.get("metric_definitions", {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in named.items()):
+        return "run record's metric_definitions is not metric names and their definitions"
     return None
 
 
@@ -266,14 +282,11 @@ def schema_problem(record: Any) -> str | None:
             low, high = (1.0, most) if metric in RANK_METRICS else (0.0, 100.0)
             if metric in PERCENT_METRICS + RANK_METRICS and not low <= value <= high:
                 return f"run record's test {direction} {metric} = {value} is out of range"
-        recalls = [test[direction][k] for k in RECALL_KEYS if k in test[direction]]
-        if recalls != sorted(recalls):
-            return f"run record's test {direction} recalls fall as k grows: {recalls}"
+        for keys in RECALL_FAMILIES.values():
+            recalls = [test[direction][k] for k in keys if k in test[direction]]
+            if recalls != sorted(recalls):
+                return f"run record's test {direction} recalls fall as k grows: {recalls}"
     return None
-
-
-RECALL_KEYS = tuple(k for k in PERCENT_METRICS if k[0] == "R" and k[1:].isdigit())
-"""R@k keys, by rising k: a query ranked within k is within every larger k."""
 
 
 def _largest_rank(record: dict[str, Any], direction: str) -> float:

@@ -21,7 +21,13 @@ from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.chance import above_chance, chance_levels
 from atr_bench.report.code_label import code_label
-from atr_bench.report.columns import BOARD_METRICS, HASH_CHARS, ORDER_COLUMN, STAT_COLUMNS
+from atr_bench.report.columns import (
+    BOARD_METRICS,
+    DEFINITION_COLUMNS,
+    HASH_CHARS,
+    ORDER_COLUMN,
+    STAT_COLUMNS,
+)
 from atr_bench.report.one_line import one_line
 from atr_bench.report.stats import Stat
 from atr_bench.report.test_sets import smoke_reasons, test_digest, test_label
@@ -37,7 +43,8 @@ class BoardRow:
     keys: dict[str, str]
     seeds: list[int]
     stats: dict[str, Stat]
-    """Keyed by the stat columns' keys (``t2a_R1``, ..., ``order_acc``)."""
+    """Keyed by the stat and definition columns' keys (``t2a_R1``, ..., ``order_acc``,
+    ``t2a_R1_hits``, ...)."""
     devices: set[str]
     best: set[str] = field(default_factory=set)
     settings: str = ""
@@ -150,10 +157,13 @@ def _same_test(a: Board, b: Board) -> bool:
 
 
 def _stat(runs: Sequence[RunRecord], column: str) -> Stat:
+    """The column's mean and std over the runs; not measured (a dash) when some run's record
+    lacks the metric (another definition, recorded before schema 4)."""
     if column == ORDER_COLUMN.key:
         return Stat.of([r.order_contrast.accuracy for r in runs if r.order_contrast is not None])
     direction, _, metric = column.partition("_")
-    return Stat.of([r.test[direction][metric] for r in runs])
+    present = [r.test[direction][metric] for r in runs if metric in r.test[direction]]
+    return Stat.of(present if len(present) == len(runs) else [])
 
 
 def _device(record: RunRecord) -> str | None:
@@ -181,7 +191,7 @@ def aggregate(
     rows = []
     for key, seeds in groups.items():
         runs = list(seeds.values())
-        stats = {column.key: _stat(runs, column.key) for column in STAT_COLUMNS}
+        stats = {c.key: _stat(runs, c.key) for c in (*STAT_COLUMNS, *DEFINITION_COLUMNS)}
         keys = {k: v or UNSET.get(k, "") for k, v in zip(GROUP_KEYS, key, strict=True)}
         devices = {device for device in map(_device, runs) if device}
         row = BoardRow(keys, sorted(seeds), stats, devices, settings=_settings(runs))
@@ -195,7 +205,8 @@ def aggregate(
         row.zero_shot = bool(runs[-1].zero_shot)
         row.sources = sorted({s for r in runs for s in origins.get(str(r.run_id), ())})
         row.train_seconds = Stat.of([r.seconds.train for r in runs if r.seconds is not None])
-        row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks))
+        definitions = any(stats[c.key].n > 0 for c in DEFINITION_COLUMNS)
+        row.chance = chance_levels(_captions_per_clip(runs[-1], row.ranks), definitions)
         rows.append(row)
     rows.sort(
         key=lambda row: (
@@ -245,7 +256,7 @@ def mark_best(rows: Sequence[BoardRow]) -> None:
     the intervals, so this runs after ``significance.mark_significance``). A column whose best
     value is a row that cannot be best has no bold. Unsound rows (``--allow-unsound``) take
     no part: never bold, and their numbers set no best."""
-    for column in STAT_COLUMNS:
+    for column in (*STAT_COLUMNS, *DEFINITION_COLUMNS):
         measured = [row for row in rows if row.stats[column.key].n > 0 and not row.unsound]
         if len(measured) < 2:
             continue

@@ -38,7 +38,37 @@ METRIC_COLUMNS = tuple(
 )
 ORDER_COLUMN = Column("order_acc", "order acc.")
 STAT_COLUMNS = (*METRIC_COLUMNS, ORDER_COLUMN)
-"""Every statistic a row carries (the CSV writes all of them)."""
+"""Every statistic a row carries under atr-bench's own definitions (the CSV writes all of
+them)."""
+
+BOARD_DEFINITIONS = (
+    "R1_hits",
+    "R5_released",
+    "R5_hits",
+    "R10_released",
+    "R10_hits",
+    "nDCG10",
+    "MRR10",
+)
+"""Other papers' and tools' definitions a board shows, per direction, where its records hold
+them (record schema 4 on; ``metric_names.DEFINITION_METRICS``)."""
+DEFINITION_COLUMNS = tuple(
+    Column(f"{d}_{m}", f"{d} {BY_KEY[m].label}") for d in DIRECTIONS for m in BOARD_DEFINITIONS
+)
+SIDE_BY_SIDE = (
+    "R1",
+    "R1_hits",
+    "R5",
+    "R5_released",
+    "R5_hits",
+    "R10",
+    "R10_released",
+    "R10_hits",
+    "mAP10",
+    "nDCG10",
+    "MRR10",
+)
+"""A direction's metrics in the order of a board's table of definitions side by side."""
 
 KEY_COLUMNS = (
     ("extractor", "extractor"),
@@ -58,6 +88,11 @@ def shown_columns(rows: Sequence[BoardRow]) -> list[Column]:
     if any(row.stats[ORDER_COLUMN.key].n > 0 for row in rows):
         return list(STAT_COLUMNS)
     return list(METRIC_COLUMNS)
+
+
+def definition_columns(rows: Sequence[BoardRow]) -> list[Column]:
+    """The other definitions' columns some row measured (none for older records)."""
+    return [c for c in DEFINITION_COLUMNS if any(row.stats[c.key].n > 0 for row in rows)]
 
 
 def key_cells(row: BoardRow) -> list[str]:

@@ -1,6 +1,7 @@
 """``atr-bench compare ROW_A ROW_B``: two leaderboard rows (or runs) over the same test
 queries, per metric: A, B, A - B, its 95 % interval and p-value (``significance``), pooled
-over each row's seeds and per seed the rows share."""
+over each row's seeds and per seed the rows share. atr-bench's own metrics come first, then
+other papers' and tools' definitions (labelled so) that both rows' ranks give."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import GROUP_KEYS
-from atr_bench.report.columns import HASH_CHARS
-from atr_bench.report.significance import COMPARED, Difference, paired, pooled
+from atr_bench.report.columns import BOARD_DEFINITIONS, HASH_CHARS
+from atr_bench.report.significance import COMPARED, Difference, has_scores, paired, pooled
 from atr_bench.report.sources import Collected, collect
 
 MIN_PREFIX = 4
@@ -74,12 +75,23 @@ def _label(runs: Sequence[RunRecord], collected: Collected) -> str:
     return f"{label}, from {', '.join(sorted(sources))}"
 
 
+def _compared(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[str]:
+    """The metrics both rows' ranks give: atr-bench's own, then the other definitions."""
+    others = [m for m in BOARD_DEFINITIONS if has_scores([*a, *b], f"t2a_{m}")]
+    return [*COMPARED, *others]
+
+
 def _rows(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[list[str]]:
     out = []
+    done: dict[bytes, Difference] = {}  # definitions that no tie tells apart: tested once
     for direction in DIRECTIONS:
-        for metric in COMPARED:
+        for metric in _compared(a, b):
             column = f"{direction}_{metric}"
-            d: Difference = paired(pooled(a, column), pooled(b, column))
+            scores_a, scores_b = pooled(a, column), pooled(b, column)
+            key = scores_a.tobytes() + scores_b.tobytes()
+            if key not in done:
+                done[key] = paired(scores_a, scores_b)
+            d = done[key]
             out.append(
                 [
                     f"{direction} {BY_KEY[metric].label}",
@@ -91,6 +103,21 @@ def _rows(a: Sequence[QueryRanks], b: Sequence[QueryRanks]) -> list[list[str]]:
                 ]
             )
     return out
+
+
+def _definitions_line(ranks: Sequence[QueryRanks]) -> str:
+    """What the metric labels say (README, "Metric definitions"), and what older ranks lack."""
+    line = (
+        "metrics: unlabelled atr-bench's own (ties averaged); (released code) as the paper's "
+        "released code counts R@k; (ties=hits) a tied item counts as the first; nDCG@10 and "
+        "MRR@10 as MTEB's, averaged over every order of tied items"
+    )
+    if all(has_scores(ranks, f"t2a_{m}") for m in BOARD_DEFINITIONS):
+        return line
+    return line + (
+        "; R@k (ties=hits), nDCG@10 and MRR@10 left out: a ranks file written before record "
+        "schema 4 has no tie counts (run its seed again with --force)"
+    )
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -119,6 +146,7 @@ def compare(
         f"B = {_label(rows[name_b], collected)}",
         "paired over the same test queries: interval by percentile bootstrap, p by a paired "
         "permutation test (two-sided), 10 000 resamples each, seed 0",
+        _definitions_line([*a.values(), *b.values()]),
         "",
         "pooled (each query's score averaged over the row's seeds)",
         _table(_rows(list(a.values()), list(b.values()))),

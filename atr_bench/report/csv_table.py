@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from atr_bench.report.aggregate import GROUP_KEYS, Board, BoardRow
-from atr_bench.report.columns import STAT_COLUMNS
+from atr_bench.report.columns import STAT_COLUMNS, definition_columns
 from atr_bench.report.text_table import interval_columns
 
 FRAME_COLUMNS = (
@@ -20,9 +20,11 @@ FRAME_COLUMNS = (
 
 
 def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
-    """One line per measured row, in ``FRAME_COLUMNS``, then intervals, cost, code, failed
+    """One line per measured row, in ``FRAME_COLUMNS`` (with the other metric definitions'
+    columns before ``machines`` where records hold them), then intervals, cost, code, failed
     soundness checks and sources where some row has them."""
     records = []
+    stat_columns = (*STAT_COLUMNS, *definition_columns(rows))
     intervals = interval_columns(rows)
     cost = any(row.parameters is not None for row in rows)
     code = any(row.code for row in rows)
@@ -33,7 +35,7 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
         out.update({**row.keys, "settings": row.settings})
         out["seeds"] = len(row.seeds)
         out["seed_list"] = " ".join(map(str, row.seeds))
-        for column in STAT_COLUMNS:
+        for column in stat_columns:
             out[f"{column.key}_mean"] = row.stats[column.key].mean
             out[f"{column.key}_std"] = row.stats[column.key].std
         out["machines"] = "; ".join(sorted(row.devices))

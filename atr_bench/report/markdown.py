@@ -8,6 +8,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from atr_bench.report.aggregate import BoardRow
+from atr_bench.report.definitions_table import definition_notes, definition_tables
 from atr_bench.report.text_table import (
     NOTES,
     QUOTED,
@@ -35,6 +36,7 @@ def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, hea
         headers, body = measured_table(rows, MARKDOWN)
         lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
         lines += [line for note in notes_below(rows) for line in ("", note)]
+        lines += _definitions_section(rows)
     else:
         lines.append("No usable run records for this dataset.")
     if not ref.empty:
@@ -50,3 +52,16 @@ def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, hea
         for (source, url, note), number in sources(ref).items():
             lines.append(f"- [{number}] {source}, <{url}>. {note}")
     return "\n".join(lines) + "\n"
+
+
+def _definitions_section(rows: Sequence[BoardRow]) -> list[str]:
+    """The rows under each metric definition, per direction (none for older records)."""
+    tables = definition_tables(rows, MARKDOWN)
+    if not tables:
+        return []
+    lines = ["", "## Metric definitions side by side"]
+    lines += [line for note in definition_notes(rows) for line in ("", note)]
+    for direction, (headers, body) in tables:
+        lines += ["", f"### {direction}", ""]
+        lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
+    return lines

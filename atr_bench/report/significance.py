@@ -33,10 +33,12 @@ import numpy as np
 from scipy import stats
 
 from atr_bench.errors import AtrBenchError
-from atr_bench.record.metric_names import DIRECTIONS
+from atr_bench.record.metric_names import DEFINITION_KEYS, DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.report.aggregate import BoardRow
+from atr_bench.report.columns import BOARD_DEFINITIONS
 from atr_bench.report.formats import INTERVAL_METHODS
+from atr_bench.run.definition_scores import definition_scores, needs_tie_counts
 from atr_bench.run.metrics import query_scores
 
 CONFIDENCE = 0.95
@@ -48,7 +50,8 @@ ALPHA = 1 - CONFIDENCE
 INTERVAL_METRICS = ("t2a_R1", "t2a_R10")
 """Metrics shown with an interval by default (``--intervals`` chooses others)."""
 COMPARED = ("R1", "R5", "R10", "mAP10", "MeanR")
-"""Metrics ``compare`` tests, per direction (those that are a mean over queries)."""
+"""Metrics ``compare`` tests, per direction (those that are a mean over queries), and then the
+other definitions' (``columns.BOARD_DEFINITIONS``) where the ranks give them."""
 
 METHODS = {
     "seeds+queries": (
@@ -72,6 +75,13 @@ NEAR_BEST = (
 def scores(ranks: QueryRanks, column: str) -> np.ndarray:
     """Each query's score under board column ``direction_metric`` (percent, or a rank)."""
     direction, _, metric = column.partition("_")
+    if metric in DEFINITION_KEYS:
+        if not has_scores([ranks], column):
+            raise AtrBenchError(
+                f"{column}: its per-query ranks file was written before record schema 4, "
+                "without the tie counts it needs; run the seed again with --force"
+            )
+        return 100.0 * definition_scores(ranks)[direction][metric]
     rank, ap = query_scores(ranks)[direction]
     if metric == "mAP10":
         return 100 * ap
@@ -80,6 +90,13 @@ def scores(ranks: QueryRanks, column: str) -> np.ndarray:
     if metric.startswith("R") and metric[1:].isdigit():
         return 100.0 * (rank <= int(metric[1:]))
     raise AtrBenchError(f"{metric}: not a mean over queries; choose from {', '.join(COMPARED)}")
+
+
+def has_scores(seeds: Sequence[QueryRanks], column: str) -> bool:
+    """Whether every seed's ranks give ``column``'s per-query scores: the ties=hits R@k,
+    nDCG@10 and MRR@10 need tie counts, which ranks files hold from record schema 4 on."""
+    metric = column.partition("_")[2]
+    return not needs_tie_counts(metric) or all(r.has_ties for r in seeds)
 
 
 def pooled(seeds: Sequence[QueryRanks], column: str) -> np.ndarray:
@@ -165,7 +182,7 @@ def paired(a: np.ndarray, b: np.ndarray) -> Difference:
 
 def check_intervals(columns: Sequence[str]) -> tuple[str, ...]:
     """``direction_metric`` names that can have an interval, or an error naming the flag."""
-    allowed = [f"{d}_{m}" for d in DIRECTIONS for m in COMPARED]
+    allowed = [f"{d}_{m}" for d in DIRECTIONS for m in (*COMPARED, *BOARD_DEFINITIONS)]
     wrong = [c for c in columns if c not in allowed]
     if wrong:
         raise AtrBenchError(
@@ -189,13 +206,16 @@ def mark_significance(
     method: str = INTERVAL_METHODS[0],
 ) -> None:
     """Intervals of ``columns`` for rows whose every seed kept its ranks (under ``method``;
-    ``seeds+queries`` needs two seeds or more), and the rows not significantly below the best
+    ``seeds+queries`` needs two seeds or more; not of a column older ranks cannot give, see
+    ``has_scores``), and the rows not significantly below the best
     t2a R@1 among the rows of two or more seeds (one seed says nothing of training's spread,
     so such a row is neither the reference nor marked)."""
     check_method(method)
     for row in rows:
         if row.ranks and (method == "queries" or len(row.ranks) > 1):
-            row.intervals = {c: row_interval(row.ranks, c, method) for c in columns}
+            row.intervals = {
+                c: row_interval(row.ranks, c, method) for c in columns if has_scores(row.ranks, c)
+            }
             row.interval_method = method
     candidates = [
         (row, row.ranks) for row in rows if row.ranks and len(row.ranks) > 1 and not row.unsound

@@ -14,6 +14,7 @@ from atr_bench.report.columns import (
     KEY_COLUMNS,
     METRIC_COLUMNS,
     STAT_COLUMNS,
+    Column,
     key_cells,
     shown_columns,
 )
@@ -147,16 +148,18 @@ ZERO_SHOT = (
 )
 
 
-def chance_notes(rows: Sequence[BoardRow]) -> list[str]:
-    """One line per distinct set of chance levels among the rows (rows on one test split
-    share theirs)."""
+def chance_notes(rows: Sequence[BoardRow], columns: Sequence[Column] = STAT_COLUMNS) -> list[str]:
+    """One line per distinct set of chance levels of ``columns`` among the rows (rows on one
+    test split share theirs)."""
+    labels = {column.key: column.label for column in columns}
     measured = {key for row in rows for key, stat in row.stats.items() if stat.n > 0}
     levels = dict.fromkeys(
-        tuple((k, v) for k, v in row.chance.items() if k in measured) for row in rows
+        tuple((k, v) for k, v in row.chance.items() if k in measured and k in labels)
+        for row in rows
     )
     lines = []
     for chance in filter(None, levels):
-        cells = [f"{_label(key)} {value:.{CHANCE_DIGITS}f}" for key, value in chance]
+        cells = [f"{labels[key]} {value:.{CHANCE_DIGITS}f}" for key, value in chance]
         lines.append(
             "Chance (a random ranking of the test split, or a coin for the order pairs): "
             + ", ".join(cells)
@@ -167,11 +170,6 @@ def chance_notes(rows: Sequence[BoardRow]) -> list[str]:
 
 CHANCE_DIGITS = 2
 """Decimals of chance levels (they are often well under the boards' one decimal)."""
-
-
-def _label(key: str) -> str:
-    column = {c.key: c for c in STAT_COLUMNS}[key]
-    return column.label
 
 
 def sources(ref: pd.DataFrame) -> dict[tuple[str, str, str], int]:

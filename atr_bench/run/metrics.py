@@ -7,6 +7,9 @@ An item tied with others takes the mean of the 1-based positions they share; R@k
 whose rank is <= k. mAP@10 (DCASE 2022 task 6b): per query, the relevant items sorted by rank,
 the i-th contributes i / rank_i when rank_i <= 10, summed and divided by the number of relevant
 items. Without ties every figure equals the paper's released code.
+
+Beside these, ``metrics_from_ranks`` gives the definitions of other papers and tools
+(``definition_scores``): records keep both, each labelled with its definition.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 from atr_bench.errors import AtrBenchError
 from atr_bench.record.metric_names import METRIC_KEYS
 from atr_bench.record.ranks import QueryRanks
+from atr_bench.run.definition_scores import definition_scores
 
 RECALL_AT = (1, 5, 10, 50)
 MAP_CUTOFF = 10
@@ -44,8 +48,8 @@ def retrieval_metrics(
     """t2a and a2t metrics of a ``[n_captions, n_clips]`` similarity matrix.
 
     ``caption_clip[i]`` is the index of the clip caption ``i`` describes. Returns
-    ``{"t2a": {...}, "a2t": {...}}`` keyed by ``METRIC_KEYS`` (recalls, mAP and geo in percent,
-    ranks 1-based).
+    ``{"t2a": {...}, "a2t": {...}}`` keyed by ``METRIC_KEYS`` then ``DEFINITION_KEYS`` (ranks
+    1-based, every other metric in percent).
     """
     return metrics_from_ranks(query_ranks(sims, caption_clip))
 
@@ -53,14 +57,21 @@ def retrieval_metrics(
 def query_ranks(
     sims: torch.Tensor | np.ndarray, caption_clip: torch.Tensor | np.ndarray
 ) -> QueryRanks:
-    """Every test query's rank(s), from which ``metrics_from_ranks`` gives every metric."""
+    """Every test query's rank(s) and tie counts, from which ``metrics_from_ranks`` gives
+    every metric."""
     sims, caption_clip = _checked(sims, caption_clip)
     captions = torch.arange(sims.shape[0], device=sims.device)
     # t2a: caption i's query row is sims[i]; its relevant clip is caption_clip[i].
-    t2a_ranks = _tie_averaged_ranks(sims, captions, caption_clip)
+    t2a_ranks, t2a_tied = _tie_averaged_ranks(sims, captions, caption_clip)
     # a2t: clip c's query row is sims[:, c]; rank every caption within its own clip's row.
-    caption_ranks = _tie_averaged_ranks(sims.T.contiguous(), caption_clip, captions)
-    return QueryRanks(t2a_ranks.numpy(), caption_ranks.numpy(), caption_clip.cpu().numpy())
+    caption_ranks, caption_tied = _tie_averaged_ranks(sims.T.contiguous(), caption_clip, captions)
+    return QueryRanks(
+        t2a_ranks.numpy(),
+        caption_ranks.numpy(),
+        caption_clip.cpu().numpy(),
+        t2a_tied=t2a_tied.numpy(),
+        caption_tied=caption_tied.numpy(),
+    )
 
 
 def query_scores(ranks: QueryRanks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -77,9 +88,14 @@ def query_scores(ranks: QueryRanks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def metrics_from_ranks(ranks: QueryRanks) -> dict[str, dict[str, float]]:
-    """Both directions' metrics of the per-query ranks (what a run records)."""
+    """Both directions' metrics of the per-query ranks (what a run records): atr-bench's own,
+    then every other definition the ranks can give (``definition_scores``)."""
+    others = definition_scores(ranks)
     return {
-        direction: _summary(torch.as_tensor(rank), 100 * float(torch.as_tensor(ap).mean()))
+        direction: {
+            **_summary(torch.as_tensor(rank), 100 * float(torch.as_tensor(ap).mean())),
+            **{key: 100 * float(np.mean(score)) for key, score in others[direction].items()},
+        }
         for direction, (rank, ap) in query_scores(ranks).items()
     }
 
@@ -127,8 +143,9 @@ def _checked(
 
 def _tie_averaged_ranks(
     scores: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
-) -> torch.Tensor:
-    """1-based rank of ``scores[rows[q], cols[q]]`` within row ``scores[rows[q]]``, descending.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1-based rank of ``scores[rows[q], cols[q]]`` within row ``scores[rows[q]]``, descending,
+    and how many items of that row share its score (itself included).
 
     Ties take the mean of the positions they share: ``greater + (equal + 1) / 2`` where
     ``equal`` counts the item itself. Computed in blocks of queries to bound memory.
@@ -141,7 +158,8 @@ def _tie_averaged_ranks(
         value = pool.gather(1, cols[start : start + chunk, None])
         greater.append((pool > value).sum(1))
         equal.append((pool == value).sum(1))
-    return torch.cat(greater).cpu().double() + (torch.cat(equal).cpu().double() + 1) / 2
+    tied = torch.cat(equal).cpu()
+    return torch.cat(greater).cpu().double() + (tied.double() + 1) / 2, tied.long()
 
 
 def _ap(ranks: torch.Tensor, query: torch.Tensor, n_queries: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ from atr_bench.plugins.contract import Dataset
 from atr_bench.plugins.registry import Found, Registry
 from atr_bench.plugins.specs import ExtractorSpec, ProtocolSpec, TextEncoderSpec
 from atr_bench.record.assemble import device_name, software_versions
+from atr_bench.record.metric_names import definitions
 from atr_bench.record.ranks import ranks_path, write_ranks
 from atr_bench.record.results import execution, record_path, write_record
 from atr_bench.record.run_record import OrderResult, ProtocolRef, RunRecord, Seconds
@@ -175,6 +176,7 @@ def run_zero_shot(
     run_id = the_plan.run_id(seed)
     started = time.perf_counter()
     ranks = query_ranks(similarities(splits.test), splits.test.caption_clip)
+    test = metrics_from_ranks(ranks)
     order = None
     if splits.order is not None:
         accuracy = pair_accuracy(similarities(splits.order), splits.order.caption_clip)
@@ -206,7 +208,8 @@ def run_zero_shot(
             split: {"clips": s.n_clips, "captions": s.n_captions} for split, s in splits.items()
         },
         seconds=Seconds(load=load_seconds, train=0.0, test=test_seconds),
-        test=metrics_from_ranks(ranks),
+        test=test,
+        metric_definitions=definitions(test["t2a"]),
         order_contrast=order,
         ranks=write_ranks(ranks_path(context.runs_dir, run_id), ranks).name,
         zero_shot=True,
