@@ -207,7 +207,7 @@ def _table(
     full width of a two-column page) past ``NARROW`` statistic columns, else ``table``."""
     float_env = "table" if len(columns) <= NARROW else "table*"
     lines = [rf"\begin{{{float_env}}}[htbp]", r"\centering", r"\small"]
-    lines += [r"\setlength{\tabcolsep}{4pt}", rf"\caption{{{caption}}}", rf"\label{{{label}}}"]
+    lines += [r"\setlength{\tabcolsep}{3pt}", rf"\caption{{{caption}}}", rf"\label{{{label}}}"]
     lines += [rf"\begin{{tabular}}{{{'l' * len(names) + 'c' * len(columns)}}}", r"\toprule"]
     lines += head_rows(len(names), columns)
     labels = [tex_escape(name) for name in names] + [_metric_label(key) for key in columns]

@@ -39,7 +39,7 @@ from atr_bench.report.curves import draw_validation_curves, drawn_curves
 from atr_bench.report.formats import FORMATS, INTERVAL_METHODS, LATEX_COLUMNS
 from atr_bench.report.latex import check_columns, render_latex
 from atr_bench.report.markdown import render_markdown
-from atr_bench.report.palette import looks as palette_looks
+from atr_bench.report.palette import row_looks
 from atr_bench.report.plot import save_plot
 from atr_bench.report.provenance import SIDECAR, Provenance, write_sidecar
 from atr_bench.report.reference import reference_rows
@@ -351,9 +351,6 @@ def _write_board(made: MadeBoard, paths: Sequence[Path]) -> tuple[Path, ...]:
         ".csv": lambda: render_csv(board, rows),
         ".tex": lambda: render_latex(board, rows, made.ref, header, made.options.columns),
     }
-    looks = palette_looks(
-        [(row.name, (row.keys["extractor"], row.keys["pooling"])) for row in rows]
-    )
     for path in paths:
         if path.name.endswith(SIDECAR):
             write_sidecar(path, made.provenance, board.title, [p.name for p in paths])
@@ -362,7 +359,7 @@ def _write_board(made: MadeBoard, paths: Sequence[Path]) -> tuple[Path, ...]:
                 {row.name: row.val_curves for row in rows},
                 path,
                 title=board.title,
-                looks=looks,
+                looks=row_looks(rows),
                 chance=made.val_chance,
             )
         elif path.suffix == ".png":

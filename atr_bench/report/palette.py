@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atr_bench.report.aggregate import BoardRow
 
 COLOURS = (
     "#1f77b4",  # blue
@@ -82,18 +86,16 @@ class Look:
     linestyle: str = "-"
 
 
-Key = tuple[str, str]
-"""A row's (extractor, pooling)."""
-
-
-def looks(rows: Sequence[tuple[str, Key]]) -> dict[str, Look]:
-    """Row name -> its look, for ``(name, (extractor, pooling))`` of one board's rows: rows of
-    one extractor and pooling share colour and marker and differ in line style."""
-    colours = pooling_colours(pooling for _, (_, pooling) in rows)
-    markers = extractor_markers(extractor for _, (extractor, _) in rows)
-    seen: dict[Key, int] = {}
+def row_looks(rows: Sequence[BoardRow]) -> dict[str, Look]:
+    """Row name -> its look, for one board's rows: the colour of its pooling and the marker of
+    its extractor (as the bar chart draws them); rows of one extractor and pooling differ in
+    line style."""
+    colours = pooling_colours(row.keys["pooling"] for row in rows)
+    markers = extractor_markers(row.keys["extractor"] for row in rows)
+    seen: dict[tuple[str, str], int] = {}
     out = {}
-    for name, key in rows:
+    for row in rows:
+        key = (row.keys["extractor"], row.keys["pooling"])
         n = seen[key] = seen.get(key, -1) + 1
-        out[name] = Look(colours[key[1]], markers[key[0]], LINESTYLES[n % len(LINESTYLES)])
+        out[row.name] = Look(colours[key[1]], markers[key[0]], LINESTYLES[n % len(LINESTYLES)])
     return out
