@@ -21,6 +21,7 @@ from atr_bench.record.results import read_records, record_path, write_record
 from atr_bench.record.run_record import ProtocolRef, RunRecord
 from atr_bench.report.aggregate import aggregate, by_board, mark_best
 from atr_bench.report.csv_table import measured_frame
+from atr_bench.report.latex import naming_columns
 from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.report.significance import mark_significance
 from atr_bench.report.significant_best import beats, significantly_best
@@ -41,7 +42,8 @@ def _row(
         sims = rng.normal(size=(len(CAPTION_CLIP), N_CLIPS))
         sims[np.arange(len(CAPTION_CLIP)), CAPTION_CLIP] += skill
         ranks = query_ranks(sims, CAPTION_CLIP)
-        run_id = f"audiocaps-lms-{pooling}-s{seed}"
+        fields = {"protocol_hash": f"{pooling}hash".ljust(12, "0"), **extra}
+        run_id = f"audiocaps-lms-{pooling}-{fields['protocol_hash']}-s{seed}"
         record = RunRecord(
             run_id=run_id,
             created=f"2026-01-01T00:00:0{seed}+00:00",
@@ -51,11 +53,10 @@ def _row(
             text_encoder="word2vec",
             seed=seed,
             protocol=ProtocolRef("lou2022", 1),
-            protocol_hash=f"{pooling}hash".ljust(12, "0"),
             device="cpu (x86_64, 1 threads)",
             test=metrics_from_ranks(ranks),
             ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
-            **extra,
+            **fields,
         )
         write_record(record_path(runs, run_id), record)
 
@@ -156,6 +157,23 @@ def test_bold_only_where_a_value_is_significantly_best(tmp_path: Path) -> None:
     assert best is not None and best.keys["pooling"] == "better"
     assert all(beats(best, other, "t2a_R1") for other in rows if other is not best)
     assert not beats(rows[1], best, "t2a_R1")
+
+
+def test_naming_columns_are_those_the_rows_need(tmp_path: Path) -> None:
+    """Extractor and pooling always; what every row shares goes to the caption; a text
+    pooling, seeds or a hash only where rows differ in them."""
+    runs = tmp_path / "runs"
+    _row(runs, "netrvlad", 2.0, text_pooling="netrvlad")  # as records say "the same pooling"
+    _row(runs, "mean", 1.0, text_pooling="mean")
+    assert naming_columns(_board_rows(runs)) == (
+        ["extractor", "pooling"],
+        ["text encoder: word2vec", "seeds: 3"],
+    )
+    _row(runs, "max", 0.5, seeds=(0,), text_pooling="lstm")
+    _row(runs, "mean", 1.5, protocol_hash="otherhash000", text_pooling="mean")
+    shown, shared = naming_columns(_board_rows(runs))
+    assert shown == ["extractor", "pooling", "text_pooling", "seeds", "protocol_hash"]
+    assert shared == ["text encoder: word2vec"]
 
 
 def test_columns_choose_the_latex_statistics_only(tmp_path: Path, capsys) -> None:

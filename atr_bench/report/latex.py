@@ -133,7 +133,7 @@ def naming_columns(rows: Sequence[BoardRow]) -> tuple[list[str], list[str]]:
     cells = [_names(row) for row in rows]
     shown = ["extractor", "pooling"]
     shared = []
-    if any(c["text_pooling"] != "(as audio)" for c in cells):
+    if any(c["text_pooling"] not in ("(as audio)", c["pooling"]) for c in cells):
         shown.append("text_pooling")
     for field in ("text_encoder", "settings", "seeds"):
         values = {c[field] for c in cells}
