@@ -31,7 +31,7 @@ if [ "$tests" != none ]; then
 fi
 # shellcheck disable=SC2086
 atr-bench bench --device "$device" --threads 0 ${BENCH:-} --json "$work/bench.json" \
-    --out "$work/pooling-throughput.md" --step-out "$work/training-step-throughput.md"
+    --out "$work" --overwrite
 if [ ! -d "$work/data/AudioCaps" ]; then
     atr-bench data shaped audiocaps --out "$work/data" --fraction "$fraction" --no-progress
 fi

@@ -120,7 +120,7 @@ def test_smoke_runs_stay_off_the_main_board_unless_asked(tmp_path, capsys) -> No
     args = ["leaderboard", "--runs-dir", str(runs), "--out", str(tmp_path / "cli")]
     assert main(args) == 0
     assert "2 smoke-sized records left off" in capsys.readouterr().out
-    assert main([*args, "--include-smoke"]) == 0
+    assert main([*args, "--include-smoke", "--overwrite"]) == 0  # the main board again
     assert (tmp_path / "cli" / f"{smoke}.csv").exists()
 
 

@@ -128,12 +128,19 @@ def test_files_per_dataset(built) -> None:
 
 
 def test_header_line_names_command_and_machine(built) -> None:
+    """The text files' first line says how to make them again, when and on what; the CSV,
+    plain data, says it in its provenance file."""
     _, out = built
-    for ext in ("md", "csv", "tex"):
+    for ext in ("md", "tex"):
         first = (out / f"synthcaps-pairs.{ext}").read_text(encoding="utf-8").splitlines()[0]
         assert COMMAND in first
         assert "cpu (x86_64, 2 threads)" in first
         assert re.search(r"\d{4}-\d{2}-\d{2}", first)
+    provenance = json.loads((out / "synthcaps-pairs.provenance.json").read_text())
+    assert provenance["reproduce"] == [COMMAND]
+    assert provenance["machines"] == ["cpu (x86_64, 2 threads)"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", provenance["generated"])
+    assert "synthcaps-pairs.csv" in provenance["files"]
 
 
 def test_mean_std_sorting_and_best(built) -> None:
@@ -167,7 +174,7 @@ def test_report_problems_and_exclusions(built) -> None:
 
 def test_csv_reads_back(built) -> None:
     _, out = built
-    frame = pd.read_csv(out / "synthcaps-pairs.csv", comment="#")
+    frame = pd.read_csv(out / "synthcaps-pairs.csv")  # as it is: no comment line to skip
     for column in (
         "dataset",
         "extractor",
@@ -201,19 +208,28 @@ def test_reference_rows_are_quoted_apart(built) -> None:
     assert "github.com/oncescuandreea/audio-retrieval" in md
     assert "quoted, not re-run" not in (out / "synthcaps-pairs.md").read_text(encoding="utf-8")
     tex = (out / "audiocaps-pairs.tex").read_text(encoding="utf-8")
-    assert "quoted, not re-run" in tex and r"18.0 $\pm$ 0.2" in tex
+    assert "quoted, not re-run" in tex and r"$18.0 \pm 0.2$" in tex
     assert "**" not in "".join(r[5] for r in reference)
 
 
-def test_latex_escapes_names(tmp_path: Path) -> None:
+def test_latex_escapes_names_and_bolds_only_a_significant_best(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    seeds = (0, 1)
     write_all(
-        runs, [record(p, s, r1, 5.0) for p, r1 in (("net_vlad", 10.0), ("max", 5.0)) for s in seeds]
+        runs,
+        [
+            {**record(p, s, r1 + s, 5.0 + s), "settings": {"note": note}}
+            for p, r1, note in (("net_vlad", 30.0, "50% & $x_1$"), ("max_pool", 5.0, "a|b"))
+            for s in (0, 1, 2)
+        ],
     )
     build_leaderboards(runs, tmp_path / "out", formats=["tex"], command="x")
     tex = (tmp_path / "out" / "synthcaps-pairs.tex").read_text(encoding="utf-8")
-    assert r"net\_vlad" in tex and r"\textbf{10.0 $\pm$ 0.0}" in tex
+    # t2a R@1 31 +/- 1 against 6 +/- 1 over three seeds each: Welch p < 0.05, bold; a2t R@1
+    # 6 +/- 1 both: no bold
+    assert r"lms & net\_vlad & (a) & $\mathbf{31.0 \pm 1.0}$" in tex
+    assert r"lms & max\_pool & (b) & $6.0 \pm 1.0$" in tex
+    assert r"(a) note=50\% \& \$x\_1\$; (b) note=a\textbar{}b." in tex
+    assert r"\mathbf{6.0" not in tex
     assert not (tmp_path / "out" / "synthcaps-pairs.md").exists()
 
 

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from atr_bench.cli.options import path_arg, writable_dir
-from atr_bench.report.formats import FORMATS, INTERVAL_METHODS
+from atr_bench.cli.output_folder import add_out_arguments, keep_out_of_git, new_folder
+from atr_bench.report.formats import FORMATS, INTERVAL_METHODS, LATEX_COLUMNS
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,14 +28,18 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         "source's copy (a --runs-dir as given, or a bundle's name); by default every copy is "
         "left off and the conflict reported",
     )
-    p.add_argument(
-        "--out", type=path_arg, default=Path("leaderboards"), help="default: ./leaderboards"
-    )
+    add_out_arguments(p, "leaderboard", "the boards")
     p.add_argument("--dataset", default=None, help="only these datasets (comma-separated)")
     p.add_argument(
         "--format",
         default=",".join(FORMATS),
         help=f"comma-separated files to write (default: {','.join(FORMATS)})",
+    )
+    p.add_argument(
+        "--columns",
+        default=",".join(LATEX_COLUMNS),
+        help="the LaTeX table's statistics, direction_metric comma-separated (default: "
+        f"{','.join(LATEX_COLUMNS)}; the Markdown and CSV boards keep every column)",
     )
     p.add_argument(
         "--intervals",
@@ -52,8 +57,9 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--command",
         default=None,
-        help="the command line that reproduces the runs, written at the top of every file "
-        "(default: this leaderboard call)",
+        help="the command line that reproduces the boards, written at the top of every file "
+        "instead of the one derived from the records (the sweeps that make their runs, then "
+        "this leaderboard call)",
     )
     p.add_argument(
         "--include-smoke",
@@ -70,10 +76,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     def split(text: str) -> list[str]:
         return [v.strip() for v in text.split(",") if v.strip()]
 
-    writable_dir(args.out, "--out")
+    out = args.out or new_folder("leaderboard")
+    writable_dir(out, "--out")
     report = build_leaderboards(
         args.runs_dir or [Path("runs")],
-        args.out,
+        out,
         datasets=split(args.dataset) if args.dataset else None,
         formats=split(args.format),
         command=args.command,
@@ -81,6 +88,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         interval_method=args.interval_method,
         include_smoke=args.include_smoke,
         prefer=args.prefer,
+        columns=split(args.columns),
+        overwrite=args.overwrite,
     )
     print("\n".join(report.lines()))
+    if args.out is None and (ignore := keep_out_of_git(out)) is not None:
+        print(f"also wrote {ignore}, so git ignores {out}/ (delete it to commit the folder)")
     return 0

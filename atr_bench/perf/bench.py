@@ -15,8 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from atr_bench.cli.options import path_arg
+from atr_bench.cli.options import path_arg, writable_dir
+from atr_bench.cli.output_folder import add_out_arguments, keep_out_of_git, new_folder
 from atr_bench.errors import AtrBenchError
+from atr_bench.files.names import inside
+from atr_bench.files.replacing import refuse_replacing
 from atr_bench.perf.shapes import SHAPES
 from atr_bench.plugins.registry import registry
 
@@ -25,6 +28,8 @@ SUITE = Path(__file__).resolve().parent / "suite"
 PLUGIN = "atr_bench.perf.suite.plugin"
 BENCHMARKS = {"pooling": "poolings.py", "step": "steps.py"}
 """What ``--benchmarks`` picks: the pooling throughput, the end-to-end training step."""
+REPORTS = {"pooling": "pooling-throughput.md", "step": "training-step-throughput.md"}
+"""The table each benchmark writes into ``--out``."""
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,18 +64,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--from-json", action="store_true", help="only summarise the existing --json report"
     )
-    p.add_argument(
-        "--out",
-        type=path_arg,
-        default=Path("leaderboards/pooling-throughput.md"),
-        help="default: leaderboards/pooling-throughput.md",
-    )
-    p.add_argument(
-        "--step-out",
-        type=path_arg,
-        default=Path("leaderboards/training-step-throughput.md"),
-        help="default: leaderboards/training-step-throughput.md",
-    )
+    add_out_arguments(p, "bench", f"{REPORTS['pooling']} and {REPORTS['step']}")
     p.set_defaults(func=cmd_bench)
 
 
@@ -135,6 +129,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     benchmarks = chosen_benchmarks(args)
     options = suite_args(args)
+    out = args.out or new_folder("bench")
+    paths = {name: inside(writable_dir(out, "--out"), REPORTS[name]) for name in benchmarks}
+    if not args.overwrite:  # before the suite runs for minutes
+        refuse_replacing(paths.values())
     json_path = args.json.resolve()
     if not args.from_json:
         if importlib.util.find_spec("pytest_benchmark") is None:
@@ -148,16 +146,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.from_json
         else ["atr-bench bench", *picked, *options]
     )
-    outs = {"pooling": (write_report, args.out), "step": (write_step_report, args.step_out)}
+    writers = {"pooling": write_report, "step": write_step_report}
     errors = []
     for name in benchmarks:  # a report may hold one kind of results only
-        write, out = outs[name]
         try:
-            print(f"wrote {write(json_path, out, command)}")
+            print(f"wrote {writers[name](json_path, paths[name], command)}")
         except AtrBenchError as exc:
             errors.append(exc)
     if len(errors) == len(benchmarks):
         raise errors[0]
     for error in errors:
         print(f"not written: {error}", file=sys.stderr)
+    if args.out is None and (ignore := keep_out_of_git(out)) is not None:
+        print(f"also wrote {ignore}, so git ignores {out}/ (delete it to commit the folder)")
     return 0

@@ -19,7 +19,7 @@ from atr_bench.files.names import NAME_RULE, is_name
 from atr_bench.record.metric_names import DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
-from atr_bench.report.chance import above_chance, chance_levels
+from atr_bench.report.chance import above_chance, captions_from_sizes, chance_levels
 from atr_bench.report.code_label import code_label
 from atr_bench.report.columns import (
     BOARD_METRICS,
@@ -224,14 +224,7 @@ def _captions_per_clip(record: RunRecord, ranks: Sequence[QueryRanks] | None) ->
     spread evenly from the record's split sizes; empty when neither says."""
     if ranks:
         return [int(c) for c in np.bincount(ranks[0].caption_clip, minlength=ranks[0].n_clips)]
-    test = (record.sizes or {}).get("test")
-    if not isinstance(test, dict):
-        return []
-    clips, captions = test.get("clips"), test.get("captions")
-    if not (isinstance(clips, int) and isinstance(captions, int) and 0 < clips <= captions):
-        return []
-    each, extra = divmod(captions, clips)
-    return [each + 1] * extra + [each] * (clips - extra)
+    return captions_from_sizes(record.sizes, "test")
 
 
 def _unsound(runs: Sequence[RunRecord]) -> list[str]:

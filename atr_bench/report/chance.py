@@ -13,7 +13,8 @@ whose items all tie (they average over every order of tied items).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -85,3 +86,27 @@ def above_chance(stat: Stat, chance: float, interval: tuple[float, float] | None
         return False
     bound = stat.mean - stats.t.ppf(0.975, stat.n - 1) * stat.std / math.sqrt(stat.n)
     return bool(bound > chance)
+
+
+def captions_from_sizes(sizes: Mapping[str, Any] | None, split: str) -> list[int]:
+    """How many captions each clip of a record's ``split`` held, spread as evenly as its
+    ``sizes`` (clips and captions) allow; empty when the record does not say them."""
+    counts = (sizes or {}).get(split)
+    if not isinstance(counts, dict):
+        return []
+    clips, captions = counts.get("clips"), counts.get("captions")
+    if not (isinstance(clips, int) and isinstance(captions, int) and 0 < clips <= captions):
+        return []
+    each, extra = divmod(captions, clips)
+    return [each + 1] * extra + [each] * (clips - extra)
+
+
+def split_chance(sizes: Iterable[Mapping[str, Any] | None], split: str) -> dict[str, set[float]]:
+    """Per board column, the chance levels of ``split`` among these records' sizes (one level
+    when they share the split)."""
+    out: dict[str, set[float]] = {}
+    for each in sizes:
+        captions = captions_from_sizes(each, split)
+        for key, level in chance_levels(captions).items() if captions else ():
+            out.setdefault(key, set()).add(level)
+    return out

@@ -61,7 +61,8 @@ def measured_frame(board: Board, rows: Sequence[BoardRow]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def render_csv(board: Board, rows: Sequence[BoardRow], header: str) -> str:
-    """CSV of the measured rows after a ``#`` header line (read with ``comment="#"``)."""
-    frame = measured_frame(board, rows)
-    return f"# {header}\n" + frame.to_csv(index=False, lineterminator="\n")
+def render_csv(board: Board, rows: Sequence[BoardRow]) -> str:
+    """CSV of the measured rows, a header line of column names and nothing else, so
+    ``pandas.read_csv(path)`` reads it as it is (how it was made is in the board's provenance
+    file beside it, ``provenance.SIDECAR``)."""
+    return measured_frame(board, rows).to_csv(index=False, lineterminator="\n")
