@@ -78,7 +78,9 @@ def test_a_record_whose_dataset_is_a_path_is_skipped_and_nothing_leaves_out(tmp_
     report = build_leaderboards(runs, out, command="x")
     assert report.boards == {"synthcaps-pairs": 1}
     assert any("not a name" in p.reason for p in report.problems)
-    assert sorted(p.parent for p in tmp_path.rglob("*") if p.is_file()) == [out] * 5 + [runs] * 2
+    assert (
+        sorted(p.parent for p in tmp_path.rglob("*") if p.is_file()) == [out] * 6 + [runs] * 2
+    )  # md, csv + provenance, tex, png, html
     with pytest.raises(AtrBenchError, match=r"--dataset '\.\./x' is not a name"):
         build_leaderboards(runs, out, datasets=["../x"])
 
