@@ -181,6 +181,12 @@ def test_geometric_mean():
     assert geometric_mean([2, 8]) == pytest.approx(4.0)  # sqrt(16)
     assert geometric_mean([1, 10, 100]) == pytest.approx(10.0)  # cube root of 1000
     assert geometric_mean([0, 50, 100]) == 0.0
+    assert geometric_mean([100.0, 100.0, 100.0]) == 100.0  # exp(mean(log)) rounds above it
+
+
+@given(st.lists(st.floats(min_value=1e-3, max_value=100.0), min_size=1, max_size=6))
+def test_geometric_mean_stays_within_its_values(values):
+    assert min(values) <= geometric_mean(values) <= max(values)
     with pytest.raises(ValueError):
         geometric_mean([])
     with pytest.raises(ValueError):

@@ -31,7 +31,9 @@ _CHUNK_ELEMENTS = 1 << 24  # bounds the memory of one comparison block (~16M ent
 
 
 def geometric_mean(values: Iterable[float]) -> float:
-    """Geometric mean of non-negative numbers; 0 when any of them is 0 (as scipy's gmean)."""
+    """Geometric mean of non-negative numbers; 0 when any of them is 0 (as scipy's gmean).
+    Kept between the smallest and largest value, which rounding in ``exp(mean(log))`` can
+    overstep (three recalls of 100 gave 100.00000000000004, which no percentage may be)."""
     values = [float(v) for v in values]
     if not values:
         raise ValueError("geometric_mean of no values")
@@ -39,7 +41,8 @@ def geometric_mean(values: Iterable[float]) -> float:
         raise ValueError(f"geometric_mean needs non-negative values, got {values}")
     if any(v == 0 for v in values):
         return 0.0
-    return math.exp(math.fsum(math.log(v) for v in values) / len(values))
+    mean = math.exp(math.fsum(math.log(v) for v in values) / len(values))
+    return min(max(mean, min(values)), max(values))
 
 
 def retrieval_metrics(
