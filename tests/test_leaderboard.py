@@ -139,7 +139,8 @@ def test_header_line_names_command_and_machine(built) -> None:
     provenance = json.loads((out / "synthcaps-pairs.provenance.json").read_text())
     assert provenance["reproduce"] == [COMMAND]
     assert provenance["machines"] == ["cpu (x86_64, 2 threads)"]
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", provenance["generated"])
+    made = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"  # when its runs were made: from the records
+    assert re.fullmatch(rf"{made}( to {made})?", provenance["runs_made"])
     assert "synthcaps-pairs.csv" in provenance["files"]
 
 
@@ -376,3 +377,12 @@ def test_text_smuggled_in_a_record_stays_on_its_line(tmp_path: Path) -> None:
     assert md.splitlines()[0].count("-->") == 1 and md.splitlines()[0].endswith("-->")
     frame = pd.read_csv(out / "synthcaps-pairs.csv", comment="#")
     assert len(frame) == 2 and "\n" not in frame.loc[0, "machines"]
+
+
+def test_when_the_runs_were_made_comes_from_the_records_not_the_clock() -> None:
+    from atr_bench.report.provenance import runs_made
+
+    made = runs_made(["2026-12-02T16:37:26+00:00", "2026-12-02T18:44:00+01:00", None, "bad"])
+    assert made == "2026-12-02 16:37 UTC to 2026-12-02 17:44 UTC"
+    assert runs_made(["2026-12-02T16:37:26+00:00"] * 2) == "2026-12-02 16:37 UTC"
+    assert runs_made([None, ""]) == "unknown"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +43,7 @@ from atr_bench.report.latex import check_columns, render_latex
 from atr_bench.report.markdown import render_markdown
 from atr_bench.report.palette import row_looks
 from atr_bench.report.plot import save_plot
-from atr_bench.report.provenance import SIDECAR, Provenance, write_sidecar
+from atr_bench.report.provenance import SIDECAR, Provenance, runs_made, write_sidecar
 from atr_bench.report.reference import reference_rows
 from atr_bench.report.reproduce import DEFAULT_RUNS_DIR, leaderboard_command, run_commands
 from atr_bench.report.significance import (
@@ -179,10 +178,9 @@ def build_leaderboards(
         wanted = [check_name(name, "--dataset") for name in dict.fromkeys(datasets)]
     read = _read(runs_dirs, prefer, wanted, include_smoke)
     call = leaderboard_command(runs_dirs, out_dir, options.flags(wanted))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     origins = read.collected.origins if read.collected.labelled else None
     made = [
-        _made(board, read.boards[board], read, origins, options, (call, stamp))
+        _made(board, read.boards[board], read, origins, options, call)
         for board in sorted(read.boards, key=lambda b: (b.dataset, b.protocol, b.stem))
     ]
     files = _write_all(made, out_dir, options.formats, overwrite)
@@ -259,19 +257,19 @@ def _made(
     read: _Read,
     origins: Mapping[str, Sequence[str]] | None,
     options: BoardOptions,
-    call_and_stamp: tuple[str, str],
+    call: str,
 ) -> MadeBoard:
     """Aggregate, test and mark one board's rows and say how it was made."""
-    call, stamp = call_and_stamp
+    made = runs_made(record.created for record in records)
     rows = aggregate(records, read.ranks, origins)
     mark_significance(rows, options.intervals, options.interval_method)
     mark_best(rows)
     machines = tuple(sorted({d for row in rows for d in row.devices}))
     if options.command is None:
         runs = run_commands(records, read.own_runs)
-        provenance = Provenance((*runs.commands, call), stamp, machines, runs.unsettable)
+        provenance = Provenance((*runs.commands, call), made, machines, runs.unsettable)
     else:
-        provenance = Provenance((options.command,), stamp, machines)
+        provenance = Provenance((options.command,), made, machines)
     ref = reference_rows(board.dataset)
     val_chance = split_chance((record.sizes for record in records), "val")
     return MadeBoard(board, rows, ref, provenance, options, val_chance)
