@@ -1,7 +1,8 @@
 """The HTML leaderboard page, tested in a real headless Chromium (Debian's chromium and
-chromedriver, started here and stopped after): every number and mark on the page is the
-Markdown board's, a click on a header sorts, a filter hides rows, a row's provenance and
-curves show on demand, and text smuggled into a record stays text."""
+chromedriver, started here and stopped after): every number, mark, note and heading on the
+page is the Markdown board's (its measured table, its metric definitions side by side, its
+quoted rows), a click on a header sorts, a filter hides rows, a row's provenance and curves
+show on demand, and text smuggled into a record stays text."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from atr_bench.report.curves import CURVE_METRICS, row_curve
 from atr_bench.report.html_data import sort_value
 from atr_bench.report.html_page import script_json
 from atr_bench.report.leaderboard import build_leaderboards
+from atr_bench.report.text_table import QUOTED
 
 COMMAND = "atr-bench sweep --pooling mean,max --seeds 0,1 && atr-bench leaderboard"
 
@@ -78,10 +80,18 @@ const read = (table) => {
       .map((tr) => cells(tr, 'td')),
   };
 };
+const texts = (nodes) => [...nodes].map((node) => node.textContent);
+const section = document.getElementById('definitions');
 return {
   board: read(document.getElementById('board')),
   reference: read(document.getElementById('reference')),
-  notes: [...document.querySelectorAll('p.note')].map((p) => p.textContent),
+  notes: texts([...document.querySelectorAll('p.note')].filter((p) => !p.closest('section'))),
+  definitions: section && {
+    notes: texts(section.querySelectorAll('p.note')),
+    headings: texts(section.querySelectorAll('h3')),
+    tables: [...section.querySelectorAll('table')].map(read),
+  },
+  sections: texts(document.querySelectorAll('h2')),
   header: document.querySelector('p.header').textContent,
   title: document.querySelector('h1').textContent,
   smoke: document.querySelector('p.smoke') !== null,
@@ -117,19 +127,56 @@ def _md_tables(md: str) -> list[dict[str, Any]]:
 def _md_notes(md: str) -> list[str]:
     """The paragraphs of a Markdown board that explain it (not its title, header or tables)."""
     paragraphs = [p.strip() for p in md.split("\n\n")]
-    return [
-        p for p in paragraphs if p and not p.startswith(("<!--", "#", "|", "_", "Published", "- ["))
-    ]
+    skip = ("<!--", "#", "|", "_", "Published", "- [", "No usable run records")
+    return [p for p in paragraphs if p and not p.startswith(skip)]
+
+
+DEFINITIONS = "Metric definitions side by side"
+
+
+def _md_page(md: str) -> dict[str, Any]:
+    """What the page must show of a Markdown board, read section by section (``##``): the
+    measured table and its notes, the metric definitions (notes, one ``###`` heading and table
+    per direction) and the quoted table, each None where the board has none."""
+    main, *rest = re.split(r"^## ", md, flags=re.MULTILINE)
+    sections = dict(part.split("\n", 1) for part in rest)
+    definitions = sections.get(DEFINITIONS)
+    quoted = [text for title, text in sections.items() if title.startswith("Reference results")]
+    (measured,) = _md_tables(main) or [None]
+    return {
+        "board": measured,  # headers, every cell's text, and which cells are bold
+        "notes": _md_notes(main),  # how to read it, intervals, marks, chance levels
+        "definitions": None
+        if definitions is None
+        else {
+            "notes": _md_notes(definitions),
+            "headings": re.findall(r"^### (.+)$", definitions, flags=re.MULTILINE),
+            "tables": _md_tables(definitions),
+        },
+        "reference": _md_tables(quoted[0])[0] if quoted else None,
+        "sections": list(sections),  # a section the page lacks fails here
+    }
+
+
+def _assert_page_is_markdown(page: dict[str, Any], md: str) -> None:
+    """Each part of the page is the Markdown board's (a failure names the part)."""
+    expected = _md_page(md)
+    for key, value in expected.items():
+        assert page[key] == value, key
 
 
 def test_every_number_and_mark_on_the_page_is_the_markdown_boards(browser, board) -> None:
     _open(browser, board.with_suffix(".html"))
     page = browser.execute_script(PAGE_TABLES)
     md = board.with_suffix(".md").read_text(encoding="utf-8")
-    (measured, *reference) = _md_tables(md)
-    assert page["board"] == measured  # headers, every cell's text, and which cells are bold
-    assert page["reference"] == (reference[0] if reference else None)
-    assert page["notes"] == _md_notes(md)  # how to read it, intervals, marks, chance levels
+    _assert_page_is_markdown(page, md)
+    definitions = page["definitions"]  # records of the current schema hold every definition
+    assert definitions["headings"] == ["t2a", "a2t"] and page["sections"][0] == DEFINITIONS
+    for direction, table in zip(("t2a", "a2t"), definitions["tables"], strict=True):
+        assert f"{direction} nDCG@10" in table["headers"] and len(table["rows"]) == 2
+        assert f"{direction} R@5 (released code)" in table["headers"]
+    assert "before record schema 4" in definitions["notes"][0]
+    assert any("nDCG@10" in note for note in definitions["notes"][1:])  # its chance levels
     assert COMMAND in page["header"] and f"_{page['header']}_" in md.splitlines()
     assert page["smoke"] and board.name.endswith("-smoke")  # tiny runs: a smoke-sized board
     assert page["title"] == md.splitlines()[1].replace("# Leaderboard: ", "atr-bench leaderboard: ")
@@ -192,6 +239,8 @@ def test_a_filter_hides_the_rows_it_leaves_out(browser, board) -> None:
         assert options[0].text == "all" and len(options) > 1
     Select(browser.find_element(By.ID, "filter-pooling")).select_by_visible_text("max")
     assert _column(browser, "pooling") == ["max"]
+    for table in browser.execute_script(PAGE_TABLES)["definitions"]["tables"]:
+        assert [row[1][0] for row in table["rows"]] == ["max"]  # its rows there go with it
     shown = [row for row in rows if row.is_displayed()]
     assert len(shown) == 1 and " max " in f" {shown[0].text} "
     assert browser.find_element(By.CSS_SELECTOR, ".shown").text == "showing 1 of 2 rows"
@@ -199,6 +248,8 @@ def test_a_filter_hides_the_rows_it_leaves_out(browser, board) -> None:
     assert _column(browser, "pooling") == ["max"]  # filters combine
     Select(browser.find_element(By.ID, "filter-pooling")).select_by_visible_text("all")
     assert sorted(_column(browser, "pooling")) == ["max", "mean"]
+    md = board.with_suffix(".md").read_text(encoding="utf-8")
+    _assert_page_is_markdown(browser.execute_script(PAGE_TABLES), md)
 
 
 def test_a_rows_provenance_and_curves_show_on_demand(browser, board) -> None:
@@ -242,21 +293,29 @@ HOSTILE = {
 }
 
 
-def _metrics(r1: float, medr: float) -> dict[str, float]:
-    return {
+def _metrics(r1: float, medr: float, definitions: bool) -> dict[str, float]:
+    """A record's test metrics of one direction; ``definitions``: also the other papers' and
+    tools' (record schema 4 on)."""
+    own = {
         "R1": r1, "R5": r1 + 20, "R10": r1 + 30, "R50": 95.0, "MedR": medr, "MeanR": 9.0,
         "mAP10": 20.0, "geo": r1 + 10,
     }  # fmt: skip
+    if not definitions:
+        return own
+    others = {f"R{k}_hits": own[f"R{k}"] + 2 for k in (1, 5, 10, 50)}
+    others |= {f"R{k}_released": own[f"R{k}"] + 1 for k in (5, 10, 50)}
+    return own | others | {"nDCG10": r1 + 15, "MRR10": r1 + 5}
 
 
-def _hand_made_board(tmp_path: Path) -> Path:
+def _hand_made_board(tmp_path: Path, definitions: bool = True) -> Path:
     """A board of four two-seed rows (poolings a-d, t2a R@1 falling, a2t R@1 rising, MedR
-    mixed), the last with hostile text in its names, settings and device."""
+    mixed), the last with hostile text in its names, settings and device; ``definitions``
+    False: of schema-3 records, which hold no other definitions."""
     runs = tmp_path / "runs"
     for i, pooling in enumerate("abcd"):
         for seed in (0, 1):
             record = {
-                "schema": SCHEMA_VERSION,
+                "schema": SCHEMA_VERSION if definitions else 3,
                 "run_id": f"synthcaps-lms-{pooling}-s{seed}",
                 "created": f"2025-01-01T00:00:0{seed}+00:00",
                 "dataset": "synthcaps",
@@ -268,8 +327,8 @@ def _hand_made_board(tmp_path: Path) -> Path:
                 "protocol_hash": f"{pooling}".ljust(12, "0"),
                 "device": "cpu (x86_64, 2 threads)",
                 "test": {
-                    "t2a": _metrics(40.0 - 10 * i + seed, medr=[3.0, 9.0, 1.0, 5.0][i]),
-                    "a2t": _metrics(10.0 + 10 * i + seed, medr=5.0),
+                    "t2a": _metrics(40.0 - 10 * i + seed, [3.0, 9.0, 1.0, 5.0][i], definitions),
+                    "a2t": _metrics(10.0 + 10 * i + seed, 5.0, definitions),
                 },
                 "order_contrast": None,
                 "parameters": 1000 * (i + 1),
@@ -286,18 +345,37 @@ def test_text_from_records_shows_as_text_and_runs_nothing(browser, tmp_path) -> 
 
     page = _hand_made_board(tmp_path)
     _open(browser, page)
-    cells = browser.execute_script(PAGE_TABLES)["board"]["rows"]
-    hostile = next(row for row in cells if row[1][0] == "d")
+    shown = browser.execute_script(PAGE_TABLES)
+    hostile = next(row for row in shown["board"]["rows"] if row[1][0] == "d")
     texts = [text for text, _ in hostile]
     assert '<img src=x onerror="window.pwned=1">|  **x**' in texts and not hostile[3][1]
     assert "x</script><script>window.pwned=2</script>=<b>bold</b> & &amp;" in texts
     assert "cpu <svg onload=window.pwned=3>" in texts  # on one line, as in the Markdown
-    assert cells == _md_tables(page.with_suffix(".md").read_text(encoding="utf-8"))[0]["rows"]
+    for table in shown["definitions"]["tables"]:  # its settings there too
+        texts = [text for text, _ in table["rows"][3]]
+        assert "x</script><script>window.pwned=2</script>=<b>bold</b> & &amp;" in texts
+    _assert_page_is_markdown(shown, page.with_suffix(".md").read_text(encoding="utf-8"))
     browser.find_elements(By.CSS_SELECTOR, "button.toggle")[3].click()
     assert "</script>&" in browser.find_element(By.ID, "details-3").text
     injected = "return [window.pwned, document.querySelectorAll('img, b, #board svg').length]"
     assert browser.execute_script(injected) == [None, 0]
     assert browser.title == "atr-bench leaderboard: synthcaps, protocol pairs@1"
+
+
+def test_a_board_of_older_records_has_no_definitions_on_its_page(browser, tmp_path) -> None:
+    """Records older than schema 4 hold no other definitions: neither the Markdown nor the
+    page has the section, and the rest still matches."""
+    page = _hand_made_board(tmp_path, definitions=False)
+    _open(browser, page)
+    shown = browser.execute_script(PAGE_TABLES)
+    md = page.with_suffix(".md").read_text(encoding="utf-8")
+    _assert_page_is_markdown(shown, md)
+    assert (
+        shown["definitions"] is None
+        and shown["sections"] == []
+        and len(shown["board"]["rows"]) == 4
+    )
+    assert "ties=hits" not in browser.find_element("id", "page").text
 
 
 def test_the_page_is_one_file_that_loads_nothing(tmp_path) -> None:
@@ -325,8 +403,10 @@ def test_quoted_rows_and_their_sources_are_the_markdowns(browser, tmp_path) -> N
     _open(browser, page_file)
     page = browser.execute_script(PAGE_TABLES)
     md = page_file.with_suffix(".md").read_text(encoding="utf-8")
+    _assert_page_is_markdown(page, md)
     (quoted,) = _md_tables(md)
     assert page["board"] is None and page["reference"] == quoted and len(quoted["rows"]) > 1
+    assert page["definitions"] is None and page["sections"] == [f"Reference results ({QUOTED})"]
     assert "No usable run records for this dataset." in browser.find_element(By.ID, "page").text
     items = browser.find_elements(By.CSS_SELECTOR, "ul.sources li")
     listed = [line[2:] for line in md.splitlines() if line.startswith("- [")]

@@ -19,6 +19,8 @@ from atr_bench.report.columns import (
 )
 from atr_bench.report.text_table import Style, Table, chance_notes
 
+DEFINITIONS_TITLE = "Metric definitions side by side"
+"""The heading of a board's section of these tables (Markdown and page)."""
 DEFINITIONS_NOTE = (
     "The same rows and runs under the definitions of other papers and tools, from the same "
     'per-query ranks (README, "Metric definitions"). Unlabelled: atr-bench\'s own, ties '

@@ -1,5 +1,6 @@
 """What a board's HTML page shows, as plain data for its script: the cells exactly as the
-Markdown board writes them (same functions, same texts, bold kept apart from the text), what
+Markdown board writes them (same functions, same texts, bold kept apart from the text; its
+measured table, its tables of the metric definitions side by side and its quoted rows), what
 each row is filtered by, and per row what the page shows on demand: its provenance and its
 validation curves."""
 
@@ -18,6 +19,11 @@ from atr_bench.record.run_record import RunRecord
 from atr_bench.report.aggregate import Board, BoardRow
 from atr_bench.report.columns import STAT_COLUMNS
 from atr_bench.report.curves import CURVE_METRICS, row_curve
+from atr_bench.report.definitions_table import (
+    DEFINITIONS_TITLE,
+    definition_notes,
+    definition_tables,
+)
 from atr_bench.report.markdown import MARKDOWN
 from atr_bench.report.one_line import one_line
 from atr_bench.report.text_table import (
@@ -63,6 +69,17 @@ def _cell(text: str) -> dict[str, Any]:
     return {"text": text, "bold": bold, "sort": sort_value(text)}
 
 
+def _cells(texts: Sequence[Sequence[str]]) -> list[list[dict[str, Any]]]:
+    """A table body's cells as the page draws them."""
+    return [[_cell(text) for text in cells] for cells in texts]
+
+
+def _table(headers: Sequence[str], texts: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """A table the page draws as it is (not sorted or expanded): its columns and cells."""
+    body = _cells(texts)
+    return {"columns": _columns(headers, body), "rows": body}
+
+
 def _columns(headers: Sequence[str], body: Sequence[Sequence[dict[str, Any]]]) -> list[dict]:
     """Per column: its label, whether it sorts by number (every cell with a value starts with
     one) and whether lower is better (which way a first click sorts)."""
@@ -79,7 +96,7 @@ def page_data(
 ) -> dict[str, Any]:
     """Everything the page of one board shows."""
     headers, texts = measured_table(rows, PAGE) if rows else ([], [])
-    body = [[_cell(text) for text in cells] for cells in texts]
+    body = _cells(texts)
     return {
         "title": board.title,
         "header": header,
@@ -90,6 +107,7 @@ def page_data(
         "columns": _columns(headers, body),
         "filters": list(FILTERS),
         "rows": [_row(board, row, cells, header) for row, cells in zip(rows, body, strict=True)],
+        "definitions": _definitions(rows),
         "reference": _reference(ref),
     }
 
@@ -187,15 +205,30 @@ def _curves(row: BoardRow) -> list[dict[str, Any]]:
     return out
 
 
+def _definitions(rows: Sequence[BoardRow]) -> dict[str, Any] | None:
+    """The rows under each metric definition, per direction, with their notes, as the
+    Markdown board shows them (row i of each table is the board's row i); None where no
+    record holds the other definitions (older records), as the Markdown then has none."""
+    tables = definition_tables(rows, PAGE)
+    if not tables:
+        return None
+    return {
+        "title": DEFINITIONS_TITLE,
+        "notes": definition_notes(rows),
+        "tables": [
+            {"direction": direction, **_table(headers, texts)}
+            for direction, (headers, texts) in tables
+        ],
+    }
+
+
 def _reference(ref: pd.DataFrame) -> dict[str, Any] | None:
     """The quoted rows' table and their sources, as the Markdown board shows them."""
     if ref.empty:
         return None
-    headers, body = reference_table(ref, PAGE)
     return {
         "title": f"Reference results ({QUOTED})",
-        "columns": _columns(headers, [[_cell(text) for text in cells] for cells in body]),
-        "rows": [[_cell(text) for text in cells] for cells in body],
+        **_table(*reference_table(ref, PAGE)),
         "sources": [
             {"number": number, "source": str(source), "url": str(url), "note": str(note)}
             for (source, url, note), number in sources(ref).items()

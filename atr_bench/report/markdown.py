@@ -8,7 +8,11 @@ import pandas as pd
 from tabulate import tabulate
 
 from atr_bench.report.aggregate import BoardRow
-from atr_bench.report.definitions_table import definition_notes, definition_tables
+from atr_bench.report.definitions_table import (
+    DEFINITIONS_TITLE,
+    definition_notes,
+    definition_tables,
+)
 from atr_bench.report.text_table import (
     NOTES,
     QUOTED,
@@ -59,7 +63,7 @@ def _definitions_section(rows: Sequence[BoardRow]) -> list[str]:
     tables = definition_tables(rows, MARKDOWN)
     if not tables:
         return []
-    lines = ["", "## Metric definitions side by side"]
+    lines = ["", f"## {DEFINITIONS_TITLE}"]
     lines += [line for note in definition_notes(rows) for line in ("", note)]
     for direction, (headers, body) in tables:
         lines += ["", f"### {direction}", ""]

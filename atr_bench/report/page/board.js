@@ -1,6 +1,7 @@
 // The leaderboard page: draws one board from the JSON beside this script (sortable columns,
-// filters, marks, per-row provenance and validation curves). Text from the data only ever
-// goes into the page as text nodes, never as markup.
+// filters, marks, per-row provenance and validation curves, the rows under each metric
+// definition, the quoted rows). Text from the data only ever goes into the page as text
+// nodes, never as markup.
 (function () {
   "use strict";
 
@@ -82,6 +83,7 @@
       });
       entry.tr.hidden = !visible;
       entry.details.hidden = !visible || !entry.open;
+      entry.twins.forEach(function (tr) { tr.hidden = !visible; });
       if (visible) shown += 1;
     });
     shownCount.textContent = "showing " + shown + " of " + entries.length + " rows";
@@ -220,13 +222,18 @@
     return box;
   }
 
-  // ---- the measured table
+  // ---- the measured table; a row's entry also holds its lines in the other tables (twins),
+  // which its filters hide with it
+  var entries = data.rows.map(function (row, order) {
+    return { row: row, order: order, twins: [] };
+  });
+  var inBoardOrder = entries.slice();
+
   function drawBoard() {
     if (!data.rows.length) {
       page.appendChild(el("p", "No usable run records for this dataset."));
       return;
     }
-    var entries = data.rows.map(function (row, order) { return { row: row, order: order }; });
     drawFilters(entries);
     var wrap = page.appendChild(el("div", null, "table-wrap"));
     var table = wrap.appendChild(el("table", null, "board"));
@@ -277,28 +284,51 @@
     });
   }
 
-  // ---- what the marks mean, chance levels, and the quoted rows
+  // ---- what the marks mean, and chance levels
   function drawNotes() {
     var notes = page.appendChild(el("div", null, "notes"));
     data.notes_below.forEach(function (note) { notes.appendChild(el("p", note, "note")); });
   }
 
+  // a table drawn as it is (not sortable) into parent; returns its body's rows in order
+  function drawTable(parent, spec, className, id) {
+    var wrap = parent.appendChild(el("div", null, "table-wrap"));
+    var table = wrap.appendChild(el("table", null, className));
+    table.id = id;
+    var head = table.appendChild(el("thead")).appendChild(el("tr"));
+    spec.columns.forEach(function (column) { head.appendChild(el("th", column.label)); });
+    var body = table.appendChild(el("tbody"));
+    return spec.rows.map(function (cells) {
+      var tr = body.appendChild(el("tr"));
+      cells.forEach(function (cell, i) {
+        tr.appendChild(cellNode("td", cell, spec.columns[i].numeric));
+      });
+      return tr;
+    });
+  }
+
+  // ---- the board's rows under each metric definition, one table per direction
+  function drawDefinitions() {
+    var definitions = data.definitions;
+    if (!definitions) return;
+    var section = page.appendChild(el("section", null, "definitions"));
+    section.id = "definitions";
+    section.appendChild(el("h2", definitions.title));
+    var notes = section.appendChild(el("div", null, "notes"));
+    definitions.notes.forEach(function (note) { notes.appendChild(el("p", note, "note")); });
+    definitions.tables.forEach(function (spec) {
+      section.appendChild(el("h3", spec.direction));
+      var trs = drawTable(section, spec, "definitions", "definitions-" + spec.direction);
+      trs.forEach(function (tr, order) { inBoardOrder[order].twins.push(tr); });
+    });
+  }
+
+  // ---- the quoted rows and their sources
   function drawReference() {
     var ref = data.reference;
     if (!ref) return;
     page.appendChild(el("h2", ref.title));
-    var wrap = page.appendChild(el("div", null, "table-wrap"));
-    var table = wrap.appendChild(el("table", null, "reference"));
-    table.id = "reference";
-    var head = table.appendChild(el("thead")).appendChild(el("tr"));
-    ref.columns.forEach(function (column) { head.appendChild(el("th", column.label)); });
-    var body = table.appendChild(el("tbody"));
-    ref.rows.forEach(function (cells) {
-      var tr = body.appendChild(el("tr"));
-      cells.forEach(function (cell, i) {
-        tr.appendChild(cellNode("td", cell, ref.columns[i].numeric));
-      });
-    });
+    drawTable(page, ref, "reference", "reference");
     var list = page.appendChild(el("ul", null, "sources"));
     ref.sources.forEach(function (source) {
       var item = list.appendChild(el("li", "[" + source.number + "] " + source.source + ", "));
@@ -311,5 +341,6 @@
   drawHead();
   drawBoard();
   drawNotes();
+  drawDefinitions();
   drawReference();
 })();
