@@ -74,3 +74,19 @@ def test_plain_path_without_grad_or_under_autocast() -> None:
     frozen = GradBufferLinear(40, 24).requires_grad_(False)
     assert frozen(torch.randn(4, 40, requires_grad=True)).grad_fn is not None
     assert frozen.weight.grad is None
+
+
+def test_a_better_epoch_is_copied_into_the_best_states_tensors() -> None:
+    from atr_bench.run.training import _copy_state
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    best = _copy_state(model)
+    places = {k: v.data_ptr() for k, v in best.items()}
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    again = _copy_state(model, into=best)
+    assert again is best and {k: v.data_ptr() for k, v in again.items()} == places
+    for k, v in model.state_dict().items():
+        assert torch.equal(again[k], v) and again[k].data_ptr() != v.data_ptr()
+    other = _copy_state(nn.Linear(4, 3), into=best)  # other entries: a new copy
+    assert other is not best and set(other) == {"weight", "bias"}
