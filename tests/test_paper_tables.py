@@ -213,3 +213,29 @@ def test_the_csv_reads_as_it_is_and_its_provenance_is_beside_it(tmp_path: Path) 
     assert provenance["machines"] == ["cpu (x86_64, 1 threads)"]
     assert provenance["reproduce"][-1].startswith(f"atr-bench leaderboard --runs-dir {runs}")
     assert report.files[stem] == (out / f"{stem}.csv", out / f"{stem}.provenance.json")
+
+
+def test_rows_choose_the_latex_rows_and_bold_is_still_judged_against_all(
+    tmp_path: Path, capsys
+) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "boards"
+    _row(runs, "better", 2.0)
+    _row(runs, "mean", 1.0)
+    _row(runs, "max", 0.5)
+    args = ["leaderboard", "--runs-dir", str(runs), "--out", str(out), "--format", "md,tex"]
+    assert main([*args, "--rows", "mean,max"]) == 0
+    (tex,) = out.glob("*.tex")
+    text = tex.read_text(encoding="utf-8")
+    shown = [line.split(" & ")[1] for line in text.splitlines() if line.startswith("lms &")]
+    assert shown == ["mean", "max"]  # the board's order, "better" left out
+    assert r"\mathbf" not in text  # mean is best of the two shown, not of the board
+    assert "2 of the board's 3 rows; bold is judged against all." in text
+    assert "--rows mean,max" in text.splitlines()[0]  # the reproduce line keeps the choice
+    md = tex.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| better" in md  # the Markdown keeps every row
+    assert main([*args, "--overwrite", "--rows", "better"]) == 0
+    assert r"$\mathbf{" in tex.read_text(encoding="utf-8")  # shown and significantly best
+    capsys.readouterr()
+    assert main([*args, "--overwrite", "--rows", "mean,nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "--rows nosuch: names no row" in err and len(err.splitlines()) == 1

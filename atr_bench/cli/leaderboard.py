@@ -35,12 +35,7 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         default=",".join(FORMATS),
         help=f"comma-separated files to write (default: {','.join(FORMATS)})",
     )
-    p.add_argument(
-        "--columns",
-        default=",".join(LATEX_COLUMNS),
-        help="the LaTeX table's statistics, direction_metric comma-separated (default: "
-        f"{','.join(LATEX_COLUMNS)}; the Markdown and CSV boards keep every column)",
-    )
+    _add_latex_arguments(p)
     p.add_argument(
         "--intervals",
         default="t2a_R1,t2a_R10",
@@ -70,6 +65,22 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_leaderboard)
 
 
+def _add_latex_arguments(p: argparse.ArgumentParser) -> None:
+    """The paper table's choices: its statistics and its rows."""
+    p.add_argument(
+        "--columns",
+        default=",".join(LATEX_COLUMNS),
+        help="the LaTeX table's statistics, direction_metric comma-separated (default: "
+        f"{','.join(LATEX_COLUMNS)}; the Markdown and CSV boards keep every column)",
+    )
+    p.add_argument(
+        "--rows",
+        default="",
+        help="the LaTeX table's rows: poolings, extractors or 4+ characters of run hashes, "
+        "comma-separated (default: every row; bold is still judged against all of them)",
+    )
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from atr_bench.report.leaderboard import build_leaderboards
 
@@ -89,6 +100,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         include_smoke=args.include_smoke,
         prefer=args.prefer,
         columns=split(args.columns),
+        rows=split(args.rows),
         overwrite=args.overwrite,
     )
     print("\n".join(report.lines()))

@@ -23,6 +23,7 @@ from atr_bench.record.metric_names import BY_KEY
 from atr_bench.report.aggregate import Board, BoardRow
 from atr_bench.report.columns import HASH_CHARS, ORDER_COLUMN, STAT_COLUMNS, key_cells
 from atr_bench.report.formats import LATEX_COLUMNS
+from atr_bench.report.row_choice import chosen_rows
 from atr_bench.report.significant_best import significantly_best
 from atr_bench.report.stats import DIGITS, format_mean_std
 from atr_bench.report.text_table import NOTES, QUOTED, REFERENCE_KEYS, notes_below, sources
@@ -88,13 +89,18 @@ def render_latex(
     ref: pd.DataFrame,
     header: str,
     columns: Sequence[str] = LATEX_COLUMNS,
+    chosen: Sequence[str] = (),
 ) -> str:
-    """The whole LaTeX file of one board: the measured table, then the quoted one."""
+    """The whole LaTeX file of one board: the measured table (the rows ``chosen`` names, or
+    all; ``row_choice``), then the quoted one."""
     lines = [f"% {header}", _comment(f"Leaderboard: {board.title}. {NOTES}")]
     lines.append(r"% needs \usepackage{booktabs} in the preamble")
-    if rows:
-        lines += measured_float(board.title, board.stem, rows, columns)
-        lines += [_comment(note) for note in notes_below(rows)]
+    shown = chosen_rows(rows, chosen)
+    if rows and not shown:
+        lines.append(_comment(f"no row of this board is named by --rows {','.join(chosen)}"))
+    if shown:
+        lines += measured_float(board.title, board.stem, rows, columns, shown)
+        lines += [_comment(note) for note in notes_below(shown)]
     if not ref.empty:
         lines += ["", *reference_float(board.dataset, board.stem, ref, columns)]
     return "\n".join(lines) + "\n"
@@ -216,16 +222,25 @@ def _table(
 
 
 def measured_float(
-    title: str, stem: str, rows: Sequence[BoardRow], columns: Sequence[str]
+    title: str,
+    stem: str,
+    rows: Sequence[BoardRow],
+    columns: Sequence[str],
+    chosen: Sequence[BoardRow] | None = None,
 ) -> list[str]:
-    """The ``table`` float of the measured rows."""
+    """The ``table`` float of the ``chosen`` measured rows (all by default), bold judged
+    against all ``rows``."""
+    chosen = list(rows) if chosen is None else chosen
+    bold = {key: significantly_best(rows, key) for key in columns}
+    rows, board_rows = chosen, len(rows)
     shown, shared = naming_columns(rows)
     marks = settings_marks(rows) if "settings" in shown else {}
-    bold = {key: significantly_best(rows, key) for key in columns}
     caption = f"{tex_escape(title)}. Test split, mean $\\pm$ sample std over seeds"
     caption += f" ({tex_escape('; '.join(shared))})" if shared else ""
     caption += r". R@k and mAP@10 in \%, higher is better; ranks, lower. " + BOLD_RULE
     caption += f" {NEAR_BEST_RULE}" if any(row.near_best for row in rows) else ""
+    if len(rows) < board_rows:
+        caption += f" {len(rows)} of the board's {board_rows} rows; bold is judged against all."
     if marks:
         listed = "; ".join(f"{mark} {tex_escape(text)}" for text, mark in marks.items())
         caption += f" Settings away from the protocol's: {listed}."

@@ -46,6 +46,7 @@ from atr_bench.report.plot import save_plot
 from atr_bench.report.provenance import SIDECAR, Provenance, runs_made, write_sidecar
 from atr_bench.report.reference import reference_rows
 from atr_bench.report.reproduce import DEFAULT_RUNS_DIR, leaderboard_command, run_commands
+from atr_bench.report.row_choice import check_rows
 from atr_bench.report.significance import (
     INTERVAL_METRICS,
     check_intervals,
@@ -117,6 +118,8 @@ class BoardOptions:
     interval_method: str = INTERVAL_METHODS[0]
     include_smoke: bool = False
     columns: tuple[str, ...] = LATEX_COLUMNS
+    rows: tuple[str, ...] = ()
+    """The rows the LaTeX table shows (``row_choice``); empty: all."""
     prefer: str | None = None
     """The source whose copy of a conflicting run is taken (``sources.collect``)."""
 
@@ -131,6 +134,7 @@ class BoardOptions:
             if self.interval_method != INTERVAL_METHODS[0]
             else None,
             "--columns": ",".join(self.columns) if self.columns != LATEX_COLUMNS else None,
+            "--rows": ",".join(self.rows) or None,
             "--prefer": self.prefer,
         }
         flags = [part for flag, value in given.items() if value for part in (flag, value)]
@@ -150,6 +154,7 @@ def build_leaderboards(
     columns: Sequence[str] = LATEX_COLUMNS,
     overwrite: bool = True,
     prefer: str | None = None,
+    rows: Sequence[str] = (),
 ) -> LeaderboardReport:
     """Aggregate every record under ``runs_dir`` into per-dataset leaderboards in ``out_dir``.
 
@@ -159,8 +164,8 @@ def build_leaderboards(
     then the leaderboard call, or ``command`` instead. Rows whose records kept per-query ranks
     get 95 % intervals of the ``intervals`` metrics, resampling what ``interval_method`` says.
     Smoke-sized runs are left off unless ``include_smoke`` (then on boards of their own).
-    ``columns``: the LaTeX table's. Without ``overwrite`` nothing is written when a file to
-    write exists already (``files.replacing``).
+    ``columns`` and ``rows``: the LaTeX table's (``row_choice``). Without ``overwrite``
+    nothing is written when a file to write exists already (``files.replacing``).
     """
     options = BoardOptions(
         _checked_formats(formats),
@@ -169,6 +174,7 @@ def build_leaderboards(
         check_method(interval_method),
         include_smoke,
         check_columns(columns),
+        tuple(dict.fromkeys(rows)),
         prefer,
     )
     runs_dirs = [Path(runs_dir)] if isinstance(runs_dir, str | Path) else list(map(Path, runs_dir))
@@ -183,7 +189,14 @@ def build_leaderboards(
         _made(board, read.boards[board], read, origins, options, call)
         for board in sorted(read.boards, key=lambda b: (b.dataset, b.protocol, b.stem))
     ]
+    check_rows(options.rows, (board.rows for board in made))
     files = _write_all(made, out_dir, options.formats, overwrite)
+    return _report(out_dir, made, read, files)
+
+
+def _report(
+    out_dir: Path, made: Sequence[MadeBoard], read: _Read, files: dict[str, tuple[Path, ...]]
+) -> LeaderboardReport:
     collected = read.collected
     return LeaderboardReport(
         out_dir=out_dir,
@@ -366,7 +379,9 @@ def _write_board(made: MadeBoard, paths: Sequence[Path]) -> tuple[Path, ...]:
     texts = {
         ".md": lambda: render_markdown(board.title, rows, made.ref, header),
         ".csv": lambda: render_csv(board, rows),
-        ".tex": lambda: render_latex(board, rows, made.ref, header, made.options.columns),
+        ".tex": lambda: render_latex(
+            board, rows, made.ref, header, made.options.columns, made.options.rows
+        ),
         ".html": lambda: render_html(board, rows, made.ref, header),
     }
     for path in paths:
