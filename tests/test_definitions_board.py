@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ranked_records import similarities, write_seed
 
 from atr_bench.cli.main import main
 from atr_bench.record.metric_names import BY_KEY, DEFINITION_KEYS, definitions
-from atr_bench.record.ranks import ranks_path, write_ranks
-from atr_bench.record.results import read_record, read_records, record_path, write_record
-from atr_bench.record.run_record import ProtocolRef, RunRecord, schema_problem
+from atr_bench.record.results import read_record, read_records, record_path
+from atr_bench.record.run_record import RunRecord, schema_problem
 from atr_bench.report.chance import chance_levels
 from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.run.metrics import metrics_from_ranks, query_ranks
@@ -29,10 +29,7 @@ CAPTION_CLIP = np.repeat(np.arange(N_CLIPS), PER_CLIP)
 def _record(runs: Path, pooling: str, skill: float, seed: int, old: bool = False) -> RunRecord:
     """One seed's record and ranks as a run writes them; ``old``: as schema 3 wrote them (no
     other definitions in ``test``, no tie counts in the ranks file)."""
-    rng = np.random.default_rng(seed)
-    sims = rng.normal(size=(len(CAPTION_CLIP), N_CLIPS)).round(0)  # coarse: many ties
-    sims[np.arange(len(CAPTION_CLIP)), CAPTION_CLIP] += skill
-    ranks = query_ranks(sims, CAPTION_CLIP)
+    ranks = query_ranks(similarities(CAPTION_CLIP, skill, seed, decimals=0), CAPTION_CLIP)
     run_id = f"synthcaps-lms-{pooling}-s{seed}"
     test = metrics_from_ranks(ranks)
     if old:
@@ -40,22 +37,18 @@ def _record(runs: Path, pooling: str, skill: float, seed: int, old: bool = False
         test = {
             d: {k: v for k, v in m.items() if k not in DEFINITION_KEYS} for d, m in test.items()
         }
-    record = RunRecord(
-        run_id=run_id,
-        created=f"2026-01-01T00:00:0{seed}+00:00",
+    record = write_seed(
+        runs,
+        run_id,
+        ranks,
         dataset="synthcaps",
-        extractor="lms",
         pooling=pooling,
         seed=seed,
-        protocol=ProtocolRef("lou2022", 1),
-        protocol_hash=f"{pooling}hash".ljust(12, "0"),
-        device="cpu (x86_64, 1 threads)",
-        sizes={"test": {"clips": N_CLIPS, "captions": len(CAPTION_CLIP)}},
         test=test,
+        sizes={"test": {"clips": N_CLIPS, "captions": len(CAPTION_CLIP)}},
         metric_definitions=None if old else definitions(test["t2a"]),
-        ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
     )
-    path = write_record(record_path(runs, run_id), record)
+    path = record_path(runs, run_id)
     if old:
         path.write_text(json.dumps({**json.loads(path.read_text()), "schema": 3}))
     return record

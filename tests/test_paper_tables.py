@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ranked_records import similarities, write_seed
 
 from atr_bench.cli.main import main
-from atr_bench.record.ranks import ranks_path, read_record_ranks, write_ranks
-from atr_bench.record.results import read_records, record_path, write_record
-from atr_bench.record.run_record import ProtocolRef, RunRecord
+from atr_bench.record.ranks import read_record_ranks
+from atr_bench.record.results import read_records
 from atr_bench.report.aggregate import aggregate, by_board, mark_best
 from atr_bench.report.csv_table import measured_frame
 from atr_bench.report.latex import naming_columns
 from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.report.significance import mark_significance
 from atr_bench.report.significant_best import beats, significantly_best
-from atr_bench.run.metrics import metrics_from_ranks, query_ranks
+from atr_bench.run.metrics import query_ranks
 
 N_CLIPS, PER_CLIP = 40, 5
 CAPTION_CLIP = np.repeat(np.arange(N_CLIPS), PER_CLIP)
@@ -38,27 +38,20 @@ def _row(
     """A row of records with per-query ranks of similarities: noise plus ``skill`` on each
     caption's own clip (each seed its own noise, or ``noise`` for all)."""
     for seed in seeds:
-        rng = np.random.default_rng(seed if noise is None else noise)
-        sims = rng.normal(size=(len(CAPTION_CLIP), N_CLIPS))
-        sims[np.arange(len(CAPTION_CLIP)), CAPTION_CLIP] += skill
-        ranks = query_ranks(sims, CAPTION_CLIP)
+        sims = similarities(CAPTION_CLIP, skill, seed if noise is None else noise)
         fields = {"protocol_hash": f"{pooling}hash".ljust(12, "0"), **extra}
         run_id = f"audiocaps-lms-{pooling}-{fields['protocol_hash']}-s{seed}"
-        record = RunRecord(
-            run_id=run_id,
-            created=f"2026-01-01T00:00:0{seed}+00:00",
+        ranks = query_ranks(sims, CAPTION_CLIP)
+        write_seed(
+            runs,
+            run_id,
+            ranks,
             dataset="audiocaps",
-            extractor="lms",
             pooling=pooling,
-            text_encoder="word2vec",
             seed=seed,
-            protocol=ProtocolRef("lou2022", 1),
-            device="cpu (x86_64, 1 threads)",
-            test=metrics_from_ranks(ranks),
-            ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
+            text_encoder="word2vec",
             **fields,
         )
-        write_record(record_path(runs, run_id), record)
 
 
 def _pdflatex() -> str:

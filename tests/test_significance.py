@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ranked_records import similarities, write_seed
 
 from atr_bench.cli.main import main
 from atr_bench.record.ranks import ranks_path, read_ranks, write_ranks
-from atr_bench.record.results import read_record, record_path, write_record
-from atr_bench.record.run_record import ProtocolRef, RunRecord, Seconds
+from atr_bench.record.results import read_record, record_path
+from atr_bench.record.run_record import Seconds
 from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.report.significance import (
     interval,
@@ -31,10 +32,7 @@ CAPTION_CLIP = np.repeat(np.arange(N_CLIPS), PER_CLIP)
 
 def _sims(skill: float, seed: int) -> np.ndarray:
     """Captions x clips similarities: noise plus ``skill`` on every caption's own clip."""
-    rng = np.random.default_rng(seed)
-    sims = rng.normal(size=(len(CAPTION_CLIP), N_CLIPS)).round(1)  # rounding makes ties
-    sims[np.arange(len(CAPTION_CLIP)), CAPTION_CLIP] += skill
-    return sims
+    return similarities(CAPTION_CLIP, skill, seed, decimals=1)  # rounding makes ties
 
 
 def test_ranks_reproduce_every_metric_exactly(tmp_path: Path) -> None:
@@ -74,22 +72,16 @@ def _row(
     for seed in seeds:
         run_id = f"synthcaps-lms-{pooling}-s{seed}"
         ranks = query_ranks(_sims(skill, seed if noise is None else noise), CAPTION_CLIP)
-        record = RunRecord(
-            run_id=run_id,
-            created=f"2026-01-01T00:00:0{seed}+00:00",
+        write_seed(
+            runs,
+            run_id,
+            ranks,
             dataset="synthcaps",
-            extractor="lms",
             pooling=pooling,
             seed=seed,
-            protocol=ProtocolRef("lou2022", 1),
-            protocol_hash=f"{pooling}hash".ljust(12, "0"),
-            device="cpu (x86_64, 1 threads)",
             seconds=Seconds(load=1.0, train=10.0 + seed, test=1.0),
-            test=metrics_from_ranks(ranks),
             parameters=1000 * len(pooling),
-            ranks=write_ranks(ranks_path(runs, run_id), ranks).name,
         )
-        write_record(record_path(runs, run_id), record)
     return f"{pooling}hash"
 
 
