@@ -55,6 +55,24 @@ def test_rows_read_ahead_are_the_rows_asked_for(store):
     streamed.prefetch(whole, index)  # a loaded tensor: nothing to read
 
 
+def test_a_training_loop_reads_every_batch_once_and_ahead(store, monkeypatch):
+    """The loop asks for the next batch before it takes the current one (read a step
+    earlier): both reads ahead are kept, so no batch is read twice or waited for twice."""
+    order = ["c3", "c0", "c4", "c1"]
+    whole, _ = read_features(store, order, frames=5)
+    features, _ = streamed.open_streamed(store, order, frames=5, dim=3, progress=False)
+    reads = []
+    read = features._read
+    monkeypatch.setattr(features, "_read", lambda rows: (reads.append(rows), read(rows))[1])
+    batches = [torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([1, 2])]
+    features.prefetch(batches[0])
+    for i, batch in enumerate(batches):
+        if i + 1 < len(batches):
+            features.prefetch(batches[i + 1])
+        assert torch.equal(features[batch], whole[batch])
+    assert reads == [tuple(batch.tolist()) for batch in batches]
+
+
 def test_contiguous_float32_clips_are_read_without_hdf5_and_others_through_it(tmp_path):
     rng = np.random.default_rng(1)
     path = tmp_path / "mixed.h5"

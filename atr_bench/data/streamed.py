@@ -25,6 +25,10 @@ SCAN_BYTES = 64 << 20
 every clip (shape, NaN, inf) before training starts rather than in the middle of it."""
 
 
+AHEAD = 2
+"""Batches read ahead at most (``StreamedFeatures.prefetch``)."""
+
+
 class StreamedFeatures:
     """Stands in for the ``[N, frames, dim]`` audio tensor of a split: indexing it with a slice
     or a tensor of row numbers reads those clips from the file onto ``device``. ``prefetch``
@@ -46,7 +50,7 @@ class StreamedFeatures:
         self._handle: h5py.File | None = None
         self._fd: int | None = None
         self._reader: ThreadPoolExecutor | None = None
-        self._ahead: tuple[tuple[int, ...], Future[torch.Tensor]] | None = None
+        self._ahead: dict[tuple[int, ...], Future[torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -60,20 +64,24 @@ class StreamedFeatures:
         return tuple(range(len(self))[index] if isinstance(index, slice) else index.tolist())
 
     def prefetch(self, index: slice | torch.Tensor) -> None:
-        """Start reading ``index``'s rows in the background; the next ``self[index]`` with the
-        same rows takes them (any other index reads as usual)."""
+        """Start reading ``index``'s rows in the background; a later ``self[index]`` with the
+        same rows takes them (any other index reads as usual). The reads ahead of the last
+        ``AHEAD`` calls are kept: a training loop asks for the next batch while the current
+        one, asked for a step earlier, is still to be taken."""
         if self._reader is None:
             self._reader = ThreadPoolExecutor(1, thread_name_prefix="atr-bench-read")
         rows = self._rows(index)
-        self._ahead = (rows, self._reader.submit(self._read, rows))
+        self._ahead[rows] = self._reader.submit(self._read, rows)
+        while len(self._ahead) > AHEAD:
+            del self._ahead[next(iter(self._ahead))]  # the thread reads it anyway, unused
 
     def __getitem__(self, index: slice | torch.Tensor) -> torch.Tensor:
-        rows, ahead = self._rows(index), self._ahead
-        self._ahead = None
-        if ahead is not None and ahead[0] == rows:
-            return ahead[1].result()
+        rows = self._rows(index)
+        ahead = self._ahead.pop(rows, None)
         if ahead is not None:
-            ahead[1].result()  # one reader of the file at a time
+            return ahead.result()
+        for pending in self._ahead.values():
+            pending.result()  # one reader of the file at a time
         return self._read(rows)
 
     def _read(self, rows: tuple[int, ...]) -> torch.Tensor:

@@ -87,6 +87,8 @@ def _train_epoch(
     losses = []
     batches = batching(config.batch_items)(split, generator, config.batch_size, device)
     batch = next(batches, None)
+    if batch is not None:
+        prefetch(split.audio, batch[0])
     while batch is not None:
         following = next(batches, None)
         if following is not None:
