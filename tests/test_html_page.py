@@ -85,6 +85,7 @@ const section = document.getElementById('definitions');
 return {
   board: read(document.getElementById('board')),
   reference: read(document.getElementById('reference')),
+  preface: texts(document.querySelectorAll('p.preface')),
   notes: texts([...document.querySelectorAll('p.note')].filter((p) => !p.closest('section'))),
   definitions: section && {
     notes: texts(section.querySelectorAll('p.note')),
@@ -124,11 +125,14 @@ def _md_tables(md: str) -> list[dict[str, Any]]:
     return tables
 
 
+def _paragraphs(md: str) -> list[str]:
+    return [p.strip() for p in md.split("\n\n") if p.strip()]
+
+
 def _md_notes(md: str) -> list[str]:
     """The paragraphs of a Markdown board that explain it (not its title, header or tables)."""
-    paragraphs = [p.strip() for p in md.split("\n\n")]
     skip = ("<!--", "#", "|", "_", "Published", "- [", "No usable run records")
-    return [p for p in paragraphs if p and not p.startswith(skip)]
+    return [p for p in _paragraphs(md) if not p.startswith(skip)]
 
 
 DEFINITIONS = "Metric definitions side by side"
@@ -154,6 +158,9 @@ def _md_page(md: str) -> dict[str, Any]:
             "tables": _md_tables(definitions),
         },
         "reference": _md_tables(quoted[0])[0] if quoted else None,
+        "preface": [p for p in _paragraphs(quoted[0]) if p.startswith("Published")]
+        if quoted
+        else [],  # what the quoted rows are, above them
         "sections": list(sections),  # a section the page lacks fails here
     }
 

@@ -29,6 +29,7 @@ from atr_bench.report.one_line import one_line
 from atr_bench.report.text_table import (
     NOTES,
     QUOTED,
+    REFERENCE_PREFACE,
     measured_table,
     notes_below,
     reference_table,
@@ -228,6 +229,7 @@ def _reference(ref: pd.DataFrame) -> dict[str, Any] | None:
         return None
     return {
         "title": f"Reference results ({QUOTED})",
+        "preface": REFERENCE_PREFACE,
         **_table(*reference_table(ref, PAGE)),
         "sources": [
             {"number": number, "source": str(source), "url": str(url), "note": str(note)}

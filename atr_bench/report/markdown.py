@@ -16,6 +16,7 @@ from atr_bench.report.definitions_table import (
 from atr_bench.report.text_table import (
     NOTES,
     QUOTED,
+    REFERENCE_PREFACE,
     Style,
     measured_table,
     notes_below,
@@ -45,10 +46,7 @@ def render_markdown(title: str, rows: Sequence[BoardRow], ref: pd.DataFrame, hea
         lines.append("No usable run records for this dataset.")
     if not ref.empty:
         lines += ["", f"## Reference results ({QUOTED})", ""]
-        lines.append(
-            f"Published numbers, {QUOTED} by this harness; they are not ranked or marked "
-            "against the measured rows above. Metrics not published are shown as –."
-        )
+        lines.append(REFERENCE_PREFACE)
         lines.append("")
         headers, body = reference_table(ref, MARKDOWN)
         lines.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))

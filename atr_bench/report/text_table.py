@@ -22,6 +22,11 @@ from atr_bench.report.significance import METHODS, NEAR_BEST
 from atr_bench.report.stats import DIGITS, format_mean_std
 
 QUOTED = "quoted, not re-run"
+REFERENCE_PREFACE = (
+    f"Published numbers, {QUOTED} by this harness; they are not ranked or marked against the "
+    "measured rows above. Metrics not published are shown as –."
+)
+"""The paragraph that opens a board's quoted rows (Markdown and page)."""
 NOTES = (
     "Mean ± sample std over seeds (test split). R@k and mAP@10 in percent, higher is better; "
     "MedR lower is better; order acc. = percent of captions preferring their own clip over its "

@@ -328,6 +328,7 @@
     var ref = data.reference;
     if (!ref) return;
     page.appendChild(el("h2", ref.title));
+    page.appendChild(el("p", ref.preface, "preface"));
     drawTable(page, ref, "reference", "reference");
     var list = page.appendChild(el("ul", null, "sources"));
     ref.sources.forEach(function (source) {
