@@ -11,6 +11,7 @@ from pathlib import Path
 from atr_bench.cli.options import path_arg, writable_dir
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.names import check_name
+from atr_bench.files.replacing import refuse_replacing
 
 FILTERS = {
     "dataset": "datasets",
@@ -59,8 +60,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         raise AtrBenchError(f"--runs-dir {args.runs_dir}: no such runs folder")
     if args.out.is_dir():
         raise AtrBenchError(f"--out {args.out}: a folder; name the bundle's file")
-    if args.out.exists() and not args.overwrite:
-        raise AtrBenchError(f"--out {args.out}: already there; pass --overwrite to replace it")
+    if not args.overwrite:
+        refuse_replacing([args.out])
     writable_dir(args.out.parent, "--out")
     runs, problems = pick_runs(args.runs_dir, selection)
     for problem in problems:

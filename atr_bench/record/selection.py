@@ -16,7 +16,13 @@ from atr_bench.record.results import REDO, Problem, record_from
 from atr_bench.record.run_record import RunRecord
 
 MIN_HASH = 4
-"""Fewest characters of a protocol hash that pick a row (as ``atr-bench compare`` takes)."""
+"""Fewest characters of a protocol hash that name a row (bundle filters, ``compare``, the
+paper table's ``--rows``)."""
+
+
+def names_hash(prefix: str, protocol_hash: str | None) -> bool:
+    """Whether ``prefix`` names ``protocol_hash``: its first ``MIN_HASH`` or more characters."""
+    return len(prefix) >= MIN_HASH and (protocol_hash or "").startswith(prefix)
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Selection:
             (self.protocol, {protocol, protocol.partition("@")[0]} & set(self.protocol)),
             (self.extractor, record.extractor in self.extractor),
             (self.pooling, record.pooling in self.pooling),
-            (self.hash, any((record.protocol_hash or "").startswith(h) for h in self.hash)),
+            (self.hash, any(names_hash(h, record.protocol_hash) for h in self.hash)),
             (self.run_id, run_id in self.run_id),
         )
         return all(bool(ok) for wanted, ok in checks if wanted)

@@ -14,13 +14,11 @@ from atr_bench.errors import AtrBenchError
 from atr_bench.record.metric_names import BY_KEY, DIRECTIONS
 from atr_bench.record.ranks import QueryRanks
 from atr_bench.record.run_record import RunRecord
+from atr_bench.record.selection import MIN_HASH, names_hash
 from atr_bench.report.aggregate import GROUP_KEYS
 from atr_bench.report.columns import BOARD_DEFINITIONS, HASH_CHARS
 from atr_bench.report.significance import COMPARED, Difference, has_scores, paired, pooled
 from atr_bench.report.sources import Collected, collect
-
-MIN_PREFIX = 4
-"""Fewest characters of a protocol hash that name a row."""
 
 
 def find_row(records: Sequence[RunRecord], name: str) -> list[RunRecord]:
@@ -29,12 +27,11 @@ def find_row(records: Sequence[RunRecord], name: str) -> list[RunRecord]:
     runs = [r for r in records if r.run_id == name]
     if runs:
         return runs
-    if len(name) >= MIN_PREFIX:
-        runs = [r for r in records if (r.protocol_hash or "").startswith(name)]
+    runs = [r for r in records if names_hash(name, r.protocol_hash)]
     groups = {(r.dataset, *(str(getattr(r, k)) for k in GROUP_KEYS)) for r in runs}
     if not runs:
         raise AtrBenchError(
-            f"{name}: no run id or protocol hash (at least {MIN_PREFIX} characters, as in the "
+            f"{name}: no run id or protocol hash (at least {MIN_HASH} characters, as in the "
             "leaderboard's hash column) of a record under --runs-dir"
         )
     if len(groups) > 1:

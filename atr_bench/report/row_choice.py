@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from atr_bench.errors import AtrBenchError
+from atr_bench.record.selection import MIN_HASH, names_hash
 from atr_bench.report.aggregate import BoardRow
-
-MIN_HASH = 4
-"""Fewest characters of a run hash that choose a row."""
 
 
 def chooses(selector: str, row: BoardRow) -> bool:
@@ -20,7 +18,7 @@ def chooses(selector: str, row: BoardRow) -> bool:
     keys = row.keys
     if selector in (keys["pooling"], keys["extractor"]):
         return True
-    return len(selector) >= MIN_HASH and str(keys["protocol_hash"]).startswith(selector)
+    return names_hash(selector, str(keys["protocol_hash"]))
 
 
 def chosen_rows(rows: Sequence[BoardRow], selectors: Sequence[str]) -> list[BoardRow]:
