@@ -344,11 +344,11 @@ def _copy_state(
     entries (a better epoch replaces the best one without another 284 MB at the AudioCaps
     shape), else into new ones."""
     state = model.state_dict()
-    same = into is not None and all(
-        k in into and into[k].shape == v.shape and into[k].dtype == v.dtype
-        for k, v in state.items()
-    )
-    if into is None or not same or into.keys() != state.keys():
+    if (
+        into is None
+        or into.keys() != state.keys()
+        or any(into[k].shape != v.shape or into[k].dtype != v.dtype for k, v in state.items())
+    ):
         return {k: v.detach().clone() for k, v in state.items()}
     for k, v in state.items():
         into[k].copy_(v)
