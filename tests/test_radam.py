@@ -60,3 +60,28 @@ def test_each_resumes_the_others_state():
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     assert int(again.state[again.param_groups[0]["params"][0]]["step"]) == 8
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_the_first_step_equals_the_update_from_zero_moments(decoupled):
+    """The moments are allocated unfilled and written by the first step: its parameters and
+    moments equal, bit for bit, the update from zeroed moments."""
+    ours, ref = _params(), _params()
+    mine = RAdam(ours, decoupled_weight_decay=decoupled, **SETTINGS)
+    grads = [torch.randn(p.shape, generator=torch.Generator().manual_seed(2)) for p in ours]
+    _step(mine, ours, grads)
+    beta1, beta2 = SETTINGS["betas"]
+    lr, decay = SETTINGS["lr"], SETTINGS["weight_decay"]
+    with torch.no_grad():
+        for p, q, g in zip(ours, ref, grads, strict=True):
+            m, v = torch.zeros_like(q), torch.zeros_like(q)
+            if decoupled:
+                q.mul_(1 - lr * decay)
+            else:
+                g = g.add(q, alpha=decay)
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            q.add_(m, alpha=-lr / (1 - beta1))
+            state = mine.state[p]
+            assert torch.equal(state["exp_avg"], m) and torch.equal(state["exp_avg_sq"], v)
+            assert torch.equal(p, q)

@@ -141,6 +141,62 @@ def _trainer(tiny_data: Path, tmp_path: Path, tiny_options, **request):
     return train
 
 
+@pytest.mark.parametrize("scores", [(3.0, 5.0, 4.0, 2.0), (1.0, 2.0, 2.0, 4.0)])
+def test_the_best_epochs_weights_are_returned_and_saved(
+    tiny_data, tmp_path, monkeypatch, tiny_options, scores
+):
+    """Whichever epoch validation picks (an earlier one, or the last), training returns
+    exactly that epoch's weights, and the resume file after the last epoch holds them; the
+    copy of the best weights is made only when a later epoch trains."""
+    from atr_bench.run.execute import build_model, seed_everything
+
+    real_evaluate = training.evaluate
+    script = iter(scores)
+
+    def scripted(*args, **kwargs):  # the real validation, its selection score scripted
+        val = real_evaluate(*args, **kwargs)
+        val["t2a"]["geo"] = next(script)
+        return val
+
+    monkeypatch.setattr(training, "evaluate", scripted)
+    request = RunRequest(
+        dataset_options=tuple(sorted(tiny_options.items())), pooling="netvlad", epochs=4
+    )
+    the_plan = plan(request, registry(), tiny_data)
+    cpu = torch.device("cpu")
+    splits = load_data(the_plan, RunContext(cpu, tmp_path / "runs", tiny_data))
+    seed_everything(0)
+    model = build_model(the_plan, splits)
+    seen: list[dict[str, torch.Tensor]] = []
+
+    class Snapshots:
+        def log_epoch(self, entry):  # after each epoch's validation
+            seen.append({k: v.clone() for k, v in model.state_dict().items()})
+
+        def close(self, finished):
+            pass
+
+    copies = []
+    real_copy = training._copy_state
+    monkeypatch.setattr(
+        training, "_copy_state", lambda *a, **k: copies.append(1) or real_copy(*a, **k)
+    )
+    checkpoint = tmp_path / "resume.pt"
+    c, protocol = the_plan.config, the_plan.protocol
+    outcome = training.train(
+        model, splits.train, splits.val, c, protocol, 0, cpu, checkpoint, False, curves=Snapshots()
+    )
+    best = max(range(4), key=lambda i: (scores[i], i))  # a tie goes to the later epoch
+    assert outcome.best_epoch == best + 1 and len(seen) == 4
+    improved = [i for i in range(4) if scores[i] >= max(scores[:i], default=-1)]
+    assert len(copies) == len([i for i in improved if i < 3])  # none before training, none last
+    assert any(not torch.equal(seen[best][k], seen[-1][k]) for k in seen[best]) == (best < 3)
+    final = torch.load(checkpoint, weights_only=True)
+    for key, value in seen[best].items():
+        assert torch.equal(outcome.best_state[key], value)
+        assert torch.equal(final["best_state"][key], value)
+
+
 def test_interrupted_training_resumes_to_the_uninterrupted_result(
     tiny_data, tmp_path, monkeypatch, tiny_options, interrupted_at
 ):

@@ -162,7 +162,7 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     identity = _identity(config, seed, device)
     parts = _Parts(model, optimizer, scheduler, generator)
-    done = _Progress(curve=[], best_score=-math.inf, best_epoch=0, best_state=_copy_state(model))
+    done = _Progress(curve=[], best_score=-math.inf, best_epoch=0, best_state=None)
     if checkpoint is not None and checkpoint.exists():
         done = _resume(checkpoint, identity, parts, done, config.epochs, label)
         if progress and done.epoch:
@@ -178,7 +178,10 @@ def train(
         disable=not progress,
         leave=False,
     )
+    spare: dict[str, torch.Tensor] | None = None  # a former best state's tensors, for reuse
     for epoch in bar:
+        if done.best_epoch and done.best_state is None:  # the live weights, about to train
+            done.best_state = _copy_state(model, into=spare)
         loss = _train_epoch(model, train_split, optimizer, loss_fn, generator, config, device)
         scheduler.step()
         val = evaluate(model, val_split, device, config.amp)
@@ -187,11 +190,13 @@ def train(
         curves.log_epoch(done.curve[-1])
         if improves(score, done.best_score, protocol.selection_ties):
             done.best_score, done.best_epoch = score, epoch + 1
-            done.best_state = _copy_state(model, into=done.best_state)
+            if done.best_state is not None:
+                spare = done.best_state
+            done.best_state = None  # the live weights, until another epoch trains them
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=done.best_epoch)
         if checkpoint is not None:
             _save_resume(checkpoint, identity, parts, done, last=epoch + 1 == config.epochs)
-    return Outcome(done.curve, done.best_epoch, done.best_state)
+    return Outcome(done.curve, done.best_epoch, _best_weights(model, done))
 
 
 @dataclass(frozen=True)
@@ -206,12 +211,14 @@ class _Parts:
 
 @dataclass
 class _Progress:
-    """Training so far: the curve (one entry per finished epoch) and the best epoch."""
+    """Training so far: the curve (one entry per finished epoch) and the best epoch, whose
+    weights are ``best_state``, or the model's own while it has not trained further (None):
+    the best weights are copied only when another epoch is to change them."""
 
     curve: list[dict[str, Any]]
     best_score: float
     best_epoch: int
-    best_state: dict[str, torch.Tensor]
+    best_state: dict[str, torch.Tensor] | None
 
     @property
     def epoch(self) -> int:
@@ -248,7 +255,7 @@ def _resume(
             raise _not_this_runs(checkpoint, f"its weights do not fit ({exc})") from None
     parts.generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
-    best_state = state["best_state"] or _copy_state(parts.model)  # None: the epoch's own
+    best_state = state["best_state"]  # None: the epoch's own, the weights just restored
     return _Progress(list(state["curve"]), state["best_score"], state["best_epoch"], best_state)
 
 
@@ -268,13 +275,13 @@ def _save_resume(
     }
     if last:
         state |= {"model": None, "optimizer": None, "scheduler": None}
-        state["best_state"] = done.best_state
+        state["best_state"] = _best_weights(parts.model, done)
     else:
         state |= {
             "model": parts.model.state_dict(),
             "optimizer": parts.optimizer.state_dict(),
             "scheduler": parts.scheduler.state_dict(),
-            "best_state": None if done.best_epoch == done.epoch else done.best_state,
+            "best_state": done.best_state,
         }
     save_torch(checkpoint, state)
 
@@ -335,6 +342,13 @@ def _resume_problem(state: dict[str, Any], epochs: int) -> str | None:
     if (state.get("model") is None) != last or (last and state.get("best_state") is None):
         return "its weights do not match its epoch"
     return None
+
+
+def _best_weights(model: torch.nn.Module, done: _Progress) -> dict[str, torch.Tensor]:
+    """The best epoch's weights: the kept copy, or the model's own when they are the best."""
+    if done.best_state is not None:
+        return done.best_state
+    return {k: v.detach() for k, v in model.state_dict().items()}
 
 
 def _copy_state(
