@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from atr_bench.cli.main import main
-from atr_bench.components.poolings.simple import MaxPooling, MeanPooling
+from atr_bench.components.poolings.simple import MaxPooling, MeanPooling, zero_padding
 from atr_bench.components.poolings.vlad import NetRVLAD, NetVLAD
 from atr_bench.components.protocols import RANGER
 from atr_bench.plugins.registry import registry
@@ -266,6 +266,21 @@ def test_vlad_zero_padding_counts_padded_frames_as_zeros(cls):
     everything = torch.ones_like(mask)
     torch.testing.assert_close(zeros(x, mask), masked(zeroed, everything))
     assert not torch.allclose(zeros(x, mask), masked(x, mask))
+
+
+@pytest.mark.parametrize("fill", [0.0, 7.0, float("nan"), float("inf")])
+def test_zero_padding_copies_only_where_the_padding_is_not_zero(fill):
+    """Padded frames come out 0 whatever they held; ``x`` is never changed, and it is returned
+    itself (no 32.5 MB copy a step at the AudioCaps shape) where its padding is 0 already."""
+    x, mask = _padded()
+    x[~mask] = fill
+    before = x.clone()
+    out = zero_padding(x, mask)
+    assert torch.equal(out[mask], before[mask]) and (out[~mask] == 0).all()
+    assert torch.equal(x.nan_to_num(), before.nan_to_num())  # x unchanged, NaN included
+    assert (out is x) == (fill == 0.0)
+    x.requires_grad_(True)  # a gradient at padded frames would pass through x itself
+    assert zero_padding(x, mask) is not x
 
 
 def test_vlad_assignment_without_bias_and_with_normal_init():
