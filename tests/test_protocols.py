@@ -20,7 +20,7 @@ from atr_bench.report.leaderboard import build_leaderboards
 from atr_bench.run.batches import CaptionGroups
 from atr_bench.run.config import DEFAULT_PROTOCOL, RunRequest
 from atr_bench.run.losses import max_margin_loss
-from atr_bench.run.model import DualEncoder
+from atr_bench.run.model import RENORM_EPS, DualEncoder, l2_renorm
 from atr_bench.run.optim import build_optimizer
 from atr_bench.run.plan import plan
 from atr_bench.run.training import caption_mean, improves
@@ -298,6 +298,27 @@ def test_max_zero_padding_lets_the_zeros_in():
     assert (MaxPooling(5)(x, mask) < 0).all()
     zeros = MaxPooling(5, padding="zeros")(x, mask)
     assert (zeros[1:] == 0).all() and (zeros[0] < 0).all()  # clip 0 has no padding
+
+
+def test_l2_renorms_gradient_is_autograds_through_the_division_and_the_norm():
+    """The renormalisation's own backward: torch's gradcheck in float64, and in float32 the
+    gradient autograd's chain gives, up to rounding; a zero row gets ``g / eps``, as the
+    norm's gradient is 0 there. The output is the plain expression's, bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 40, dtype=torch.float64) * 3
+    assert torch.autograd.gradcheck(l2_renorm, (x.clone().requires_grad_(),))
+    x[2] = 0.0  # not differentiable there: the norm's gradient is taken as 0
+    x = x.float().requires_grad_()
+    plain = x.detach().clone().requires_grad_()
+    ours = l2_renorm(x)
+    theirs = plain / (plain.norm(dim=-1, keepdim=True) + RENORM_EPS)
+    assert torch.equal(ours, theirs)
+    grad = torch.randn(6, 40)
+    ours.backward(grad)
+    theirs.backward(grad)
+    assert x.grad is not None and plain.grad is not None
+    torch.testing.assert_close(x.grad, plain.grad, rtol=1e-5, atol=1e-6)
+    assert torch.equal(x.grad[2], grad[2] / RENORM_EPS)
 
 
 def test_audio_l2renorm_normalises_the_pooled_audio_before_its_unit():
