@@ -26,7 +26,7 @@ class ContextGating(nn.Module):
 
     def __init__(self, dim: int, batch_norm: bool = False):
         super().__init__()
-        self.fc = nn.Linear(dim, dim)
+        self.fc = GradBufferLinear(dim, dim)
         self.norm = nn.BatchNorm1d(dim) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,7 +67,7 @@ class _Renorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         y, norm, scale = ctx.saved_tensors
-        dots = torch.linalg.vecdot(grad, y, dim=-1).unsqueeze(-1)
+        dots = torch.bmm(grad.unsqueeze(-2), y.unsqueeze(-1)).squeeze(-1)  # no [B, D] product
         along = torch.where(norm > 0, -dots / norm, 0.0)
         return (grad / scale).addcmul_(y, along)
 
