@@ -178,10 +178,8 @@ def train(
         disable=not progress,
         leave=False,
     )
-    spare: dict[str, torch.Tensor] | None = None  # a former best state's tensors, for reuse
     for epoch in bar:
-        if done.best_epoch and done.best_state is None:  # the live weights, about to train
-            done.best_state = _copy_state(model, into=spare)
+        done.keep_best(model)
         loss = _train_epoch(model, train_split, optimizer, loss_fn, generator, config, device)
         scheduler.step()
         val = evaluate(model, val_split, device, config.amp)
@@ -189,10 +187,7 @@ def train(
         done.curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
         curves.log_epoch(done.curve[-1])
         if improves(score, done.best_score, protocol.selection_ties):
-            done.best_score, done.best_epoch = score, epoch + 1
-            if done.best_state is not None:
-                spare = done.best_state
-            done.best_state = None  # the live weights, until another epoch trains them
+            done.now_best(score, epoch + 1)
         bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=done.best_epoch)
         if checkpoint is not None:
             _save_resume(checkpoint, identity, parts, done, last=epoch + 1 == config.epochs)
@@ -219,6 +214,19 @@ class _Progress:
     best_score: float
     best_epoch: int
     best_state: dict[str, torch.Tensor] | None
+    spare: dict[str, torch.Tensor] | None = None  # a former best state's tensors, for reuse
+
+    def keep_best(self, model: torch.nn.Module) -> None:
+        """Before an epoch trains the model: copy its weights where they are the best."""
+        if self.best_epoch and self.best_state is None:
+            self.best_state = _copy_state(model, into=self.spare)
+
+    def now_best(self, score: float, epoch: int) -> None:
+        """The model's weights after ``epoch`` are the best so far."""
+        self.best_score, self.best_epoch = score, epoch
+        if self.best_state is not None:
+            self.spare = self.best_state
+        self.best_state = None
 
     @property
     def epoch(self) -> int:
