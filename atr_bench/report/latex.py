@@ -230,22 +230,21 @@ def measured_float(
 ) -> list[str]:
     """The ``table`` float of the ``chosen`` measured rows (all by default), bold judged
     against all ``rows``."""
-    chosen = list(rows) if chosen is None else chosen
+    picked = list(rows) if chosen is None else chosen
     bold = {key: significantly_best(rows, key) for key in columns}
-    rows, board_rows = chosen, len(rows)
-    shown, shared = naming_columns(rows)
-    marks = settings_marks(rows) if "settings" in shown else {}
+    shown, shared = naming_columns(picked)
+    marks = settings_marks(picked) if "settings" in shown else {}
     caption = f"{tex_escape(title)}. Test split, mean $\\pm$ sample std over seeds"
     caption += f" ({tex_escape('; '.join(shared))})" if shared else ""
     caption += r". R@k and mAP@10 in \%, higher is better; ranks, lower. " + BOLD_RULE
-    caption += f" {NEAR_BEST_RULE}" if any(row.near_best for row in rows) else ""
-    if len(rows) < board_rows:
-        caption += f" {len(rows)} of the board's {board_rows} rows; bold is judged against all."
+    caption += f" {NEAR_BEST_RULE}" if any(row.near_best for row in picked) else ""
+    if len(picked) < len(rows):
+        caption += f" {len(picked)} of the board's {len(rows)} rows; bold is judged against all."
     if marks:
         listed = "; ".join(f"{mark} {tex_escape(text)}" for text, mark in marks.items())
         caption += f" Settings away from the protocol's: {listed}."
     body = []
-    for row in rows:
+    for row in picked:
         names = _names(row)
         names["settings"] = marks.get(names["settings"], names["settings"])
         cells = [tex_escape(names[field]) for field in shown]

@@ -74,9 +74,7 @@ class _Renorm(torch.autograd.Function):
 
 def l2_renorm(x: torch.Tensor) -> torch.Tensor:
     """The paper's code's ``l2renorm``: each row divided by its norm plus ``RENORM_EPS``."""
-    if torch.is_grad_enabled() and x.requires_grad:
-        return cast(torch.Tensor, _Renorm.apply(x))
-    return x / (x.norm(dim=-1, keepdim=True) + RENORM_EPS)
+    return cast(torch.Tensor, _Renorm.apply(x))
 
 
 class DualEncoder(nn.Module):
