@@ -88,6 +88,31 @@ def test_contiguous_float32_clips_are_read_without_hdf5_and_others_through_it(tm
     assert torch.equal(mixed[index], read_features(path, ["a", "c"], frames=4)[0][index])
 
 
+def test_padding_is_zero_whatever_memory_the_rows_are_read_into(store, monkeypatch):
+    """Rows are read into unfilled memory (zeroing a whole batch first would write it twice);
+    the frames after a short clip must still come out 0."""
+    order = ["c4", "c0", "c2"]  # 10, 2 and 6 frames, padded to 8
+    expected, _ = read_features(store, order, frames=8)
+    empty = np.empty
+
+    def poisoned(*args, **kwargs):
+        out = empty(*args, **kwargs)
+        if out.dtype.kind == "f":
+            out.fill(np.nan)
+        return out
+
+    monkeypatch.setattr(np, "empty", poisoned)
+    whole, _ = read_features(store, order, frames=8)
+    features, _ = streamed.open_streamed(store, order, frames=8, dim=3, progress=False)
+    assert features.places is not None  # rows read with pread
+    features_hdf5 = streamed.StreamedFeatures(store, order, 8, 3)  # no places: through HDF5
+    index = torch.tensor([1, 2, 0, 1])
+    for got in (whole, features[:], features[index], features_hdf5[index]):
+        assert not got.isnan().any()
+    assert torch.equal(whole, expected) and torch.equal(features[index], expected[index])
+    assert torch.equal(features_hdf5[index], expected[index])
+
+
 def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
     with h5py.File(store, "a") as handle:
         handle["bad"] = np.array([[1.0, np.nan, 0.0]], dtype=np.float32)

@@ -239,7 +239,7 @@ def read_rows(
     ``checked`` already (a streamed split's clips, when it was opened). ``offsets``, when
     given, gets each clip's byte offset in the file where its float32 rows lie there as they
     are read (contiguous, uncompressed, little-endian), else -1."""
-    out = np.zeros((len(clip_ids), frames, dim), dtype=np.float32)
+    out = np.empty((len(clip_ids), frames, dim), dtype=np.float32)  # each row written whole
     lengths = np.empty(len(clip_ids), dtype=np.int64)
     for row, clip_id in enumerate(clip_ids):
         dset = _dataset(path, handle, clip_id)
@@ -277,7 +277,8 @@ def _raw_offset(dset: h5py.Dataset) -> int:
 def _read_clip(
     path: Path, dset: h5py.Dataset, clip_id: str, out: np.ndarray, row: int, dim: int
 ) -> int:
-    """Read one clip's first frames into ``out[row]``; returns how many."""
+    """Read one clip's first frames into ``out[row]`` and zero the frames after them; returns
+    how many."""
     if not isinstance(dset, h5py.Dataset) or dset.ndim != 2 or dset.dtype.kind not in "fiu":
         raise AtrBenchError(
             f"{path}: clip {clip_id!r} is not a numeric [T, D] array; {_fix(dset.file)}"
@@ -301,4 +302,5 @@ def _read_clip(
             f"{path}: clip {clip_id!r} is unreadable ({str(exc).splitlines()[0]}); "
             f"{_fix(dset.file)}"
         ) from None
+    out[row, n:] = 0
     return n

@@ -103,9 +103,10 @@ class StreamedFeatures:
     def _pread(self, rows: list[int], places: ClipPlaces) -> np.ndarray:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
-        out = np.zeros((len(rows), self.frames, self.dim), dtype=np.float32)
+        out = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
         for i, row in enumerate(rows):
             view = out[i, : places.lengths[row]]
+            out[i, len(view) :] = 0  # the padding; the rows read fill the rest
             if os.preadv(self._fd, [view.data], int(places.offsets[row])) != view.nbytes:
                 raise AtrBenchError(
                     f"{self.path}: clip {self.clip_ids[row]!r} is no longer where it was when "
