@@ -4,6 +4,8 @@ rectified, with decoupled or L2 weight decay, and the two resume each other's st
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -85,3 +87,26 @@ def test_the_first_step_equals_the_update_from_zero_moments(decoupled):
             state = mine.state[p]
             assert torch.equal(state["exp_avg"], m) and torch.equal(state["exp_avg_sq"], v)
             assert torch.equal(p, q)
+
+
+def test_the_protocols_optimiser_never_imports_the_compiler():
+    """torch.optim wraps ``add_param_group``, ``zero_grad`` and the state dict methods so that
+    torch.compile leaves them alone, and the wrapper imports ``torch._dynamo`` (about a second
+    on the CPU) at its first call; the protocol's optimiser calls them unwrapped."""
+    probe = """
+import sys, torch
+from atr_bench.plugins.specs import OptimizerSettings
+from atr_bench.run.optim import build_optimizer
+model = torch.nn.Linear(3, 2)
+optimizer, scheduler = build_optimizer(model.parameters(), 0.1, 0.01, 0.9, OptimizerSettings())
+for _ in range(7):  # past Lookahead's k=6
+    optimizer.zero_grad(set_to_none=True)
+    model(torch.ones(4, 3)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+optimizer.load_state_dict(optimizer.state_dict())
+scheduler.load_state_dict(scheduler.state_dict())
+print("torch._dynamo" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]

@@ -29,8 +29,20 @@ RECTIFIED_FROM = 5.0
 """``rho_t`` above which the adaptive step is taken (torch's and the paper's threshold)."""
 
 
+def _uncompiled(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``torch.optim.Optimizer``'s ``method`` without the wrapper that keeps ``torch.compile``
+    from tracing it: the wrapper's first call imports ``torch._dynamo``, about a second of a
+    run's training phase on the CPU, for a compiler that never traces this optimiser."""
+    return cast(Callable[..., Any], getattr(method, "__wrapped__", method))
+
+
 class RAdam(torch.optim.Optimizer):
     """Rectified Adam with decoupled (``decoupled_weight_decay``) or L2 weight decay."""
+
+    add_param_group = _uncompiled(torch.optim.Optimizer.add_param_group)
+    zero_grad = _uncompiled(torch.optim.Optimizer.zero_grad)
+    state_dict = _uncompiled(torch.optim.Optimizer.state_dict)
+    load_state_dict = _uncompiled(torch.optim.Optimizer.load_state_dict)
 
     def __init__(
         self,
