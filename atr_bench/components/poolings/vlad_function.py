@@ -144,16 +144,19 @@ class _VLAD(torch.autograd.Function):
             norm = AssignNorm(norm_weight, norm_bias, *norm_state)
         frames = _frames(x, mask, kernel)
         agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
-        if kernel == "torch" and not torch.isfinite(agg.vlad).all():
-            # inf or NaN somewhere (zero times inf is NaN): mask a copy. When the padding was
-            # the culprit this gives the right numbers; when a real frame was, the same NaNs.
+        norms = torch.linalg.vector_norm(agg.vlad, dim=2, keepdim=True)  # [B, K, 1]
+        if kernel == "torch" and not torch.isfinite(norms).all():
+            # inf or NaN somewhere (zero times inf is NaN; a norm of them is not finite, and
+            # checking the norms reads B*K numbers instead of B*K*D): mask a copy. When the
+            # padding was the culprit this gives the right numbers; when a real frame was, the
+            # same NaNs; when finite values overflowed the norm, the same numbers again.
             frames = DenseFrames(zero_padding(x, mask), mask)
             agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
+            norms = torch.linalg.vector_norm(agg.vlad, dim=2, keepdim=True)
         if norm is not None and norm.training and agg.normed is not None:
             _update_running(norm, agg.normed)
         ctx.norm, ctx.normed = norm, agg.normed
         vlad = agg.vlad
-        norms = torch.linalg.vector_norm(vlad, dim=2, keepdim=True)  # [B, K, 1]
         intra = norms.clamp_min(EPS)
         total = (norms / intra).square().sum(1, keepdim=True).sqrt()  # [B, 1, 1]
         vlad.mul_(1.0 / (intra * total.clamp_min(EPS)))  # now the output, in place
