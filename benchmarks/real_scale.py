@@ -39,6 +39,7 @@ from typing import Any
 
 import h5py
 
+import atr_bench
 from atr_bench.data.layout import SPLITS
 from atr_bench.perf.machine import cpu_model
 
@@ -208,10 +209,26 @@ def run_atr(args: argparse.Namespace, label: str) -> dict[str, Any]:
     record = json.loads(record_path.read_text())
     result["phases"] = dict(record["seconds"])
     result["execution"] = record.get("execution", {})
+    result["code"] = checkout_commit(Path(atr_bench.__file__).parent)
     shown = [*command[:4], "--data-root", "DATA", *command[6 : command.index("--runs-dir")]]
     shown += args.atr_arg
     result["command"] = " ".join(shown)
     return result
+
+
+def checkout_commit(where: Path) -> str | None:
+    """The commit of the git checkout holding ``where``, with ``+modified`` when tracked files
+    differ from it; None outside a checkout (an installed package)."""
+    git = ["git", "-C", str(where)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short=7", "HEAD"], **_QUIET).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], **_QUIET)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+modified" if changed.stdout.strip() else "")
+
+
+_QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -292,7 +309,9 @@ def report(work: Path) -> str:
             )
         lines.append("")
         machines = sorted({f"{e['machine']['cpu']}, {e['threads']} threads" for e in group})
-        lines += [f"Machine: {'; '.join(machines)}. Commands:", ""]
+        commits = sorted({e["code"] for e in group if e.get("code")})
+        code = f" atr-bench at {', '.join(commits)}." if commits else ""
+        lines += [f"Machine: {'; '.join(machines)}.{code} Commands:", ""]
         lines += [f"- `{e['command']}`" for e in group]
         lines.append("")
     return "\n".join(lines)

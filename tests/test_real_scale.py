@@ -75,7 +75,33 @@ def test_gpu_check_runs_on_the_cpu_at_a_tiny_size(tmp_path):
         assert result["data"]["splits"]["train"] == {
             "clips": 100, "max_frames": 31, "dim": 2048, "bytes": result["data"]["splits"]
             ["train"]["bytes"]}  # fmt: skip
+    head = _git(BENCHMARKS.parent, "rev-parse", "--short=7", "HEAD")
+    for result in results.values():  # the checkout that ran, as it was
+        assert result["code"] in (head, f"{head}+modified")
     report = (tmp_path / "report.md").read_text()
+    assert f"atr-bench at {results['cpu-lou2022']['code']}. Commands:" in report
     assert "## Runs on cpu" in report and "### AudioCaps 100 / 2 / 2 clips, 31 x 2048" in report
     assert "| atr-bench lou2022 | netrvlad | cpu | 1 |" in report
     assert "| atr-bench lou2022-tuned | netrvlad | cpu | 1 |" in report
+
+
+def _git(where: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_a_run_names_the_commit_of_the_checkout_and_whether_it_was_modified(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from real_scale import checkout_commit
+
+    assert checkout_commit(tmp_path) is None  # not a checkout: an installed package
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "new.py").write_text("y = 2\n")  # untracked: not part of the code that ran
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head = _git(tmp_path, "rev-parse", "--short=7", "HEAD")
+    assert checkout_commit(tmp_path) == head
+    (tmp_path / "a.py").write_text("x = 3\n")
+    assert checkout_commit(tmp_path) == f"{head}+modified"
