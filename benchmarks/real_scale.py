@@ -216,6 +216,10 @@ def run_atr(args: argparse.Namespace, label: str) -> dict[str, Any]:
     return result
 
 
+_QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
+"""``subprocess.run`` settings for git's answers: captured as text, an error on failure."""
+
+
 def checkout_commit(where: Path) -> str | None:
     """The commit of the git checkout holding ``where``, with ``+modified`` when tracked files
     differ from it; None outside a checkout (an installed package)."""
@@ -226,9 +230,6 @@ def checkout_commit(where: Path) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+modified" if changed.stdout.strip() else "")
-
-
-_QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 
 
 def run(args: argparse.Namespace) -> None:
