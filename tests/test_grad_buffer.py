@@ -3,10 +3,13 @@ the run, and stays out of the way where it does not apply."""
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
-from atr_bench.run.grad_buffer import GradBufferLinear
+from atr_bench.run.grad_buffer import GradBufferLinear, inner_product
 
 
 def _pair(seed: int = 0) -> tuple[GradBufferLinear, nn.Linear]:
@@ -74,6 +77,34 @@ def test_plain_path_without_grad_or_under_autocast() -> None:
     frozen = GradBufferLinear(40, 24).requires_grad_(False)
     assert frozen(torch.randn(4, 40, requires_grad=True)).grad_fn is not None
     assert frozen.weight.grad is None
+
+
+def test_inner_product_is_linears_for_a_weight_and_its_transposed_view() -> None:
+    torch.manual_seed(4)
+    x, weight, bias = torch.randn(16, 40), torch.randn(24, 40), torch.randn(24)
+    torch.testing.assert_close(inner_product(x, weight, bias), F.linear(x, weight, bias))
+    grad = torch.randn(16, 24)
+    torch.testing.assert_close(inner_product(grad, weight.t(), None), grad @ weight)
+    doubles = x.double(), weight.double(), bias.double()  # no oneDNN for float64: F.linear
+    assert torch.equal(inner_product(*doubles), F.linear(*doubles))
+
+
+def _ops(call: object) -> set[str]:
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()  # type: ignore[operator]
+    return {event.key for event in prof.key_averages()}
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_training_and_evaluation_products_go_through_onednn() -> None:
+    buffered, plain = _pair(5)
+    x, target = torch.randn(16, 40), torch.randn(16, 24)
+    ops = _ops(lambda: _backward(buffered, x, target))
+    assert "mkldnn::_linear_pointwise" in ops  # forward and the input's gradient
+    assert "aten::mm" in ops  # the weight's gradient, into the buffer
+    with torch.no_grad():
+        assert "mkldnn::_linear_pointwise" in _ops(lambda: buffered(x))
+    assert "mkldnn::_linear_pointwise" not in _ops(lambda: _backward(plain, x, target))
 
 
 def test_a_better_epoch_is_copied_into_the_best_states_tensors() -> None:
