@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from atr_bench.run.grad_buffer import GradBufferLinear, inner_product
+from atr_bench.run.grad_buffer import GradBufferLinear
 
 
 def _pair(seed: int = 0) -> tuple[GradBufferLinear, nn.Linear]:
@@ -77,16 +76,6 @@ def test_plain_path_without_grad_or_under_autocast() -> None:
     frozen = GradBufferLinear(40, 24).requires_grad_(False)
     assert frozen(torch.randn(4, 40, requires_grad=True)).grad_fn is not None
     assert frozen.weight.grad is None
-
-
-def test_inner_product_is_linears_for_a_weight_and_its_transposed_view() -> None:
-    torch.manual_seed(4)
-    x, weight, bias = torch.randn(16, 40), torch.randn(24, 40), torch.randn(24)
-    torch.testing.assert_close(inner_product(x, weight, bias), F.linear(x, weight, bias))
-    grad = torch.randn(16, 24)
-    torch.testing.assert_close(inner_product(grad, weight.t(), None), grad @ weight)
-    doubles = x.double(), weight.double(), bias.double()  # no oneDNN for float64: F.linear
-    assert torch.equal(inner_product(*doubles), F.linear(*doubles))
 
 
 def _ops(call: object) -> set[str]:

@@ -11,9 +11,7 @@ allocate for it. Only the CPU takes this path: CUDA's caching allocator reuses f
 already, and autocast keeps its own casts.
 
 Both products with the weight (the output and the input's gradient) go through oneDNN's inner
-product where torch has it, instead of the BLAS product ``F.linear`` and ``mm`` call: on an AMD
-EPYC (Zen 4) with 2 threads the BLAS ran the audio unit's two products at 108-165 GFLOP/s and
-oneDNN at 166-201, with the same float32 arithmetic rounded in another order.
+product (``atr_bench.inner_product``), faster than the BLAS at these shapes.
 
 The buffer is reused from step to step, so a caller that keeps a reference to last step's
 ``weight.grad`` sees it overwritten; optimisers read the gradient within the step, as usual.
@@ -27,26 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def _onednn_linear() -> Any:
-    """torch's oneDNN inner product (``x W^T + b``), or None where this build has none."""
-    if not torch.backends.mkldnn.is_available():
-        return None
-    try:
-        return torch.ops.mkldnn._linear_pointwise.default
-    except (AttributeError, RuntimeError):
-        return None
-
-
-_ONEDNN_LINEAR = _onednn_linear()
-
-
-def inner_product(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``x W^T + b`` for 2-d float32 CPU tensors, by oneDNN where torch has it (``weight`` may
-    be a transposed view), else by ``F.linear``."""
-    if _ONEDNN_LINEAR is None or x.dtype != torch.float32:
-        return F.linear(x, weight, bias)
-    return _ONEDNN_LINEAR(x, weight, bias, "none", [], "")
+from atr_bench.inner_product import inner_product
 
 
 class GradBufferLinear(nn.Linear):

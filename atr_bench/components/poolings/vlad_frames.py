@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from atr_bench.inner_product import inner_product
+
 
 class DenseFrames:
     """Frames ``x[B, T, D]`` whose padded rows are finite (a padded row meets only zero
@@ -17,7 +19,7 @@ class DenseFrames:
     def logits(self, weight: Tensor, bias: Tensor) -> Tensor:
         """``x W^T + b``, ``[B, T, N]``."""
         batch, frames, dim = self.x.shape
-        return torch.addmm(bias, self.x.view(batch * frames, dim), weight.T).view(batch, frames, -1)
+        return inner_product(self.x.view(batch * frames, dim), weight, bias).view(batch, frames, -1)
 
     def probs(self, weight: Tensor, bias: Tensor) -> Tensor:
         """``softmax(x W^T + b)`` over clusters, ``[B, T, N]``."""
@@ -40,4 +42,4 @@ class DenseFrames:
 
     def weigh_all(self, a: Tensor) -> Tensor:
         """``sum_b a[b]^T x[b]``: ``[B, T, N] -> [N, D]``."""
-        return a.reshape(-1, a.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1])
+        return inner_product(a.reshape(-1, a.shape[-1]).T, self.x.reshape(-1, self.x.shape[-1]).T)
