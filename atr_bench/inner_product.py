@@ -15,27 +15,29 @@ from torch import Tensor
 
 
 def _onednn_linear() -> Any:
-    """torch's oneDNN inner product, or None where this build has none."""
+    """torch's oneDNN inner product (the operator's packet), or None where this build has none."""
     if not torch.backends.mkldnn.is_available():
         return None
     try:
-        return torch.ops.mkldnn._linear_pointwise.default
+        return torch.ops.mkldnn._linear_pointwise
     except (AttributeError, RuntimeError):
         return None
 
 
-_ONEDNN_LINEAR = _onednn_linear()
+ONEDNN_LINEAR = _onednn_linear()
+"""The operator ``inner_product`` calls on the CPU (None: it always calls ``F.linear``); a flop
+counter needs its formula (``perf.step.count_flops``)."""
 
 
 def inner_product(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x W^T + b``; ``x`` and ``weight`` may be transposed views. oneDNN's for float32 on
     the CPU outside autocast, where torch has it; ``F.linear`` otherwise."""
     if (
-        _ONEDNN_LINEAR is None
+        ONEDNN_LINEAR is None
         or x.device.type != "cpu"
         or x.dtype != torch.float32
         or weight.dtype != torch.float32
         or torch.is_autocast_enabled("cpu")
     ):
         return F.linear(x, weight, bias)
-    return _ONEDNN_LINEAR(x, weight, bias, "none", [], "")
+    return ONEDNN_LINEAR.default(x, weight, bias, "none", [], "")

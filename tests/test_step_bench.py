@@ -61,6 +61,15 @@ def test_a_training_step_trains_the_model_and_an_evaluation_pass_runs(pooling, m
     assert not built[1].training  # evaluate() ran
 
 
+def test_flops_count_the_gated_units_products_whichever_library_runs_them():
+    from atr_bench.run.grad_buffer import GradBufferLinear
+
+    layer, x = GradBufferLinear(40, 24), torch.randn(16, 40, requires_grad=True)
+    product = 2 * 16 * 40 * 24  # one [16, 40] x [40, 24] product
+    # forward, the input's gradient and the weight's gradient: three products
+    assert step.count_flops(lambda: layer(x).sum().backward()) == 3 * product
+
+
 def test_cuda_cases_say_so_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("checks the message on a CPU machine")

@@ -10,6 +10,7 @@ The data are random features of the dataset's shapes; only the time is measured.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -185,10 +186,19 @@ def warm_up(call: Callable[[], None]) -> int:
     return max(1, min(MAX_STEP_ROUNDS, int(STEP_BUDGET_S / max(seconds, 1e-9))))
 
 
+def _inner_product_flops(x_shape: Any, w_shape: Any, *_: Any, **__: Any) -> int:
+    """``x W^T``: two flops per multiply-add, as torch counts a matrix product."""
+    return 2 * math.prod(x_shape) * w_shape[0]
+
+
 def count_flops(call: Callable[[], None]) -> int:
-    """The matrix flops of one call (torch's flop counter: products and convolutions)."""
+    """The matrix flops of one call (torch's flop counter: products and convolutions, and
+    oneDNN's inner product, which ``atr_bench.inner_product`` calls and torch does not count)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    from atr_bench.inner_product import ONEDNN_LINEAR
+
+    custom = {} if ONEDNN_LINEAR is None else {ONEDNN_LINEAR: _inner_product_flops}
+    with FlopCounterMode(display=False, custom_mapping=custom) as counter:
         call()
     return counter.get_total_flops()
