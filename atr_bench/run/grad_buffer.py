@@ -37,13 +37,11 @@ class GradBufferLinear(nn.Linear):
         self._grad_buffer: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self._on_cpu(x):
-            return F.linear(x, self.weight, self.bias)
-        if not torch.is_grad_enabled():  # evaluation: the same product as training's
+        if not torch.is_grad_enabled():  # evaluation: the product training takes
             return inner_product(x, self.weight, self.bias)
-        if self.weight.requires_grad:
+        if self.weight.requires_grad and self._on_cpu(x):
             return _BufferedLinear.apply(x, self.weight, self.bias, self)
-        return F.linear(x, self.weight, self.bias)  # a frozen layer: autograd's own way
+        return F.linear(x, self.weight, self.bias)  # elsewhere, or frozen: autograd's own way
 
     def _on_cpu(self, x: Tensor) -> bool:
         return (
