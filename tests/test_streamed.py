@@ -204,15 +204,3 @@ def test_splits_keep_in_memory_audio_on_the_host(tiny_data, tiny_options, tmp_pa
     assert torch.equal(kept.train.audio[torch.tensor([2, 0])], splits.train.audio[[2, 0]])
     on_disk = execute.load_data(the_plan, dataclasses.replace(context, stream="always"))
     assert isinstance(on_disk.test.audio, streamed.StreamedFeatures) and on_disk.audio_bytes() == 0
-
-
-def test_a_batch_still_in_use_is_never_overwritten_by_later_reads(store):
-    """Batches are read into reused arrays; one is reused only once its batch is dropped."""
-    order = ["c3", "c0", "c4", "c1"]
-    whole, _ = read_features(store, order, frames=5)
-    features, _ = streamed.open_streamed(store, order, frames=5, dim=3, progress=False)
-    kept = features[torch.tensor([0, 1])]
-    for rows in ([2, 3], [3, 2], [1, 0], [0, 3], [2, 1], [3, 1]):
-        features.prefetch(torch.tensor(rows))
-        assert torch.equal(features[torch.tensor(rows)], whole[rows])
-    assert torch.equal(kept, whole[[0, 1]])

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from atr_bench.data.batch_buffers import BatchBuffers
 from atr_bench.data.feature_store import check_clips, open_for_reading, read_rows
 from atr_bench.data.stream_modes import STREAM_ABOVE_BYTES, STREAM_MODES
 from atr_bench.errors import AtrBenchError
@@ -52,7 +51,6 @@ class StreamedFeatures:
         self._fd: int | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._ahead: dict[tuple[int, ...], Future[torch.Tensor]] = {}
-        self._buffers = BatchBuffers(keep=AHEAD + 2)  # read ahead, in use, and the last one
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -105,7 +103,7 @@ class StreamedFeatures:
     def _pread(self, rows: list[int], places: ClipPlaces) -> np.ndarray:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
-        out = self._buffers.take((len(rows), self.frames, self.dim))
+        out = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
         for i, row in enumerate(rows):
             view = out[i, : places.lengths[row]]
             out[i, len(view) :] = 0  # the padding; the rows read fill the rest
