@@ -88,6 +88,46 @@ def test_contiguous_float32_clips_are_read_without_hdf5_and_others_through_it(tm
     assert torch.equal(mixed[index], read_features(path, ["a", "c"], frames=4)[0][index])
 
 
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("soft", "is a SoftLink"),
+        ("group", "not a numeric"),
+        ("wide", "has dim 4"),
+        ("empty", "has no frames"),
+        ("float64", None),
+        ("chunked", None),
+    ],
+)
+def test_a_clip_that_is_not_plain_float32_rows_goes_through_hdf5(store, kind, says):
+    """Only clips as atr-bench writes them are located from HDF5's metadata alone; any other
+    sends the whole split through HDF5, which reads the readable ones and names the rest."""
+    with h5py.File(store, "a") as handle:
+        if kind == "soft":
+            handle["odd"] = h5py.SoftLink("/c0")
+        elif kind == "group":
+            handle.create_group("odd")
+        elif kind == "wide":
+            handle["odd"] = np.zeros((2, 4), dtype=np.float32)
+        elif kind == "empty":
+            handle["odd"] = np.zeros((0, 3), dtype=np.float32)
+        else:
+            data = np.arange(9.0).reshape(3, 3)
+            handle.create_dataset("odd", data=data.astype(np.float32), chunks=(1, 3))
+            if kind == "float64":
+                del handle["odd"]
+                handle["odd"] = data
+    order = ["c1", "odd", "c2"]
+    if says is not None:
+        with pytest.raises(AtrBenchError, match=says):
+            streamed.open_streamed(store, order, frames=4, dim=3, progress=False)
+        return
+    features, lengths = streamed.open_streamed(store, order, frames=4, dim=3, progress=False)
+    whole, whole_lengths = read_features(store, order, frames=4)
+    assert features.places is None and torch.equal(lengths, whole_lengths)
+    assert torch.equal(features[torch.tensor([1, 0, 2])], whole[torch.tensor([1, 0, 2])])
+
+
 def test_padding_is_zero_whatever_memory_the_rows_are_read_into(store, monkeypatch):
     """Rows are read into unfilled memory (zeroing a whole batch first would write it twice);
     the frames after a short clip must still come out 0."""
@@ -113,11 +153,13 @@ def test_padding_is_zero_whatever_memory_the_rows_are_read_into(store, monkeypat
     assert torch.equal(features_hdf5[index], expected[index])
 
 
-def test_a_bad_clip_is_reported_when_the_split_is_opened(store):
+@pytest.mark.parametrize("budget", [1, 1 << 20])  # the bad clip in a later block, or in the one
+def test_a_bad_clip_is_reported_when_the_split_is_opened(store, monkeypatch, budget):
+    monkeypatch.setattr(streamed, "SCAN_BYTES", budget)
     with h5py.File(store, "a") as handle:
         handle["bad"] = np.array([[1.0, np.nan, 0.0]], dtype=np.float32)
     with pytest.raises(AtrBenchError, match=r"clip 'bad' features contain NaN"):
-        streamed.open_streamed(store, [*IDS, "bad"], frames=4, dim=3, progress=False)
+        streamed.open_streamed(store, [*IDS, "bad", "c0"], frames=4, dim=3, progress=False)
     with pytest.raises(AtrBenchError, match=r"1 of 2 clips missing \('nope'\)"):
         streamed.open_streamed(store, ["c0", "nope"], frames=4, dim=3, progress=False)
 

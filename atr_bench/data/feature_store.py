@@ -250,9 +250,40 @@ def read_rows(
         return out, lengths
     bad = ~np.isfinite(out).all(axis=(1, 2))
     if bad.any():
-        clip_id = clip_ids[int(np.flatnonzero(bad)[0])]
-        raise AtrBenchError(f"{path}: clip {clip_id!r} features contain NaN or inf; {_fix(handle)}")
+        raise nonfinite_clip(path, handle, clip_ids[int(np.flatnonzero(bad)[0])])
     return out, lengths
+
+
+def nonfinite_clip(path: Path, handle: h5py.File, clip_id: str) -> AtrBenchError:
+    """The error for a clip whose features hold NaN or inf, with the fix for this file."""
+    return AtrBenchError(f"{path}: clip {clip_id!r} features contain NaN or inf; {_fix(handle)}")
+
+
+def plain_layout(
+    handle: h5py.File, clip_ids: Sequence[str], frames: int, dim: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each clip's byte offset in the file and its frame count (at most ``frames``), from
+    HDF5's metadata alone, where every clip is what atr-bench writes: a dataset stored in the
+    file, contiguous little-endian float32 ``[T >= 1, dim]``; None where any is not (then
+    ``read_rows`` reads them, and names what is wrong). It asks HDF5's low-level calls, which
+    cost half of what the high-level ones do: 50 against 110 us a clip, seconds at the size of
+    AudioCaps's training split."""
+    group, f4 = handle.id, np.dtype("<f4")
+    offsets = np.empty(len(clip_ids), dtype=np.int64)
+    lengths = np.empty(len(clip_ids), dtype=np.int64)
+    for row, clip_id in enumerate(clip_ids):
+        name = clip_id.encode()
+        if group.links.get_info(name).type != h5py.h5l.TYPE_HARD:
+            return None
+        try:
+            dset = h5py.h5d.open(group, name)
+        except KeyError:  # a group, or another object that is not a dataset
+            return None
+        shape, offset = dset.shape, dset.get_offset()
+        if len(shape) != 2 or shape[1] != dim or shape[0] < 1 or dset.dtype != f4 or offset is None:
+            return None
+        offsets[row], lengths[row] = offset, min(shape[0], frames)
+    return offsets, lengths
 
 
 def _dataset(path: Path, handle: h5py.File, clip_id: str) -> h5py.Dataset:

@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from atr_bench.data.feature_store import check_clips, open_for_reading, read_rows
+from atr_bench.data.feature_store import (
+    check_clips,
+    nonfinite_clip,
+    open_for_reading,
+    plain_layout,
+    read_rows,
+)
 from atr_bench.data.stream_modes import STREAM_ABOVE_BYTES, STREAM_MODES
 from atr_bench.errors import AtrBenchError
 
@@ -100,10 +106,29 @@ class StreamedFeatures:
             out = out[[position[row] for row in rows]]
         return torch.from_numpy(out).to(self.device)
 
-    def _pread(self, rows: list[int], places: ClipPlaces) -> np.ndarray:
+    def first_nonfinite(self, progress: bool = True) -> int | None:
+        """Read every clip once, ``SCAN_BYTES`` of padded rows at a time into one array; the
+        row of the first clip with NaN or inf in its features, or None. Needs ``places``."""
+        places = self.places
+        if places is None:
+            raise ValueError("first_nonfinite reads clips by their places; these have none")
+        step = max(1, SCAN_BYTES // (self.frames * self.dim * 4))
+        buffer = np.empty((min(step, len(self)), self.frames, self.dim), dtype=np.float32)
+        starts = range(0, len(self), step)
+        for start in tqdm(starts, desc=f"checking {self.path.name}", disable=not progress):
+            rows = list(range(start, min(start + step, len(self))))
+            finite = np.isfinite(self._pread(rows, places, buffer[: len(rows)])).all(axis=(1, 2))
+            if not finite.all():
+                return start + int(np.flatnonzero(~finite)[0])
+        return None
+
+    def _pread(
+        self, rows: list[int], places: ClipPlaces, out: np.ndarray | None = None
+    ) -> np.ndarray:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
-        out = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
         for i, row in enumerate(rows):
             view = out[i, : places.lengths[row]]
             out[i, len(view) :] = 0  # the padding; the rows read fill the rest
@@ -165,16 +190,32 @@ def open_streamed(
     if frames < 1:
         raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
     ids = tuple(clip_ids)
+    with open_for_reading(path) as handle:
+        check_clips(path, handle, ids)
+        layout = plain_layout(handle, ids, frames, dim)
+        if layout is None:
+            return _open_through_hdf5(path, handle, ids, frames, dim, progress)
+        places = ClipPlaces(*layout)
+        features = StreamedFeatures(Path(path), ids, frames, dim, places=places)
+        bad = features.first_nonfinite(progress)
+        if bad is not None:
+            raise nonfinite_clip(path, handle, ids[bad])
+    return features, torch.from_numpy(places.lengths)
+
+
+def _open_through_hdf5(
+    path: Path, handle: h5py.File, ids: tuple[str, ...], frames: int, dim: int, progress: bool
+) -> tuple[StreamedFeatures, torch.Tensor]:
+    """``open_streamed`` for a file whose clips are not all plain float32 rows: each clip read
+    and checked through HDF5, which also names what is wrong with a bad one."""
     lengths = np.empty(len(ids), dtype=np.int64)
     offsets = np.empty(len(ids), dtype=np.int64)
     step = max(1, SCAN_BYTES // (frames * dim * 4))
-    with open_for_reading(path) as handle:
-        check_clips(path, handle, ids)
-        starts = range(0, len(ids), step)
-        for start in tqdm(starts, desc=f"checking {path.name}", disable=not progress):
-            _, lengths[start : start + step] = read_rows(
-                path, handle, ids[start : start + step], frames, dim, offsets=offsets[start:]
-            )
+    starts = range(0, len(ids), step)
+    for start in tqdm(starts, desc=f"checking {path.name}", disable=not progress):
+        _, lengths[start : start + step] = read_rows(
+            path, handle, ids[start : start + step], frames, dim, offsets=offsets[start:]
+        )
     places = ClipPlaces(offsets, lengths) if (offsets >= 0).all() else None
     features = StreamedFeatures(Path(path), ids, frames, dim, places=places)
     return features, torch.from_numpy(lengths)
