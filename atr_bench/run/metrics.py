@@ -68,7 +68,7 @@ def query_ranks(
     sims, caption_clip = _checked(sims, caption_clip)
     captions = torch.arange(sims.shape[0], device=sims.device)
     # t2a: caption i's query row is sims[i]; its relevant clip is caption_clip[i].
-    t2a_ranks, t2a_tied = _tie_averaged_ranks(sims, captions, caption_clip)
+    t2a_ranks, t2a_tied = _tie_averaged_ranks(sims, None, caption_clip)
     # a2t: clip c's query row is sims[:, c]; rank every caption within its own clip's row.
     caption_ranks, caption_tied = _tie_averaged_ranks(sims.T.contiguous(), caption_clip, captions)
     return QueryRanks(
@@ -148,10 +148,11 @@ def _checked(
 
 
 def _tie_averaged_ranks(
-    scores: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+    scores: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """1-based rank of ``scores[rows[q], cols[q]]`` within row ``scores[rows[q]]``, descending,
-    and how many items of that row share its score (itself included).
+    and how many items of that row share its score (itself included); ``rows`` None: query
+    ``q``'s row is row ``q`` (read in place, not gathered).
 
     Ties take the mean of the positions they share: ``greater + (equal + 1) / 2`` where
     ``equal`` counts the item itself. Computed in blocks of queries to bound memory.
@@ -159,8 +160,10 @@ def _tie_averaged_ranks(
     width = scores.shape[1]
     chunk = max(1, _CHUNK_ELEMENTS // width)
     greater, equal = [], []
-    for start in range(0, rows.numel(), chunk):
-        pool = scores[rows[start : start + chunk]]
+    for start in range(0, cols.numel(), chunk):
+        pool = (
+            scores[start : start + chunk] if rows is None else scores[rows[start : start + chunk]]
+        )
         value = pool.gather(1, cols[start : start + chunk, None])
         greater.append((pool > value).sum(1))
         equal.append((pool == value).sum(1))
