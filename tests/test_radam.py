@@ -43,6 +43,25 @@ def test_steps_equal_torchs_radam_up_to_rounding(decoupled):
     assert [int(mine.state[p]["step"]) for p in ours] == [40, 39]
 
 
+def test_a_gradient_laid_out_unlike_its_parameter_is_still_stepped_right():
+    """torch's fused kernel reads a parameter, its gradient and its moments as flat arrays:
+    given a gradient of other strides than the parameter's it updates the wrong elements
+    without an error. Such a parameter goes through torch's per-tensor path."""
+    ours, theirs = _params(), _params()
+    mine = RAdam(ours, decoupled_weight_decay=True, **SETTINGS)
+    torchs = torch.optim.RAdam(theirs, decoupled_weight_decay=True, **SETTINGS)
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(8):  # past the unrectified steps
+        grads = [torch.randn(p.shape, generator=gen) for p in ours]
+        for p, g in zip(ours, grads, strict=True):
+            p.grad = g.t().contiguous().t() if g.dim() == 2 else g.clone()  # column-major
+        assert ours[0].grad.stride() != ours[0].stride()
+        mine.step()
+        _step(torchs, theirs, grads)
+        for a, b in zip(ours, theirs, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
 def test_each_resumes_the_others_state():
     ours, theirs = _params(), _params()
     mine = RAdam(ours, decoupled_weight_decay=True, **SETTINGS)

@@ -1,5 +1,6 @@
 """RAdam (Liu et al. 2020) as ``torch.optim.RAdam`` computes it, with each rectified step run
-by torch's fused Adam kernel: one pass over each parameter, no temporaries.
+by torch's fused Adam kernel: one pass over each parameter, no temporaries (for contiguous
+tensors, which that kernel needs; any other parameter takes torch's per-tensor path).
 
 torch's own RAdam on CPU makes several full-size temporaries per parameter and step (sqrt,
 add, div, reciprocal); at the paper's shapes (a 50 M-parameter audio gated unit) each is a
@@ -107,20 +108,39 @@ class RAdam(torch.optim.Optimizer):
         rect = math.sqrt(
             (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
         )
-        adam(
-            *tensors,
-            [],
-            steps,
-            fused=True,
-            decoupled_weight_decay=decoupled,
-            amsgrad=False,
-            beta1=beta1,
-            beta2=beta2,
-            lr=lr * rect,
-            weight_decay=decay / rect if decoupled else decay,
-            eps=eps / math.sqrt(1 - beta2**t),
-            maximize=False,
-        )
+        fused = [_contiguous(*four) for four in zip(*tensors, strict=True)]
+        for kernel in (True, False):
+            chosen = [i for i, f in enumerate(fused) if f == kernel]
+            if not chosen:
+                continue
+            ps, gs, ms, vs, ts = ([seq[i] for i in chosen] for seq in (*tensors, steps))
+            adam(
+                ps,
+                gs,
+                ms,
+                vs,
+                [],
+                ts,
+                fused=kernel,
+                foreach=False,
+                decoupled_weight_decay=decoupled,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=lr * rect,
+                weight_decay=decay / rect if decoupled else decay,
+                eps=eps / math.sqrt(1 - beta2**t),
+                maximize=False,
+            )
+
+
+def _contiguous(*tensors: torch.Tensor) -> bool:
+    """Whether a parameter, its gradient and its moments are all contiguous: the fused kernel
+    walks their storage as flat arrays (torch 2.13 on the CPU), so a gradient with other
+    strides than its parameter's, or a view with gaps, would be updated wrongly without an
+    error. Anything else takes torch's per-tensor path (in a run nothing does: parameters are
+    contiguous, the moments are made like them and autograd's gradients follow their strides)."""
+    return all(t.is_contiguous() for t in tensors)
 
 
 def _momentum_step(
