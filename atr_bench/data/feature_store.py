@@ -232,20 +232,15 @@ def read_rows(
     frames: int,
     dim: int,
     checked: bool = False,
-    offsets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``clip_ids`` of an open file as float32 [n, frames, dim] (cropped or zero-padded) and
     their lengths; NaN or inf in any of them is an error naming the clip, unless they were
-    ``checked`` already (a streamed split's clips, when it was opened). ``offsets``, when
-    given, gets each clip's byte offset in the file where its float32 rows lie there as they
-    are read (contiguous, uncompressed, little-endian), else -1."""
+    ``checked`` already (a streamed split's clips, when it was opened)."""
     out = np.empty((len(clip_ids), frames, dim), dtype=np.float32)  # each row written whole
     lengths = np.empty(len(clip_ids), dtype=np.int64)
     for row, clip_id in enumerate(clip_ids):
         dset = _dataset(path, handle, clip_id)
         lengths[row] = _read_clip(path, dset, clip_id, out, row, dim)
-        if offsets is not None:
-            offsets[row] = _raw_offset(dset)
     if checked:
         return out, lengths
     bad = ~np.isfinite(out).all(axis=(1, 2))
@@ -296,13 +291,6 @@ def _dataset(path: Path, handle: h5py.File, clip_id: str) -> h5py.Dataset:
             f"{path}: clip {clip_id!r} is a {kind}, not features stored in the file; {_fix(handle)}"
         )
     return handle[clip_id]
-
-
-def _raw_offset(dset: h5py.Dataset) -> int:
-    """Where the clip's rows lie in the file as float32, or -1 (chunked, compact or other
-    types: HDF5 must read those)."""
-    offset = dset.id.get_offset()
-    return -1 if offset is None or dset.dtype != np.dtype("<f4") else int(offset)
 
 
 def _read_clip(

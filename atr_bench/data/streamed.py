@@ -6,7 +6,7 @@ tensor's rows, so a run gives the same numbers either way."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,14 +112,14 @@ class StreamedFeatures:
         places = self.places
         if places is None:
             raise ValueError("first_nonfinite reads clips by their places; these have none")
-        step = max(1, SCAN_BYTES // (self.frames * self.dim * 4))
-        buffer = np.empty((min(step, len(self)), self.frames, self.dim), dtype=np.float32)
-        starts = range(0, len(self), step)
-        for start in tqdm(starts, desc=f"checking {self.path.name}", disable=not progress):
-            rows = list(range(start, min(start + step, len(self))))
+        buffer: np.ndarray | None = None
+        for block in _scan_blocks(len(self), self.frames, self.dim, self.path, progress):
+            rows = list(range(block.start, block.stop))
+            if buffer is None:  # the first block is the largest
+                buffer = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
             finite = np.isfinite(self._pread(rows, places, buffer[: len(rows)])).all(axis=(1, 2))
             if not finite.all():
-                return start + int(np.flatnonzero(~finite)[0])
+                return block.start + int(np.flatnonzero(~finite)[0])
         return None
 
     def _pread(
@@ -207,18 +207,21 @@ def _open_through_hdf5(
     path: Path, handle: h5py.File, ids: tuple[str, ...], frames: int, dim: int, progress: bool
 ) -> tuple[StreamedFeatures, torch.Tensor]:
     """``open_streamed`` for a file whose clips are not all plain float32 rows: each clip read
-    and checked through HDF5, which also names what is wrong with a bad one."""
+    and checked through HDF5, which also names what is wrong with a bad one; its batches are
+    read through HDF5 too."""
     lengths = np.empty(len(ids), dtype=np.int64)
-    offsets = np.empty(len(ids), dtype=np.int64)
+    for block in _scan_blocks(len(ids), frames, dim, path, progress):
+        _, lengths[block] = read_rows(path, handle, ids[block], frames, dim)
+    return StreamedFeatures(Path(path), ids, frames, dim), torch.from_numpy(lengths)
+
+
+def _scan_blocks(count: int, frames: int, dim: int, path: Path, progress: bool) -> Iterator[slice]:
+    """The blocks of clips a checking pass reads at a time (``SCAN_BYTES`` of padded rows,
+    the first block the largest), behind a progress bar."""
     step = max(1, SCAN_BYTES // (frames * dim * 4))
-    starts = range(0, len(ids), step)
+    starts = range(0, count, step)
     for start in tqdm(starts, desc=f"checking {path.name}", disable=not progress):
-        _, lengths[start : start + step] = read_rows(
-            path, handle, ids[start : start + step], frames, dim, offsets=offsets[start:]
-        )
-    places = ClipPlaces(offsets, lengths) if (offsets >= 0).all() else None
-    features = StreamedFeatures(Path(path), ids, frames, dim, places=places)
-    return features, torch.from_numpy(lengths)
+        yield slice(start, min(start + step, count))
 
 
 def memory_bytes() -> int | None:
