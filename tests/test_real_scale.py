@@ -85,6 +85,24 @@ def test_gpu_check_runs_on_the_cpu_at_a_tiny_size(tmp_path):
     assert "| atr-bench lou2022-tuned | netrvlad | cpu | 1 |" in report
 
 
+def test_gpu_check_out_of_time_names_every_stage_it_skipped_and_fails(tmp_path):
+    env = {
+        **os.environ,
+        "DEVICE": "cpu",
+        "TESTS": "none",
+        "BUDGET": "1",  # less than the minute kept for the report: no stage may start
+        "REPORT": str(tmp_path / "report.md"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    work = tmp_path / "work"
+    done = subprocess.run(["bash", str(BENCHMARKS / "gpu_check.sh"), str(work)], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1
+    skipped = ["data", "run lou2022", "run lou2022-tuned", "bench"]
+    assert done.stderr.splitlines() == [f"did not finish: {s} (no time left)" for s in skipped]
+    assert not (work / "data").exists() and not (tmp_path / "report.md").exists()
+
+
 def _git(where: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
