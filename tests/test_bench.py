@@ -4,6 +4,7 @@ flop bounds, the Markdown summary and the ``atr-bench bench`` command."""
 from __future__ import annotations
 
 import json
+import time
 import types
 
 import pytest
@@ -16,6 +17,7 @@ from atr_bench.components.poolings.simple import MeanPooling
 from atr_bench.errors import AtrBenchError
 from atr_bench.perf import bench, throughput
 from atr_bench.perf.bench_report import load, render, summarise, write_report
+from atr_bench.perf.machine import describe
 from atr_bench.plugins.registry import Origin, Registry
 from atr_bench.plugins.specs import PoolingSpec
 
@@ -111,6 +113,39 @@ def test_steps_run_the_mode(mode):
     step()
     trained = all(p.grad is not None for p in module.parameters())
     assert module.training == trained == (mode == "forward+backward")
+
+
+class FirstCallPerSizeIsSlow(MeanPooling):
+    """A pooling whose first call at each batch size pays a one-time cost, as a GPU kernel
+    compiled for a size does."""
+
+    def __init__(self, in_dim: int) -> None:
+        super().__init__(in_dim)
+        self.sizes: set[int] = set()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] not in self.sizes:
+            self.sizes.add(x.shape[0])
+            time.sleep(throughput.ROUND_BUDGET_S)
+        return super().forward(x, mask)
+
+
+def test_one_time_costs_of_each_size_stay_out_of_the_rounds():
+    module = FirstCallPerSizeIsSlow(SHAPES["text"].dim)
+    step, rounds = throughput.prepare(module, case(mode="forward"))
+    assert rounds == throughput.MAX_ROUNDS  # the estimate came from a second, quick call
+    started = time.perf_counter()
+    step()
+    assert time.perf_counter() - started < throughput.ROUND_BUDGET_S  # warmed at full size
+
+
+def test_machine_facts_name_the_sizes_that_measured_them():
+    facts = {"bandwidth_gb_s": {"cuda": 4000.0}, "matmul_gflop_s": {"cuda": {"fp32": 50000.0}}}
+    facts["probe"] = {"cuda": {"matrix": 8192, "copy_mb": 2048, "repeats": 10}}
+    text = describe(facts)
+    assert "cuda 4000.0 GB/s (2048 MB)" in text and "cuda fp32 50,000 (8192-square)" in text
+    older = describe({"bandwidth_gb_s": {"cpu": 3.0}, "matmul_gflop_s": {"cpu": {"fp32": 9.0}}})
+    assert "cpu 3.0 GB/s (32 MB)" in older and "cpu fp32 9 (512-square)" in older
 
 
 def test_min_bytes_counts_input_output_parameters_and_gradients():

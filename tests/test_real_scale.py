@@ -103,6 +103,20 @@ def test_gpu_check_out_of_time_names_every_stage_it_skipped_and_fails(tmp_path):
     assert not (work / "data").exists() and not (tmp_path / "report.md").exists()
 
 
+@pytest.mark.slow
+def test_epoch_parts_times_every_part_of_the_harness_epoch(tmp_path):
+    out = tmp_path / "parts.json"
+    command = [sys.executable, str(BENCHMARKS / "epoch_parts.py"), "--fraction", "0.002",
+               "--epochs", "2", "--json", str(out)]  # fmt: skip
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.read_text())
+    assert len(result["epochs"]) == 2 and result["batches"] == 1  # 100 clips, batches of 128
+    for epoch in result["epochs"]:
+        assert epoch["steps"] > 0 and epoch["validation"] > 0 and epoch["resume file"] > 0
+    assert result["steps back to back"] > 0
+    assert "| resume file |" in shown and "1 steps back to back" in shown
+
+
 def _git(where: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(where), *args], capture_output=True, text=True, check=True

@@ -7,15 +7,27 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-PEAK_SIZE = 512
-"""The square matrices whose product measures the machine's matrix rate (small enough that
-the best of many tries is rarely cut by another process on a shared machine)."""
-REPEATS = 50
+
+@dataclass(frozen=True)
+class Probe:
+    """The sizes that measure a device's ceilings: the side of the square matrices whose
+    product gives the matrix rate and the megabytes copied for the bandwidth. A CPU on a shared
+    machine gets small ones, many times, so the best try is rarely cut by another process; a
+    GPU gets ones that fill it (a 512-square product or a 32 MB copy on an H200 times the
+    launch and its 60 MB cache, not the chip: 9 TFLOP/s and 2.5 TB/s against 4.3 TB/s)."""
+
+    matrix: int
+    copy_mb: int
+    repeats: int
+
+
+PROBES = {"cpu": Probe(512, 32, 50), "cuda": Probe(8192, 2048, 10)}
 
 
 def _sync(device: str) -> Callable[[], None]:
@@ -34,23 +46,26 @@ def _best_seconds(call: Callable[[], object], device: str, repeats: int) -> floa
     return best
 
 
-def bandwidth(device: str, megabytes: int = 32, repeats: int = REPEATS) -> float:
-    """Measured memory bandwidth in bytes/s: the best of ``repeats`` copies of a tensor larger
-    than a CPU's last-level cache share (each copy reads and writes it once); short copies, many
-    times, so that on a shared machine some run without being preempted."""
-    src = torch.ones(megabytes * 2**18, device=device)
+def bandwidth(device: str) -> float:
+    """Measured memory bandwidth in bytes/s: the best of the device's ``Probe`` copies (each
+    reads and writes the tensor once)."""
+    probe = PROBES[device]
+    src = torch.ones(probe.copy_mb * 2**18, device=device)
     dst = torch.empty_like(src)
-    seconds = _best_seconds(lambda: dst.copy_(src), device, repeats)
+    dst.copy_(src)  # the first call may set up the device
+    seconds = _best_seconds(lambda: dst.copy_(src), device, probe.repeats)
     return 2 * src.numel() * src.element_size() / seconds
 
 
-def matmul_rate(device: str, dtype: torch.dtype, repeats: int = REPEATS) -> float:
-    """Measured matrix-product rate in flop/s: the best of ``repeats`` products of two
-    ``PEAK_SIZE``-square matrices (``2 n^3`` flops each) in ``dtype``."""
-    a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device).to(dtype)
-    b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device).to(dtype)
+def matmul_rate(device: str, dtype: torch.dtype) -> float:
+    """Measured matrix-product rate in flop/s: the best of the device's ``Probe`` products of
+    two square matrices (``2 n^3`` flops each) in ``dtype``."""
+    probe = PROBES[device]
+    n = probe.matrix
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
     a @ b  # the first call may set up the library
-    return 2 * PEAK_SIZE**3 / _best_seconds(lambda: a @ b, device, repeats)
+    return 2 * n**3 / _best_seconds(lambda: a @ b, device, probe.repeats)
 
 
 def cpu_model() -> str:
@@ -72,12 +87,14 @@ def machine(devices: Iterable[str], dtypes: dict[str, torch.dtype]) -> dict[str,
         "torch": torch.__version__,
         "cores": len(os.sched_getaffinity(0)),
         "load": os.getloadavg()[0],
+        "probe": {},
         "bandwidth_gb_s": {},
         "matmul_gflop_s": {},
     }
     for device in devices:
         if device == "cuda":
             facts["gpu"] = torch.cuda.get_device_name()
+        facts["probe"][device] = asdict(PROBES[device])
         facts["bandwidth_gb_s"][device] = bandwidth(device) / 1e9
         facts["matmul_gflop_s"][device] = {
             name: matmul_rate(device, dtype) / 1e9 for name, dtype in dtypes.items()
@@ -86,10 +103,17 @@ def machine(devices: Iterable[str], dtypes: dict[str, torch.dtype]) -> dict[str,
 
 
 def describe(facts: dict[str, Any]) -> str:
-    """One sentence naming the machine facts of a report (older reports lack some)."""
-    bandwidth = ", ".join(f"{d} {v:.1f} GB/s" for d, v in facts.get("bandwidth_gb_s", {}).items())
+    """One sentence naming the machine facts of a report (older reports lack some; theirs were
+    measured at the CPU's probe sizes)."""
+    probes = {d: facts.get("probe", {}).get(d, asdict(PROBES["cpu"])) for d in PROBES}
+    bandwidth = ", ".join(
+        f"{d} {v:.1f} GB/s ({probes[d]['copy_mb']} MB)"
+        for d, v in facts.get("bandwidth_gb_s", {}).items()
+    )
     rates = "; ".join(
-        f"{d} " + ", ".join(f"{t} {v:,.0f}" for t, v in per.items())
+        f"{d} "
+        + ", ".join(f"{t} {v:,.0f}" for t, v in per.items())
+        + f" ({probes[d]['matrix']}-square)"
         for d, per in facts.get("matmul_gflop_s", {}).items()
     )
     gpu = f", GPU {facts['gpu']}" if "gpu" in facts else ""
@@ -99,7 +123,7 @@ def describe(facts: dict[str, Any]) -> str:
     return (
         f"Machine: CPU {facts.get('cpu', '?')}{shared}, "
         f"{facts.get('threads', '?')} torch thread(s), torch {facts.get('torch', '?')}{gpu}; "
-        f"measured in the same run: memory bandwidth (best large-tensor copy) "
-        f"{bandwidth or '?'}; matrix rate (best {PEAK_SIZE}-square product, GFLOP/s) "
-        f"{rates or '?'}."
+        f"measured in the same run: memory bandwidth (best copy of a tensor of the size shown) "
+        f"{bandwidth or '?'}; matrix rate (best product of two square matrices of the side "
+        f"shown, GFLOP/s) {rates or '?'}."
     )

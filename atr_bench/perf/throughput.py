@@ -162,15 +162,20 @@ def _no_sync() -> None:
 
 
 def prepare(module: nn.Module, case: Case) -> tuple[Callable[[], None], int]:
-    """The case's timed step, warmed up, and how many rounds fit the budget. A warm-up on an
-    eighth of the batch estimates the cost; a step estimated slower than the whole budget gets
-    one round and no full-size warm-up (its one-time costs are small beside it), a quicker one
-    is called once at full size first, which sets the number of rounds."""
+    """The case's timed step, warmed up, and how many rounds fit the budget. One-time costs (a
+    kernel compiled for a size, a library set up: on a GPU they made a first call 100x slower)
+    fall on the first call of each size, so a warm-up on an eighth of the batch is called
+    twice and its second call estimates the cost. A step estimated slower than the whole
+    budget gets one round and no full-size warm-up (its one-time costs are small beside it); a
+    quicker one is called twice at full size first, and the second call sets the rounds."""
     small = max(1, case.shape.batch // WARMUP_FRACTION)
-    estimate = _seconds(make_step(module, *make_inputs(case, small), case.mode))
+    small_step = make_step(module, *make_inputs(case, small), case.mode)
+    small_step()
+    estimate = _seconds(small_step)
     step = make_step(module, *make_inputs(case), case.mode)
     if estimate * case.shape.batch / small >= ROUND_BUDGET_S:
         return step, 1
+    step()
     seconds = _seconds(step)
     return step, max(1, min(MAX_ROUNDS, int(ROUND_BUDGET_S / max(seconds, 1e-9))))
 
