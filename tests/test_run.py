@@ -23,6 +23,7 @@ from atr_bench.run.context import RunContext
 from atr_bench.run.execute import load_data
 from atr_bench.run.metrics import metrics_from_ranks
 from atr_bench.run.plan import plan
+from atr_bench.run.resume_writer import ResumeWriter
 
 
 def _records(runs: Path) -> list[RunRecord]:
@@ -197,9 +198,13 @@ def test_the_best_epochs_weights_are_returned_and_saved(
         assert torch.equal(final["best_state"][key], value)
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["cpu-writes", "gpu-writes"])
 def test_interrupted_training_resumes_to_the_uninterrupted_result(
-    tiny_data, tmp_path, monkeypatch, tiny_options, interrupted_at
+    tiny_data, tmp_path, monkeypatch, tiny_options, interrupted_at, threaded
 ):
+    """Also with the resume file written by a thread, as a GPU run writes it (forced here on
+    the CPU): the interrupted run still leaves its last finished epoch on disk."""
+    monkeypatch.setattr(training, "ResumeWriter", lambda background: ResumeWriter(threaded))
     train = _trainer(
         tiny_data, tmp_path, tiny_options, pooling="netvlad", epochs=3, batch_size=32, embed_dim=32
     )

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from atr_bench.data.split import SplitData
 from atr_bench.data.streamed import prefetch
 from atr_bench.errors import AtrBenchError
-from atr_bench.files.atomic import load_torch, save_torch
+from atr_bench.files.atomic import load_torch
 from atr_bench.plugins.contract import Batching
 from atr_bench.plugins.registry import registry
 from atr_bench.plugins.specs import ProtocolSpec
@@ -29,6 +29,7 @@ from atr_bench.run.curves_log import NO_CURVES, CurveLogger
 from atr_bench.run.evaluation import autocast, evaluate
 from atr_bench.run.model import DualEncoder
 from atr_bench.run.optim import build_optimizer
+from atr_bench.run.resume_writer import ResumeWriter
 
 _log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def train(
     (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
 
     After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
-    atomically to ``checkpoint``; a run started again with the same checkpoint goes on from
+    atomically to ``checkpoint`` (off a GPU by a thread, ``ResumeWriter``); a run started again with the same checkpoint goes on from
     there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
     epoch's entry of the curve, those a resume restores first.
     """
@@ -169,29 +170,40 @@ def train(
             _log.info("%s: resuming after epoch %d of %d", label, done.epoch, config.epochs)
     for entry in done.curve:
         curves.log_epoch(entry)
-    bar = tqdm(
-        range(done.epoch, config.epochs),
+    bar = _epoch_bar(done.epoch, config.epochs, label, progress)
+    writer = ResumeWriter(background=device.type != "cpu")
+    try:
+        for epoch in bar:
+            done.keep_best(model)
+            loss = _train_epoch(model, train_split, optimizer, loss_fn, generator, config, device)
+            scheduler.step()
+            val = evaluate(model, val_split, device, config.amp)
+            score = val[SELECTION[0]][SELECTION[1]]
+            done.curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
+            curves.log_epoch(done.curve[-1])
+            if improves(score, done.best_score, protocol.selection_ties):
+                done.now_best(score, epoch + 1)
+            bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=done.best_epoch)
+            if checkpoint is not None:
+                last = epoch + 1 == config.epochs
+                _save_resume(writer, checkpoint, identity, parts, done, last)
+        writer.wait()
+    finally:
+        writer.close()
+    return Outcome(done.curve, done.best_epoch, _best_weights(model, done))
+
+
+def _epoch_bar(done: int, epochs: int, label: str, progress: bool) -> tqdm:
+    """The epochs still to train, with a progress bar that counts those done."""
+    return tqdm(
+        range(done, epochs),
         desc=label,
         unit="epoch",
-        initial=done.epoch,
-        total=config.epochs,
+        initial=done,
+        total=epochs,
         disable=not progress,
         leave=False,
     )
-    for epoch in bar:
-        done.keep_best(model)
-        loss = _train_epoch(model, train_split, optimizer, loss_fn, generator, config, device)
-        scheduler.step()
-        val = evaluate(model, val_split, device, config.amp)
-        score = val[SELECTION[0]][SELECTION[1]]
-        done.curve.append({"epoch": epoch + 1, "loss": loss, "val": val})
-        curves.log_epoch(done.curve[-1])
-        if improves(score, done.best_score, protocol.selection_ties):
-            done.now_best(score, epoch + 1)
-        bar.set_postfix(loss=f"{loss:.4f}", val_geo=f"{score:.2f}", best=done.best_epoch)
-        if checkpoint is not None:
-            _save_resume(checkpoint, identity, parts, done, last=epoch + 1 == config.epochs)
-    return Outcome(done.curve, done.best_epoch, _best_weights(model, done))
 
 
 @dataclass(frozen=True)
@@ -268,10 +280,16 @@ def _resume(
 
 
 def _save_resume(
-    checkpoint: Path, identity: dict[str, Any], parts: _Parts, done: _Progress, last: bool
+    writer: ResumeWriter,
+    checkpoint: Path,
+    identity: dict[str, Any],
+    parts: _Parts,
+    done: _Progress,
+    last: bool,
 ) -> None:
-    """The full state after an epoch, atomically; after the last one only what ends the run
-    (a fifth of the bytes), and the best weights once, when they are this epoch's."""
+    """The full state after an epoch, atomically (by ``writer``); after the last one only what
+    ends the run (a fifth of the bytes), and the best weights once, when they are this
+    epoch's."""
     state = {
         **identity,
         "epoch": done.epoch,
@@ -291,7 +309,7 @@ def _save_resume(
             "scheduler": parts.scheduler.state_dict(),
             "best_state": done.best_state,
         }
-    save_torch(checkpoint, state)
+    writer.write(checkpoint, state)
 
 
 def _identity(config: RunConfig, seed: int, device: torch.device) -> dict[str, Any]:
