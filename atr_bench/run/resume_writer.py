@@ -33,7 +33,8 @@ class ResumeWriter:
     With ``background`` (a run on a GPU), ``write`` waits for the file before, copies the state
     to host memory and hands the copy to a thread, so training goes on while it is written;
     an error of that write is raised by the next ``write`` or ``wait``, and ``close`` lets a
-    write under way finish, so an interrupted run keeps its last finished epoch. Without it (a
+    write under way finish, so an interrupted run keeps its last finished epoch (a process
+    killed outright during a write keeps the epoch before: the writes are atomic). Without it (a
     run on the CPU: a copy would add the state's size to the peak memory, and no device waits
     meanwhile) the file is written before ``write`` returns."""
 

@@ -152,9 +152,10 @@ def train(
     (a tie goes to the later epoch when the protocol's ``selection_ties`` says so).
 
     After every epoch the full state (weights, optimiser, schedule, RNG, curve) is saved
-    atomically to ``checkpoint`` (off a GPU by a thread, ``ResumeWriter``); a run started again with the same checkpoint goes on from
-    there and ends with exactly the numbers an uninterrupted run gives. ``curves`` gets every
-    epoch's entry of the curve, those a resume restores first.
+    atomically to ``checkpoint`` (on a GPU by a thread, ``ResumeWriter``); a run started again
+    with the same checkpoint goes on from there and ends with exactly the numbers an
+    uninterrupted run gives. ``curves`` gets every epoch's entry of the curve, those a resume
+    restores first.
     """
     optimizer, scheduler = build_optimizer(
         model.parameters(), config.lr, config.weight_decay, config.gamma, protocol.optimizer
