@@ -287,3 +287,65 @@ def test_a_fifo_in_place_of_a_feature_file_is_refused_without_waiting(tmp_path):
     os.mkfifo(path)
     with pytest.raises(AtrBenchError, match="not a regular file"):
         read_features(path, ["a"], frames=3)
+
+
+def test_plain_clips_are_read_straight_from_the_file_as_hdf5_reads_them(tmp_path, monkeypatch):
+    from atr_bench.data import feature_store
+
+    rng = np.random.default_rng(0)
+    clips = {
+        f"c{i}": rng.standard_normal((n, 6)).astype(np.float32) for i, n in enumerate([1, 7, 4])
+    }
+    path = tmp_path / "f.h5"
+    with FeatureWriter(path) as writer:
+        for clip_id, array in clips.items():
+            writer.write(clip_id, array)
+    order = ["c1", "c0", "c2"]
+    with h5py.File(path, "r") as handle:  # the oracle: every clip through HDF5
+        expected, expected_lengths = feature_store.read_rows(path, handle, order, 5, 6)
+
+    def through_hdf5(*args, **kwargs):
+        raise AssertionError("a file of plain clips was read through HDF5")
+
+    monkeypatch.setattr(feature_store, "read_rows", through_hdf5)
+    audio, lengths = read_features(path, order, frames=5)
+    np.testing.assert_array_equal(audio.numpy(), expected)  # cropped, padded with zeros
+    assert lengths.tolist() == expected_lengths.tolist() == [5, 1, 4]
+
+
+def test_a_nan_among_plain_clips_is_named(tmp_path):
+    path = tmp_path / "f.h5"
+    with FeatureWriter(path) as writer:
+        writer.write("good", np.zeros((2, 4), np.float32))
+    with h5py.File(path, "a") as handle:  # as a file written elsewhere could hold it
+        handle["bad"] = np.array([[0, 0, np.inf, 0]], np.float32)
+    with pytest.raises(AtrBenchError, match="'bad' features contain NaN or inf") as info:
+        read_features(path, ["good", "bad"], frames=3)
+    assert str(path) in str(info.value)
+
+
+def test_the_nan_check_finds_the_first_bad_row_across_blocks():
+    from atr_bench.data.feature_store import first_nonfinite_row
+
+    out = np.zeros((12, 1024, 2048), np.float32)  # 8 MB rows: two blocks of 64 MB
+    assert first_nonfinite_row(out) is None
+    out[10, 5, 7] = np.nan
+    out[11, 0, 0] = np.inf
+    assert first_nonfinite_row(out) == 10
+    assert first_nonfinite_row(out[:0]) is None
+
+
+def test_a_clip_past_the_end_of_the_file_is_reported(tmp_path):
+    from atr_bench.data.feature_store import pread_rows
+
+    path = tmp_path / "raw"
+    path.write_bytes(np.ones(8, np.float32).tobytes())  # two rows of [1, 4] at 0 and 16
+    out = np.full((2, 2, 4), 9.0, np.float32)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        offsets, lengths = np.array([0, 16]), np.array([1, 1])
+        assert pread_rows(fd, [0, 1], offsets, lengths, out) is None
+        assert out[:, 0].tolist() == [[1.0] * 4] * 2 and not out[:, 1].any()  # padding zeroed
+        assert pread_rows(fd, [0, 1], np.array([0, 24]), lengths, out) == 1
+    finally:
+        os.close(fd)

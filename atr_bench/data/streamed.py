@@ -21,6 +21,7 @@ from atr_bench.data.feature_store import (
     nonfinite_clip,
     open_for_reading,
     plain_layout,
+    pread_rows,
     read_rows,
 )
 from atr_bench.data.stream_modes import STREAM_ABOVE_BYTES, STREAM_MODES
@@ -129,14 +130,12 @@ class StreamedFeatures:
             self._fd = os.open(self.path, os.O_RDONLY)
         if out is None:
             out = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
-        for i, row in enumerate(rows):
-            view = out[i, : places.lengths[row]]
-            out[i, len(view) :] = 0  # the padding; the rows read fill the rest
-            if os.preadv(self._fd, [view.data], int(places.offsets[row])) != view.nbytes:
-                raise AtrBenchError(
-                    f"{self.path}: clip {self.clip_ids[row]!r} is no longer where it was when "
-                    "the split was opened (the file changed during the run); run it again"
-                )
+        short = pread_rows(self._fd, rows, places.offsets, places.lengths, out)
+        if short is not None:
+            raise AtrBenchError(
+                f"{self.path}: clip {self.clip_ids[short]!r} is no longer where it was when "
+                "the split was opened (the file changed during the run); run it again"
+            )
         return out
 
 
