@@ -4,6 +4,7 @@ parts timed where it runs.
 
     python benchmarks/epoch_parts.py --device cuda --dataset audiocaps --protocol lou2022 \\
         --pooling netrvlad --epochs 3 --json parts.json
+    python benchmarks/epoch_parts.py --report parts.json     # its table again
 
 Per epoch, with the device synchronised around each part: *steps* (the ``train_step`` calls,
 each followed by reading its loss, as the loop does), *loop rest* (the rest of the epoch's loop:
@@ -209,7 +210,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--report", type=Path, help="print the table of a --json file")
     args = parser.parse_args()
+    if args.report:
+        print(table(json.loads(args.report.read_text())))
+        return
     result = measure(args)
     result["settings"] = {k: str(v) for k, v in vars(args).items()}
     if torch.cuda.is_available() and args.device.startswith("cuda"):

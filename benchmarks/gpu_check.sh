@@ -2,8 +2,9 @@
 # The GPU checks in one go, for a machine with a CUDA GPU and atr-bench installed with its test
 # extra: the CUDA tests (the Triton VLAD kernels on the GPU, run while the data is written),
 # whole runs on AudioCaps-shaped data (random values, `atr-bench data shaped`) of lou2022 and
-# of the default protocol with netrvlad, then the throughput suite on the GPU. Each run's
-# phases, peak RSS, peak GPU memory and the GPU's name are appended to REPORT.
+# of the default protocol with netrvlad, the parts of a lou2022 epoch (benchmarks/epoch_parts.py),
+# then the throughput suite on the GPU. Each run's phases, peak RSS, peak GPU memory and the
+# GPU's name, and the epoch's parts, are appended to REPORT.
 #
 #   bash benchmarks/gpu_check.sh WORK
 #
@@ -71,6 +72,8 @@ for protocol in lou2022 lou2022-tuned; do
         --data "$work/data/AudioCaps" --work "$work/runs" --protocol "$protocol" \
         --pooling netrvlad --epochs "$epochs" --threads "$(nproc)" --label "$device-$protocol"
 done
+stage "epoch parts" python3 "$here/epoch_parts.py" --device "$device" --fraction "$fraction" \
+    --protocol lou2022 --epochs 3 --threads "$(nproc)" --json "$work/epoch-parts.json"
 # shellcheck disable=SC2086
 stage bench atr-bench bench --device "$device" --threads 0 ${BENCH:-} --json "$work/bench.json" \
     --out "$work" --overwrite
@@ -80,6 +83,12 @@ if compgen -G "$work/runs/*.json" >/dev/null; then
         echo "## Runs on $device, $(date -u +%Y-%m-%d) (benchmarks/gpu_check.sh, FRACTION=$fraction, EPOCHS=$epochs)"
         echo
         python3 "$here/real_scale.py" --report "$work/runs"
+        if [ -f "$work/epoch-parts.json" ]; then
+            echo "Where a lou2022 epoch goes (\`benchmarks/epoch_parts.py\`, random features in memory):"
+            echo
+            python3 "$here/epoch_parts.py" --report "$work/epoch-parts.json"
+            echo
+        fi
         if [ -f "$work/pooling-throughput.md" ]; then
             echo "Throughput tables of this machine: \`$work/pooling-throughput.md\`, \`$work/training-step-throughput.md\`."
         fi

@@ -83,6 +83,8 @@ def test_gpu_check_runs_on_the_cpu_at_a_tiny_size(tmp_path):
     assert "## Runs on cpu" in report and "### AudioCaps 100 / 2 / 2 clips, 31 x 2048" in report
     assert "| atr-bench lou2022 | netrvlad | cpu | 1 |" in report
     assert "| atr-bench lou2022-tuned | netrvlad | cpu | 1 |" in report
+    assert "Where a lou2022 epoch goes" in report and "| resume file |" in report
+    assert json.loads((work / "epoch-parts.json").read_text())["settings"]["device"] == "cpu"
 
 
 def test_gpu_check_out_of_time_names_every_stage_it_skipped_and_fails(tmp_path):
@@ -98,7 +100,7 @@ def test_gpu_check_out_of_time_names_every_stage_it_skipped_and_fails(tmp_path):
     done = subprocess.run(["bash", str(BENCHMARKS / "gpu_check.sh"), str(work)], env=env,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 1
-    skipped = ["data", "run lou2022", "run lou2022-tuned", "bench"]
+    skipped = ["data", "run lou2022", "run lou2022-tuned", "epoch parts", "bench"]
     assert done.stderr.splitlines() == [f"did not finish: {s} (no time left)" for s in skipped]
     assert not (work / "data").exists() and not (tmp_path / "report.md").exists()
 
