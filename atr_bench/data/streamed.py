@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from atr_bench.data.feature_store import (
     check_clips,
+    first_nonfinite_row,
     nonfinite_clip,
     open_for_reading,
     plain_layout,
@@ -118,9 +119,9 @@ class StreamedFeatures:
             rows = list(range(block.start, block.stop))
             if buffer is None:  # the first block is the largest
                 buffer = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
-            finite = np.isfinite(self._pread(rows, places, buffer[: len(rows)])).all(axis=(1, 2))
-            if not finite.all():
-                return block.start + int(np.flatnonzero(~finite)[0])
+            bad = first_nonfinite_row(self._pread(rows, places, buffer[: len(rows)]))
+            if bad is not None:
+                return block.start + bad
         return None
 
     def _pread(
