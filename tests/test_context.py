@@ -45,12 +45,13 @@ def test_a_context_crosses_to_a_worker_process_whole(tmp_path):
 def test_the_runs_messages_go_to_the_contexts_logger(
     tiny_data, tiny_options, tmp_path, monkeypatch, caplog
 ):
+    from atr_bench.data import loading
     from atr_bench.plugins.registry import registry
     from atr_bench.run import execute
     from atr_bench.run.config import RunRequest
     from atr_bench.run.plan import plan
 
-    monkeypatch.setattr(execute, "room_on_device", lambda device, nbytes: False)
+    monkeypatch.setattr(loading, "room_on_device", lambda device, nbytes: False)
     request = RunRequest(dataset_options=tuple(tiny_options.items()))
     the_plan = plan(request, registry(), tiny_data)
     mine = logging.getLogger("atr_bench.tests.my_run")

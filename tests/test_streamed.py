@@ -217,11 +217,11 @@ def test_room_on_a_gpu_is_half_its_free_memory(monkeypatch):
 def test_audio_kept_on_the_host_gives_the_numbers_of_audio_on_the_device(
     tiny_data, tmp_path, tiny_args, monkeypatch, capsys
 ):
-    from atr_bench.run import execute
+    from atr_bench.data import loading
 
     on_device, on_host = tmp_path / "device", tmp_path / "host"
     assert main(tiny_args(tiny_data, on_device)) == 0
-    monkeypatch.setattr(execute, "room_on_device", lambda device, nbytes: False)
+    monkeypatch.setattr(loading, "room_on_device", lambda device, nbytes: False)
     capsys.readouterr()
     assert main(tiny_args(tiny_data, on_host)) == 0
     assert "kept in host memory" in capsys.readouterr().err

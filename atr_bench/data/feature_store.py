@@ -228,14 +228,30 @@ def _read_plain(
     layout: tuple[np.ndarray, np.ndarray],
     row_shape: tuple[int, int],
 ) -> np.ndarray:
-    """The clips of a ``plain_layout`` file read with ``pread_rows``, then checked for NaN."""
-    offsets, lengths = layout
+    """The clips of a ``plain_layout`` file, all read at once (``read_plain_rows``)."""
     out = np.empty((len(clip_ids), *row_shape), dtype=np.float32)
     fd = os.open(path, os.O_RDONLY)
     try:
-        short = pread_rows(fd, range(len(clip_ids)), offsets, lengths, out)
+        read_plain_rows(path, handle, fd, clip_ids, layout, range(len(clip_ids)), out)
     finally:
         os.close(fd)
+    return out
+
+
+def read_plain_rows(
+    path: Path,
+    handle: h5py.File,
+    fd: int,
+    clip_ids: Sequence[str],
+    layout: tuple[np.ndarray, np.ndarray],
+    rows: range,
+    out: np.ndarray,
+) -> None:
+    """Clips ``rows`` of a ``plain_layout`` file (open as ``handle`` and ``fd``) read with
+    ``pread_rows`` into ``out``, one row each, then checked: a clip the file ends before, or
+    whose features hold NaN or inf, is an error that names it."""
+    offsets, lengths = layout
+    short = pread_rows(fd, rows, offsets, lengths, out)
     if short is not None:
         raise AtrBenchError(
             f"{path}: clip {clip_ids[short]!r} is unreadable (the file ends before its "
@@ -243,8 +259,7 @@ def _read_plain(
         )
     bad = first_nonfinite_row(out)
     if bad is not None:
-        raise nonfinite_clip(path, handle, clip_ids[bad])
-    return out
+        raise nonfinite_clip(path, handle, clip_ids[rows[bad]])
 
 
 def pread_rows(

@@ -19,8 +19,15 @@ from atr_bench.data.extraction.weights import feature_provenance
 from atr_bench.data.feature_store import read_features, read_provenance
 from atr_bench.data.identity import SplitDigest, check_overlap, split_digest
 from atr_bench.data.layout import SPLITS
+from atr_bench.data.onto_device import read_onto
 from atr_bench.data.split import SplitData, build_split
-from atr_bench.data.streamed import HostRows, open_streamed, should_stream
+from atr_bench.data.streamed import (
+    HostRows,
+    StreamedFeatures,
+    open_streamed,
+    room_on_device,
+    should_stream,
+)
 from atr_bench.data.text_store import read_text_features, write_text_features
 from atr_bench.errors import AtrBenchError
 from atr_bench.plugins.contract import (
@@ -36,6 +43,7 @@ from atr_bench.plugins.contract import (
 from atr_bench.plugins.specs import ExtractorSpec, TextEncoderSpec
 
 _log = logging.getLogger(__name__)
+HOST = torch.device("cpu")
 
 ORDER = "order"
 """The optional order-contrast set's name in ``Splits`` and in the text cache."""
@@ -175,14 +183,16 @@ def load_splits(
     text_tokens: int,
     progress: bool = True,
     stream: str = "auto",
-    device_type: str = "cpu",
+    device: torch.device = HOST,
     allow_overlap: bool = False,
+    log: logging.Logger = _log,
 ) -> Splits:
-    """Features for every split, ready to train on (extracting or encoding what is missing).
-    The audio is loaded whole, or streamed from its files when ``stream`` says so (``auto``:
-    on the CPU when it is large, on a ``device_type`` GPU when it would not fit comfortably in
-    memory; see ``should_stream``). A test split that shares clips with the train split is
-    refused unless ``allow_overlap``."""
+    """Features for every split, ready to train on ``device`` (extracting or encoding what is
+    missing). The audio is streamed from its files when ``stream`` says so (``auto``: on the
+    CPU when it is large, on a GPU when it would not fit comfortably in host memory; see
+    ``should_stream``), else loaded whole: onto ``device``, or where it has no room there, into
+    host memory (``_audio_place``). A test split that shares clips with the train split is
+    refused unless ``allow_overlap``. What the loading decided is said on ``log``."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
     clips: dict[str, Sequence[Clip]] = {split: dataset.clips(split) for split in SPLITS}
     for split, split_clips in clips.items():
@@ -199,14 +209,15 @@ def load_splits(
     _check_weights(extractor.name, extractor_build.get("weights"), features, provenance)
     text = text_features(dataset, text_spec, text_options, clips, encoder)
     text_fix = _text_fix(dataset, encoder)
-    streamed = _streams(
-        stream, sum(map(len, clips.values())) * audio_frames * extractor.dim * 4, device_type
-    )
+    padded = sum(map(len, clips.values())) * audio_frames * extractor.dim * 4
+    place = _audio_place(stream, padded, device, log)
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
-        read = open_streamed if streamed else _read_whole
-        audio, audio_len = read(features[split], ids, audio_frames, extractor.dim, progress)
+        where = device if place == "device" else HOST
+        audio, audio_len = _read_audio(
+            place, where, features[split], ids, (audio_frames, extractor.dim), progress
+        )
         loaded[split] = build_split(
             split_clips,
             audio,
@@ -216,7 +227,7 @@ def load_splits(
             text_source=f"{text_spec.name} features of {dataset.name}/{split}",
             text_fix=text_fix,
         )
-    return Splits(
+    splits = Splits(
         **loaded,
         provenance=provenance,
         digests={split: split_digest(c) for split, c in clips.items()},
@@ -224,6 +235,7 @@ def load_splits(
         overlap=overlap,
         text_provenance=_text_provenance(text_spec, encoder),
     )
+    return splits.audio_on_host() if place == "host" else splits
 
 
 def _text_provenance(spec: TextEncoderSpec, encoder: object) -> dict[str, Any]:
@@ -231,24 +243,47 @@ def _text_provenance(spec: TextEncoderSpec, encoder: object) -> dict[str, Any]:
     return {"encoder": spec.name, **(encoder.provenance if isinstance(encoder, Described) else {})}
 
 
-def _streams(stream: str, padded: int, device_type: str) -> bool:
-    """Whether the audio is read from disk a batch at a time (``should_stream``), said when
-    ``auto`` chose it."""
-    streamed = should_stream(stream, padded, device_type)
-    if streamed and stream == "auto":
-        _log.info(
-            "audio features: %.1f GB padded; reading them from disk a batch at a time "
-            "(--stream-features never loads them whole)",
-            padded / 1e9,
-        )
-    return streamed
+def _audio_place(stream: str, padded: int, device: torch.device, log: logging.Logger) -> str:
+    """Where the audio is kept: ``disk`` when it is read from there a batch at a time
+    (``should_stream``; said when ``auto`` chose it), else on the ``device`` where half its
+    free memory holds it (``room_on_device``), else in ``host`` memory, whence each batch is
+    copied to the device (said)."""
+    if should_stream(stream, padded, device.type):
+        if stream == "auto":
+            log.info(
+                "audio features: %.1f GB padded; reading them from disk a batch at a time "
+                "(--stream-features never loads them whole)",
+                padded / 1e9,
+            )
+        return "disk"
+    if room_on_device(device, padded):
+        return "device"
+    log.warning(
+        "audio features: %.1f GB, over half of %s's free memory; kept in host memory and "
+        "copied to it a batch at a time",
+        padded / 1e9,
+        device,
+    )
+    return "host"
 
 
-def _read_whole(
-    path: Path, ids: Sequence[str], frames: int, dim: int, progress: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A split's audio features loaded whole (``read_features``; no bar: one read)."""
-    return read_features(path, ids, frames, dim)
+def _read_audio(
+    place: str,
+    device: torch.device,
+    path: Path,
+    ids: Sequence[str],
+    row: tuple[int, int],
+    progress: bool,
+) -> tuple[torch.Tensor | StreamedFeatures, torch.Tensor]:
+    """A split's audio features and lengths: opened for reading from ``disk``
+    (``open_streamed``), or loaded whole into host memory in one read (``read_features``) or
+    onto a device a block at a time (``read_onto``)."""
+    frames, dim = row
+    if place == "disk":
+        return open_streamed(path, ids, frames, dim, progress)
+    if device.type == "cpu":
+        return read_features(path, ids, frames, dim)
+    return read_onto(path, ids, frames, dim, device, progress)
 
 
 def _coverage(dataset: str, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Coverage]:

@@ -115,7 +115,7 @@ class StreamedFeatures:
         if places is None:
             raise ValueError("first_nonfinite reads clips by their places; these have none")
         buffer: np.ndarray | None = None
-        for block in _scan_blocks(len(self), self.frames, self.dim, self.path, progress):
+        for block in scan_blocks(len(self), self.frames, self.dim, self.path, progress):
             rows = list(range(block.start, block.stop))
             if buffer is None:  # the first block is the largest
                 buffer = np.empty((len(rows), self.frames, self.dim), dtype=np.float32)
@@ -210,17 +210,20 @@ def _open_through_hdf5(
     and checked through HDF5, which also names what is wrong with a bad one; its batches are
     read through HDF5 too."""
     lengths = np.empty(len(ids), dtype=np.int64)
-    for block in _scan_blocks(len(ids), frames, dim, path, progress):
+    for block in scan_blocks(len(ids), frames, dim, path, progress):
         _, lengths[block] = read_rows(path, handle, ids[block], frames, dim)
     return StreamedFeatures(Path(path), ids, frames, dim), torch.from_numpy(lengths)
 
 
-def _scan_blocks(count: int, frames: int, dim: int, path: Path, progress: bool) -> Iterator[slice]:
-    """The blocks of clips a checking pass reads at a time (``SCAN_BYTES`` of padded rows,
-    the first block the largest), behind a progress bar."""
+def scan_blocks(
+    count: int, frames: int, dim: int, path: Path, progress: bool, doing: str = "checking"
+) -> Iterator[slice]:
+    """The blocks of clips a pass over a feature file reads at a time (``SCAN_BYTES`` of
+    padded rows, the first block the largest), behind a progress bar that says what it is
+    ``doing``."""
     step = max(1, SCAN_BYTES // (frames * dim * 4))
     starts = range(0, count, step)
-    for start in tqdm(starts, desc=f"checking {path.name}", disable=not progress):
+    for start in tqdm(starts, desc=f"{doing} {path.name}", disable=not progress):
         yield slice(start, min(start + step, count))
 
 

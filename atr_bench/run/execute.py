@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from atr_bench.data.loading import Splits, data_identity, load_splits
-from atr_bench.data.streamed import room_on_device
 from atr_bench.errors import AtrBenchError
 from atr_bench.files.atomic import save_torch
 from atr_bench.record.assemble import Measured, build_record
@@ -45,7 +44,8 @@ def seed_everything(seed: int) -> None:
 
 def load_data(the_plan: Plan, context: RunContext) -> Splits:
     """Every split of the plan's dataset, on the context's device (extracting what is missing);
-    the context's ``stream`` says whether the audio is read from disk a batch at a time."""
+    the context's ``stream`` says whether the audio is read from disk a batch at a time, and
+    audio with no room on the device is kept in host memory (``load_splits``)."""
     c = the_plan.config
     device = context.device
     extractor = the_plan.components["extractor"].spec
@@ -60,18 +60,10 @@ def load_data(the_plan: Plan, context: RunContext) -> Splits:
         c.text_tokens,
         context.progress,
         context.stream,
-        device.type,
+        device,
         context.allow_overlap,
+        context.log,
     )
-    audio_bytes = splits.audio_bytes()
-    if not room_on_device(device, audio_bytes):
-        context.log.warning(
-            "audio features: %.1f GB, over half of %s's free memory; kept in host memory and "
-            "copied to it a batch at a time",
-            audio_bytes / 1e9,
-            device,
-        )
-        splits = splits.audio_on_host()
     return splits.to(device)
 
 

@@ -156,7 +156,6 @@ def load_embeddings(the_plan: ZeroShotPlan, context: RunContext) -> Splits:
         text_tokens=1,
         progress=context.progress,
         stream="never",
-        device_type=context.device.type,
         allow_overlap=context.allow_overlap,
     )
 
