@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a machine with a CUDA GPU and atr-bench installed with its test
-# extra: the CUDA tests (the Triton VLAD kernels on the GPU, run while the data is written),
-# whole runs on AudioCaps-shaped data (random values, `atr-bench data shaped`) of lou2022 and
-# of the default protocol with netrvlad, the parts of a lou2022 epoch (benchmarks/epoch_parts.py),
-# then the throughput suite on the GPU. Each run's phases, peak RSS, peak GPU memory and the
+# extra: the CUDA tests (the Triton VLAD kernels on the GPU, a training loop that never waits
+# for the GPU, features read onto it; run while the data is written), whole runs on
+# AudioCaps-shaped data (random values, `atr-bench data shaped`) of lou2022 and of the default
+# protocol with netrvlad, the parts of a lou2022 epoch (benchmarks/epoch_parts.py), then the
+# throughput suite on the GPU. Each run's phases, peak RSS, peak GPU memory and the
 # GPU's name, and the epoch's parts, are appended to REPORT.
 #
 #   bash benchmarks/gpu_check.sh WORK
 #
 # Environment (defaults in brackets): DEVICE [cuda]; FRACTION of AudioCaps' real split sizes
 # [1]; EPOCHS per run [20]; BENCH, the `atr-bench bench` selection [every pooling, both
-# benchmarks]; TESTS, the pytest selection [tests/test_vlad_triton.py; "none" skips them];
-# REPORT [leaderboards/real-scale.md]; BUDGET, the seconds the whole script may take [no
-# limit]: each stage is stopped when the time is up, less a minute kept for the report, and
-# the report covers the runs that finished and names the stages that did not. A stage that
-# fails does not stop the ones after it; the script then exits with 1. On a CPU (DEVICE=cpu, a
-# small FRACTION) it checks the script itself.
+# benchmarks]; TESTS, the pytest selection [tests/test_vlad_triton.py
+# tests/test_cuda_no_waits.py; "none" skips them]; REPORT [leaderboards/real-scale.md];
+# BUDGET, the seconds the whole script may take [no limit]: each stage is stopped when the
+# time is up, less a minute kept for the report, and the report covers the runs that finished
+# and names the stages that did not. A stage that fails does not stop the ones after it; the
+# script then exits with 1. On a CPU (DEVICE=cpu, a small FRACTION) it checks the script itself.
 set -uo pipefail
 work=${1:?usage: bash benchmarks/gpu_check.sh WORK}
 device=${DEVICE:-cuda}
 fraction=${FRACTION:-1}
 epochs=${EPOCHS:-20}
-tests=${TESTS:-tests/test_vlad_triton.py}
+tests=${TESTS:-tests/test_vlad_triton.py tests/test_cuda_no_waits.py}
 report=${REPORT:-leaderboards/real-scale.md}
 here=$(cd "$(dirname "$0")" && pwd)
 deadline=$((SECONDS + ${BUDGET:-1000000000} - 60))

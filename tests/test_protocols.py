@@ -172,6 +172,24 @@ def test_caption_groups_and_their_mean_on_a_hand_computed_case():
     torch.testing.assert_close(merged, torch.tensor([[3.0, 4.0], [8.0, 9.0]]))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_caption_groups_with_their_total_given_and_the_mean_by_counting_ones(seed):
+    """The total a batch's captions come to, given, changes nothing; the mean divides by the
+    same counts ``bincount`` gives, bit for bit."""
+    gen = torch.Generator().manual_seed(seed)
+    caption_clip = torch.cat([torch.arange(9), torch.randint(0, 9, (31,), generator=gen)])
+    groups = CaptionGroups.of_clips(caption_clip, 9)
+    clips = torch.randperm(9, generator=gen)[:5]
+    total = int(groups.count[clips].sum())
+    captions, group = groups.captions_of(clips)
+    given = groups.captions_of(clips, total)
+    assert torch.equal(given[0], captions) and torch.equal(given[1], group)
+    sims = torch.randn(len(captions), 5, generator=gen)
+    summed = torch.zeros(5, 5).index_add_(0, group, sims)
+    counted = torch.bincount(group, minlength=5).unsqueeze(1).float()
+    assert torch.equal(caption_mean(sims, group, 5), summed / counted)
+
+
 def test_clip_batch_loss_equals_the_paper_codes_formula():
     """Mean over clip i's captions of cos(caption, clip j), then relu(m - s_ii + s_ij) and
     relu(m - s_ii + s_ji) over every j != i, averaged: computed here element by element."""

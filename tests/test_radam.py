@@ -83,6 +83,34 @@ def test_each_resumes_the_others_state():
     assert int(again.state[again.param_groups[0]["params"][0]]["step"]) == 8
 
 
+def test_a_state_loaded_after_stepping_steps_from_its_own_count():
+    """The steps taken are kept on the host beside the state; a loaded state (here, one from
+    three steps back, where the next step is still unrectified) is stepped from its count."""
+    ours, fresh = _params(), _params()
+    mine = RAdam(ours, decoupled_weight_decay=True, **SETTINGS)
+    gen = torch.Generator().manual_seed(2)
+    saved = None
+    for taken in range(8):
+        if taken == 3:
+            saved = copy.deepcopy(mine.state_dict())
+            with torch.no_grad():
+                for a, b in zip(ours, fresh, strict=True):
+                    b.copy_(a)
+        _step(mine, ours, [torch.randn(p.shape, generator=gen) for p in ours])
+    other = RAdam(fresh, decoupled_weight_decay=True, **SETTINGS)
+    other.load_state_dict(copy.deepcopy(saved))
+    mine.load_state_dict(copy.deepcopy(saved))
+    with torch.no_grad():
+        for a, b in zip(ours, fresh, strict=True):
+            a.copy_(b)
+    grads = [torch.randn(p.shape, generator=gen) for p in ours]
+    _step(mine, ours, grads)
+    _step(other, fresh, grads)
+    for a, b in zip(ours, fresh, strict=True):
+        assert torch.equal(a, b)
+    assert int(mine.state[ours[0]]["step"]) == 4
+
+
 @pytest.mark.parametrize("decoupled", [True, False])
 def test_the_first_step_equals_the_update_from_zero_moments(decoupled):
     """The moments are allocated unfilled and written by the first step: its parameters and

@@ -29,10 +29,14 @@ class CaptionGroups:
         by_clip = torch.argsort(caption_clip, stable=True)
         return cls(by_clip, torch.cumsum(count, 0) - count, count)
 
-    def captions_of(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The captions of ``clips`` and, for each, its clip's position in ``clips``."""
+    def captions_of(
+        self, clips: torch.Tensor, total: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The captions of ``clips`` and, for each, its clip's position in ``clips``; given
+        their ``total`` number, a GPU does not have to be waited for to learn it."""
         lengths = self.count[clips]
-        group = torch.repeat_interleave(torch.arange(len(clips), device=clips.device), lengths)
+        positions = torch.arange(len(clips), device=clips.device)
+        group = torch.repeat_interleave(positions, lengths, output_size=total)
         first = torch.cumsum(lengths, 0) - lengths
         offset = torch.arange(len(group), device=clips.device) - first[group]
         return self.by_clip[self.start[clips][group] + offset], group
@@ -56,12 +60,17 @@ def _pairs(
 def _clips(
     split: SplitData, generator: torch.Generator, size: int, device: torch.device
 ) -> Iterator[Batch]:
-    """Every clip in random order, ``size`` clips a batch, each with all of its captions."""
+    """Every clip in random order, ``size`` clips a batch, each with all of its captions. Each
+    batch's caption count comes from a copy of the counts on the host (one read an epoch), so
+    that drawing a batch never waits for a GPU."""
     groups = CaptionGroups.of_clips(split.caption_clip, split.n_clips)
-    order = torch.randperm(split.n_clips, generator=generator).to(device)
+    counts = groups.count.cpu()
+    order = torch.randperm(split.n_clips, generator=generator)
+    on_device = order.to(device)
     for start in range(0, split.n_clips, size):
-        clips = order[start : start + size]
-        yield clips, *groups.captions_of(clips)
+        total = int(counts[order[start : start + size]].sum())
+        clips = on_device[start : start + size]
+        yield clips, *groups.captions_of(clips, total)
 
 
 def pair_batches() -> Batching:

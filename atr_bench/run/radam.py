@@ -62,6 +62,10 @@ class RAdam(torch.optim.Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
+        # Per parameter, its ``step`` tensor and the steps that holds, kept on the host: reading
+        # the tensor on a GPU would wait for the device at every step. A ``step`` tensor other
+        # than the one kept (a new state, a loaded one) is read once.
+        self._taken: dict[torch.Tensor, tuple[torch.Tensor, int]] = {}
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -82,13 +86,20 @@ class RAdam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.empty_like(p, memory_format=torch.preserve_format)
                 elif state["step"].device != p.device:  # resumed from torch's RAdam (host)
                     state["step"] = state["step"].to(p.device, torch.float32)
-                by_step.setdefault(int(state["step"]) + 1, []).append(p)
+                by_step.setdefault(self._steps_taken(p, state["step"]) + 1, []).append(p)
             for t, params in by_step.items():
                 self._update(group, params, t)
         return loss
 
+    def _steps_taken(self, p: torch.Tensor, step: torch.Tensor) -> int:
+        """The steps ``p`` has taken, which its state's ``step`` tensor holds."""
+        kept = self._taken.get(p)
+        return kept[1] if kept is not None and kept[0] is step else int(step)
+
     def _update(self, group: dict[str, Any], params: list[torch.Tensor], t: int) -> None:
         """Step ``t`` (1-based) of ``params``, all of which have taken ``t - 1`` steps."""
+        for p in params:
+            self._taken[p] = (self.state[p]["step"], t)
         beta1, beta2 = group["betas"]
         lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]

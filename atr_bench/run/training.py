@@ -64,9 +64,12 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def caption_mean(sims: torch.Tensor, group: torch.Tensor, clips: int) -> torch.Tensor:
     """``[captions, clips]`` similarities -> ``[clips, clips]``: row ``i`` is the mean over the
-    captions of batch clip ``i`` (the paper's code's ``merge_caption_similiarities="avg"``)."""
+    captions of batch clip ``i`` (the paper's code's ``merge_caption_similiarities="avg"``).
+    The captions are counted by adding ones, exact in float32, where ``bincount`` would make a
+    GPU wait to size its output."""
     total = sims.new_zeros(clips, sims.shape[1]).index_add_(0, group, sims)
-    return total / torch.bincount(group, minlength=clips).unsqueeze(1).to(sims.dtype)
+    count = sims.new_zeros(clips).index_add_(0, group, sims.new_ones(len(group)))
+    return total / count.unsqueeze(1)
 
 
 def _train_epoch(
@@ -78,7 +81,8 @@ def _train_epoch(
     config: RunConfig,
     device: torch.device,
 ) -> float:
-    """One epoch of the configured batch composition; returns the mean loss.
+    """One epoch of the configured batch composition; returns the mean loss, read when the
+    epoch ends (a loss read after each step would make the host wait for a GPU every step).
 
     Pair batches: captions of the same clip that meet in a batch are positives of each other,
     never negatives. Clip batches: a clip-caption similarity is the mean over the clip's
@@ -96,9 +100,9 @@ def _train_epoch(
             prefetch(split.audio, following[0])  # read from disk while this batch trains
         if batch[0].numel() >= 2:  # a lone item has no negatives
             step = train_step(model, split, batch, optimizer, loss_fn, config, device)
-            losses.append(step.item())
+            losses.append(step)
         batch = following
-    return sum(losses) / max(len(losses), 1)
+    return sum(torch.stack(losses).tolist()) / len(losses) if losses else 0.0
 
 
 def train_step(
