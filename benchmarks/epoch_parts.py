@@ -7,13 +7,13 @@ parts timed where it runs.
     python benchmarks/epoch_parts.py --report parts.json     # its table again
 
 Per epoch, with the device synchronised around each part: *steps* (the ``train_step`` calls,
-each followed by reading its loss, as the loop does), *loop rest* (the rest of the epoch's loop:
-batches drawn, clips' captions found), *validation*, *resume file* (what the loop waits for
-to write it, to a temporary folder: the whole write on the CPU; on a GPU the state's copy to
-host memory and the end of the previous epoch's write, which a thread does) and *other* (the
-rest of the epoch). Then one more epoch's steps back to back, its
-batches drawn first and no loss read between steps: what a loop that never waits for the
-device would take. Only the time means anything on these features.
+each waited for here, where the loop itself reads its epoch's losses only at the end), *loop
+rest* (the rest of the epoch's loop: batches drawn, clips' captions found), *validation*,
+*resume file* (what the loop waits for to write it, to a temporary folder: the whole write on
+the CPU; on a GPU the state's copy to host memory and the end of the previous epoch's write,
+which a thread does) and *other* (the rest of the epoch). Then one more epoch's steps back to
+back, its batches drawn first and no loss read between steps: what the loop's steps take when
+nothing waits for the device between them. Only the time means anything on these features.
 """
 
 from __future__ import annotations
