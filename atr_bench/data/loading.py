@@ -211,10 +211,10 @@ def load_splits(
     text_fix = _text_fix(dataset, encoder)
     padded = sum(map(len, clips.values())) * audio_frames * extractor.dim * 4
     place = _audio_place(stream, padded, device, log)
+    where = device if place == "device" else HOST
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
-        where = device if place == "device" else HOST
         audio, audio_len = _read_audio(
             place, where, features[split], ids, (audio_frames, extractor.dim), progress
         )

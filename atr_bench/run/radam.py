@@ -84,6 +84,7 @@ class RAdam(torch.optim.Optimizer):
                     # written whole by the first step (``_momentum_step``), so never zeroed
                     state["exp_avg"] = torch.empty_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.empty_like(p, memory_format=torch.preserve_format)
+                    self._taken[p] = (state["step"], 0)
                 elif state["step"].device != p.device:  # resumed from torch's RAdam (host)
                     state["step"] = state["step"].to(p.device, torch.float32)
                 by_step.setdefault(self._steps_taken(p, state["step"]) + 1, []).append(p)
