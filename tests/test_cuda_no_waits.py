@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from feature_files import plain_features
 
-from atr_bench.data.feature_store import FeatureWriter, read_features
+from atr_bench.data.feature_store import read_features
 from atr_bench.data.loading import Splits
 from atr_bench.data.onto_device import read_onto
 from atr_bench.perf.step import random_split
@@ -71,11 +71,7 @@ def test_an_epochs_batches_and_steps_never_wait_for_the_gpu(protocol):
 def test_features_read_onto_the_gpu_equal_those_read_into_host_memory(tmp_path, monkeypatch):
     from atr_bench.data import streamed
 
-    rng = np.random.default_rng(0)
-    path = tmp_path / "f.h5"
-    with FeatureWriter(path) as writer:
-        for i in range(9):
-            writer.write(f"c{i}", rng.standard_normal((3 + i, 16)).astype(np.float32))
+    path = plain_features(tmp_path / "f.h5", [3 + i for i in range(9)], 16)
     order = [f"c{i}" for i in (4, 0, 8, 2, 7)]
     monkeypatch.setattr(streamed, "SCAN_BYTES", 2 * 6 * 16 * 4)  # blocks of two clips
     expected, lengths = read_features(path, order, frames=6, dim=16)

@@ -10,9 +10,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from feature_files import plain_features
 
 from atr_bench.data import onto_device, streamed
-from atr_bench.data.feature_store import FeatureWriter, read_features
+from atr_bench.data.feature_store import read_features
 from atr_bench.errors import AtrBenchError
 
 IDS = [f"c{i}" for i in range(7)]
@@ -22,12 +23,7 @@ ORDER = ["c5", "c0", "c3", "c6", "c1"]
 @pytest.fixture
 def plain(tmp_path):
     """Clips as atr-bench writes them (plain float32), some longer than the frames read."""
-    rng = np.random.default_rng(0)
-    path = tmp_path / "plain.h5"
-    with FeatureWriter(path) as writer:
-        for i, clip_id in enumerate(IDS):
-            writer.write(clip_id, rng.standard_normal((1 + i, 3)).astype(np.float32))
-    return path
+    return plain_features(tmp_path / "plain.h5", [1 + i for i in range(len(IDS))], 3)
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from feature_files import plain_features
 
 from atr_bench.cli.main import main
 from atr_bench.data import streamed
-from atr_bench.data.feature_store import FeatureWriter, read_features
+from atr_bench.data.feature_store import read_features
 from atr_bench.errors import AtrBenchError
 
 IDS = ["c0", "c1", "c2", "c3", "c4"]
@@ -21,12 +22,7 @@ IDS = ["c0", "c1", "c2", "c3", "c4"]
 
 @pytest.fixture
 def store(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "f.h5"
-    with FeatureWriter(path) as writer:
-        for i, clip_id in enumerate(IDS):
-            writer.write(clip_id, rng.standard_normal((2 + 2 * i, 3)).astype(np.float32))
-    return path
+    return plain_features(tmp_path / "f.h5", [2 + 2 * i for i in range(len(IDS))], 3)
 
 
 @pytest.mark.parametrize("budget", [1, 1 << 20])  # scan one clip at a time, or all at once
