@@ -194,10 +194,7 @@ def load_splits(
     host memory (``_audio_place``). A test split that shares clips with the train split is
     refused unless ``allow_overlap``. What the loading decided is said on ``log``."""
     dataset.ensure_audio_features(extractor, extractor_build, progress)
-    clips: dict[str, Sequence[Clip]] = {split: dataset.clips(split) for split in SPLITS}
-    for split, split_clips in clips.items():
-        if not split_clips:
-            raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
+    clips = _listed_clips(dataset)
     overlap = check_overlap(clips["train"], clips["test"], allow_overlap)
     covered = _coverage(dataset.name, clips)
     features = {s: dataset.layout.features(extractor.name, s) for s in SPLITS}
@@ -211,12 +208,11 @@ def load_splits(
     text_fix = _text_fix(dataset, encoder)
     padded = sum(map(len, clips.values())) * audio_frames * extractor.dim * 4
     place = _audio_place(stream, padded, device, log)
-    where = device if place == "device" else HOST
     loaded = {}
     for split, split_clips in clips.items():
         ids = [c.clip_id for c in split_clips]
         audio, audio_len = _read_audio(
-            place, where, features[split], ids, (audio_frames, extractor.dim), progress
+            place, device, features[split], ids, (audio_frames, extractor.dim), progress
         )
         loaded[split] = build_split(
             split_clips,
@@ -236,6 +232,15 @@ def load_splits(
         text_provenance=_text_provenance(text_spec, encoder),
     )
     return splits.audio_on_host() if place == "host" else splits
+
+
+def _listed_clips(dataset: Dataset) -> dict[str, Sequence[Clip]]:
+    """Each split's clips as the dataset lists them; a split without any is an error."""
+    clips = {split: dataset.clips(split) for split in SPLITS}
+    for split, split_clips in clips.items():
+        if not split_clips:
+            raise AtrBenchError(f"{dataset.name}: split {split!r} has no clips")
+    return clips
 
 
 def _text_provenance(spec: TextEncoderSpec, encoder: object) -> dict[str, Any]:
@@ -275,13 +280,14 @@ def _read_audio(
     row: tuple[int, int],
     progress: bool,
 ) -> tuple[torch.Tensor | StreamedFeatures, torch.Tensor]:
-    """A split's audio features and lengths: opened for reading from ``disk``
-    (``open_streamed``), or loaded whole into host memory in one read (``read_features``) or
-    onto a device a block at a time (``read_onto``)."""
+    """A split's audio features and lengths, where ``place`` says: opened for reading from
+    ``disk`` (``open_streamed``), or loaded whole into ``host`` memory in one read
+    (``read_features``; also a CPU ``device``), or onto the ``device`` a block at a time
+    (``read_onto``)."""
     frames, dim = row
     if place == "disk":
         return open_streamed(path, ids, frames, dim, progress)
-    if device.type == "cpu":
+    if place == "host" or device.type == "cpu":
         return read_features(path, ids, frames, dim)
     return read_onto(path, ids, frames, dim, device, progress)
 
