@@ -313,6 +313,24 @@ def test_plain_clips_are_read_straight_from_the_file_as_hdf5_reads_them(tmp_path
     assert lengths.tolist() == expected_lengths.tolist() == [5, 1, 4]
 
 
+@pytest.mark.parametrize("dtype", [">f4", "<f8", "<f2", "<i4"])
+def test_clips_of_any_other_type_are_not_plain_and_are_read_through_hdf5(tmp_path, dtype):
+    from atr_bench.data.feature_store import plain_layout
+
+    path = tmp_path / "f.h5"
+    with FeatureWriter(path) as writer:
+        writer.write("plain", np.full((2, 4), 1.5, np.float32))
+    with h5py.File(path, "a") as handle:
+        handle["other"] = np.arange(12).reshape(3, 4).astype(dtype)
+    with h5py.File(path, "r") as handle:
+        offsets, lengths = plain_layout(handle, ["plain"], 5, 4)
+        assert lengths.tolist() == [2] and offsets[0] > 0
+        assert plain_layout(handle, ["plain", "other"], 5, 4) is None
+    audio, lengths = read_features(path, ["other", "plain"], frames=5)
+    assert audio[0, :3].flatten().tolist() == list(range(12)) and not audio[0, 3:].any()
+    assert audio[1, :2].eq(1.5).all() and lengths.tolist() == [3, 2]
+
+
 def test_a_nan_among_plain_clips_is_named(tmp_path):
     path = tmp_path / "f.h5"
     with FeatureWriter(path) as writer:

@@ -334,9 +334,10 @@ def plain_layout(
     HDF5's metadata alone, where every clip is what atr-bench writes: a dataset stored in the
     file, contiguous little-endian float32 ``[T >= 1, dim]``; None where any is not (then
     ``read_rows`` reads them, and names what is wrong). It asks HDF5's low-level calls, which
-    cost half of what the high-level ones do: 50 against 110 us a clip, seconds at the size of
-    AudioCaps's training split."""
-    group, f4 = handle.id, np.dtype("<f4")
+    cost a third of what the high-level ones do (36 against 110 us a clip, seconds at the size
+    of AudioCaps's training split), and compares each clip's HDF5 type with little-endian
+    float32 rather than converting it to a numpy dtype (0.4-0.5 s less on that split)."""
+    group, f4 = handle.id, h5py.h5t.IEEE_F32LE
     offsets = np.empty(len(clip_ids), dtype=np.int64)
     lengths = np.empty(len(clip_ids), dtype=np.int64)
     for row, clip_id in enumerate(clip_ids):
@@ -348,7 +349,9 @@ def plain_layout(
         except KeyError:  # a group, or another object that is not a dataset
             return None
         shape, offset = dset.shape, dset.get_offset()
-        if len(shape) != 2 or shape[1] != dim or shape[0] < 1 or dset.dtype != f4 or offset is None:
+        if len(shape) != 2 or shape[1] != dim or shape[0] < 1 or offset is None:
+            return None
+        if not dset.get_type().equal(f4):
             return None
         offsets[row], lengths[row] = offset, min(shape[0], frames)
     return offsets, lengths
