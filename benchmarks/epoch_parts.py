@@ -32,6 +32,7 @@ import torch
 from atr_bench.data.loading import Splits
 from atr_bench.data.shaped import SHAPES, split_sizes
 from atr_bench.data.split import SplitData
+from atr_bench.perf.step import random_split
 from atr_bench.plugins.registry import registry
 from atr_bench.run import training
 from atr_bench.run.config import RunRequest
@@ -40,35 +41,6 @@ from atr_bench.run.model import DualEncoder
 from atr_bench.run.plan import Plan, plan
 
 PARTS = ("steps", "loop rest", "validation", "resume file", "other")
-
-
-def random_split(
-    device: torch.device, clips: int, captions: int, audio: tuple[int, int], text: tuple[int, int]
-) -> SplitData:
-    """``clips`` clips of random ``audio`` (frames, width) features, each with ``captions``
-    captions of random ``text`` (tokens, width) vectors, made on ``device``; lengths uniform
-    in ``[T/2, T]`` with zeros in the padding, as the data layer writes them."""
-    gen = torch.Generator(device=device).manual_seed(0)
-
-    def padded(rows: int, length: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = torch.randint(
-            (length + 1) // 2, length + 1, (rows,), generator=gen, device=device
-        )
-        values = torch.randn(rows, length, width, generator=gen, device=device)
-        values *= (torch.arange(length, device=device)[None, :] < lengths[:, None])[..., None]
-        return values, lengths
-
-    features, features_len = padded(clips, *audio)
-    tokens, tokens_len = padded(clips * captions, *text)
-    return SplitData(
-        clip_ids=tuple(f"clip{i}" for i in range(clips)),
-        audio=features,
-        audio_len=features_len,
-        text=tokens,
-        text_len=tokens_len,
-        caption_clip=torch.arange(clips, device=device).repeat_interleave(captions),
-        captions=tuple(f"caption{i}" for i in range(clips * captions)),
-    )
 
 
 class Timers:
@@ -107,11 +79,8 @@ def the_plan(args: argparse.Namespace) -> Plan:
 def splits_of(args: argparse.Namespace, the_plan: Plan, device: torch.device) -> Splits:
     shape = SHAPES[args.dataset]
     sizes = split_sizes(shape, args.fraction)
-    c = the_plan.config
-    audio = (c.audio_frames, the_plan.components["extractor"].spec.dim)
-    text = (c.text_tokens, the_plan.components["text_encoder"].spec.dim)
     made = {
-        split: random_split(device, sizes[split], shape.captions[split], audio, text)
+        split: random_split(the_plan, sizes[split], shape.captions[split], device)
         for split in ("train", "val")
     }
     return Splits(made["train"], made["val"], made["val"])

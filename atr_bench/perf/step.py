@@ -117,32 +117,35 @@ def step_plan(case: StepCase, registry: Registry) -> Plan:
 
 
 def random_split(
-    the_plan: Plan, clips: int, captions: int, device: str, seed: int = 0
+    the_plan: Plan, clips: int, captions: int, device: str | torch.device, seed: int = 0
 ) -> SplitData:
     """``clips`` clips of random features, each with ``captions`` captions; lengths are
-    uniform in ``[T/2, T]`` with zeros in the padding, as the data layer writes them."""
+    uniform in ``[T/2, T]`` with zeros in the padding, as the data layer writes them. Made on
+    ``device`` (a full-size split need never pass through host memory)."""
     c = the_plan.config
     audio_dim = the_plan.components["extractor"].spec.dim
     text_dim = the_plan.components["text_encoder"].spec.dim
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
 
     def padded(rows: int, frames: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = torch.randint((frames + 1) // 2, frames + 1, (rows,), generator=gen)
-        keep = torch.arange(frames)[None, :] < lengths[:, None]
-        return torch.randn(rows, frames, dim, generator=gen) * keep[..., None], lengths
+        lengths = torch.randint(
+            (frames + 1) // 2, frames + 1, (rows,), generator=gen, device=device
+        )
+        keep = torch.arange(frames, device=device)[None, :] < lengths[:, None]
+        values = torch.randn(rows, frames, dim, generator=gen, device=device)
+        return values.mul_(keep[..., None]), lengths
 
     audio, audio_len = padded(clips, c.audio_frames, audio_dim)
     text, text_len = padded(clips * captions, c.text_tokens, text_dim)
-    split = SplitData(
+    return SplitData(
         clip_ids=tuple(f"clip{i}" for i in range(clips)),
         audio=audio,
         audio_len=audio_len,
         text=text,
         text_len=text_len,
-        caption_clip=torch.arange(clips).repeat_interleave(captions),
+        caption_clip=torch.arange(clips, device=device).repeat_interleave(captions),
         captions=tuple(f"caption{i}" for i in range(clips * captions)),
     )
-    return split.to(device)
 
 
 def make_call(case: StepCase, registry: Registry) -> Callable[[], None]:
