@@ -133,7 +133,9 @@ class FirstCallPerSizeIsSlow(MeanPooling):
 def test_one_time_costs_of_each_size_stay_out_of_the_rounds():
     module = FirstCallPerSizeIsSlow(SHAPES["text"].dim)
     step, rounds = throughput.prepare(module, case(mode="forward"))
-    assert rounds == throughput.MAX_ROUNDS  # the estimate came from a second, quick call
+    # the estimate came from a second, quick call: the slow first one (a whole round budget)
+    # would have left one round; how many more depends on how busy the machine is
+    assert rounds > 1
     started = time.perf_counter()
     step()
     assert time.perf_counter() - started < throughput.ROUND_BUDGET_S  # warmed at full size
