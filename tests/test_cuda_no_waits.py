@@ -27,12 +27,13 @@ if not torch.cuda.is_available():
 CUDA = torch.device("cuda")
 
 
-def _plan(protocol: str) -> Plan:
-    """A protocol's plan at the AudioCaps shape with netrvlad (the data is never read)."""
+def _plan(protocol: str, pooling: str, options: tuple[tuple[str, str], ...]) -> Plan:
+    """A protocol's plan at the AudioCaps shape (the data is never read)."""
     request = RunRequest(
         dataset="audiocaps",
         extractor="panns_cnn14",
-        pooling="netrvlad",
+        pooling=pooling,
+        pooling_options=options,
         protocol=protocol,
         batch_size=16,
         audio_frames=31,
@@ -41,9 +42,14 @@ def _plan(protocol: str) -> Plan:
     return plan(request, registry(), Path("data"))
 
 
-@pytest.mark.parametrize("protocol", ["lou2022", "lou2022-tuned", "pairs"])
-def test_an_epochs_batches_and_steps_never_wait_for_the_gpu(protocol):
-    the_plan = _plan(protocol)
+CASES = [(protocol, "netrvlad", ()) for protocol in ("lou2022", "lou2022-tuned", "pairs")]
+CASES += [("lou2022-tuned", "netrvlad", (("kernel", "torch"),))]
+CASES += [("lou2022-tuned", pooling, ()) for pooling in ("netvlad", "mean", "max", "transformer")]
+
+
+@pytest.mark.parametrize(("protocol", "pooling", "options"), CASES)
+def test_an_epochs_batches_and_steps_never_wait_for_the_gpu(protocol, pooling, options):
+    the_plan = _plan(protocol, pooling, options)
     c = the_plan.config
     split = random_split(the_plan, 4 * 16, 5, "cuda")
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from atr_bench.components.poolings import plugin as poolings
-from atr_bench.components.poolings import simple
+from atr_bench.components.poolings import simple, vlad_function
 from atr_bench.perf.baselines import BASELINES
 from atr_bench.perf.references import REFERENCES
 
@@ -69,10 +69,20 @@ def test_every_builtin_pooling_has_a_reference():
     assert set(REFERENCES) == set(SPECS)
 
 
+def as_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the poolings take the paths they take on a GPU, which read nothing back to decide
+    (``simple.reads_without_waiting`` false), on CPU tensors."""
+    for module in (simple, vlad_function):
+        monkeypatch.setattr(module, "reads_without_waiting", lambda x: False)
+
+
+@pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-paths", "gpu-paths"])
 @pytest.mark.parametrize("padding", list(PADDING))
 @pytest.mark.parametrize("dtype", list(TOLERANCES), ids=str)
 @pytest.mark.parametrize("name", sorted(SPECS))
-def test_builtin_equals_reference(name, dtype, padding):
+def test_builtin_equals_reference(name, dtype, padding, paths, monkeypatch):
+    if paths == "gpu":
+        as_on_a_gpu(monkeypatch)
     module = built(name, dtype)
     reference = REFERENCES[name](module)
     x, mask = batch(dtype, padding=padding)

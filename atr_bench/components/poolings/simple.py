@@ -7,13 +7,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def reads_without_waiting(x: Tensor) -> bool:
+    """Whether ``x``'s values can be read on the host without waiting: it is in host memory.
+    Only there is it worth reading a tensor to skip work (the checks below); on a GPU a read
+    makes the host wait for everything queued before it, at every step, so there the poolings
+    do the work unconditionally (a masked copy of a batch takes the GPU microseconds)."""
+    return x.device.type == "cpu"
+
+
 def zero_padding(x: Tensor, mask: Tensor) -> Tensor:
     """``x`` with padded frames set to 0, so no value there (not even inf or NaN) can leak.
 
     On the CPU, where the padded frames are 0 already (as atr-bench's loaders write them), this
     is ``x`` itself: reading the padded frames costs a fraction of copying the batch, which at
     the AudioCaps shape is 32.5 MB of fresh memory every step. ``x`` is never changed."""
-    if x.device.type == "cpu" and not x.requires_grad and not x[~mask].any():
+    if reads_without_waiting(x) and not x.requires_grad and not x[~mask].any():
         return x
     return torch.where(mask.unsqueeze(-1), x, 0.0)
 
@@ -29,9 +37,12 @@ def apply_padding(padding: str, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean over the real frames of each row: ``[B, T, D]``, ``[B, T]`` -> ``[B, D]``.
 
-    A batched product with the 0/1 mask reads ``x`` once and copies nothing; only when its
-    result is not finite (zero times inf or NaN in the padding) is a masked copy summed."""
+    On the CPU a batched product with the 0/1 mask reads ``x`` once and copies nothing; only
+    when its result is not finite (zero times inf or NaN in the padding) is a masked copy
+    summed. Elsewhere the masked copy is summed at once: the check would wait for the device."""
     count = mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)
+    if not reads_without_waiting(x):
+        return zero_padding(x, mask).sum(1) / count
     total = torch.bmm(mask.to(x.dtype).unsqueeze(1), x).squeeze(1)
     if not torch.isfinite(total).all():
         total = zero_padding(x, mask).sum(1)
@@ -96,7 +107,7 @@ class MaxPooling(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         x, mask = apply_padding(self.padding, x, mask)
-        if x.device.type != "cpu" or len(x) == 0:
+        if not reads_without_waiting(x) or len(x) == 0:
             return _masked_max(x, mask)
         per_clip = max(1, x[0].numel())
         lengths = prefix_lengths(mask) if per_clip >= PER_CLIP_MIN_ELEMENTS else None

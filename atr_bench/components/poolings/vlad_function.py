@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from atr_bench.components.poolings.simple import zero_padding
+from atr_bench.components.poolings.simple import reads_without_waiting, zero_padding
 from atr_bench.components.poolings.vlad_frames import DenseFrames
 from atr_bench.errors import AtrBenchError
 
@@ -142,10 +142,14 @@ class _VLAD(torch.autograd.Function):
         if norm_state is not None:
             assert norm_weight is not None and norm_bias is not None  # they come with the state
             norm = AssignNorm(norm_weight, norm_bias, *norm_state)
-        frames = _frames(x, mask, kernel)
+        checked = kernel == "torch" and reads_without_waiting(x)
+        if kernel == "torch" and not checked:  # on a GPU: mask a copy, never wait for a check
+            frames = DenseFrames(zero_padding(x, mask), mask)
+        else:
+            frames = _frames(x, mask, kernel)
         agg = _aggregate(frames, weight, bias, centroids, clusters, norm)
         norms = torch.linalg.vector_norm(agg.vlad, dim=2, keepdim=True)  # [B, K, 1]
-        if kernel == "torch" and not torch.isfinite(norms).all():
+        if checked and not torch.isfinite(norms).all():
             # inf or NaN somewhere (zero times inf is NaN; a norm of them is not finite, and
             # checking the norms reads B*K numbers instead of B*K*D): mask a copy. When the
             # padding was the culprit this gives the right numbers; when a real frame was, the
