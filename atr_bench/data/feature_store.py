@@ -4,7 +4,8 @@ clip id (the seed layout, so existing dumps are read as they are)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -206,6 +207,21 @@ def read_features(
     and their lengths [N] = min(T, frames), read straight into one preallocated array: where
     every clip is what atr-bench writes (``plain_layout``) one ``pread`` a clip, 3x quicker
     than through HDF5, else through HDF5 (which converts other float types on the way)."""
+    with opened_clips(path, clip_ids, frames, dim) as (handle, width, layout):
+        if layout is None:
+            out, lengths = read_rows(path, handle, clip_ids, frames, width)
+        else:
+            out, lengths = _read_plain(path, handle, clip_ids, layout, (frames, width)), layout[1]
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+@contextmanager
+def opened_clips(
+    path: Path, clip_ids: Sequence[str], frames: int, dim: int | None
+) -> Iterator[tuple[h5py.File, int, tuple[np.ndarray, np.ndarray] | None]]:
+    """What every reader of a split's features starts with: the file open for reading with
+    every clip checked to be there, the feature width (``dim``, or the first clip's), and the
+    clips' ``plain_layout`` (None where some clip is not plain float32, or there are none)."""
     if frames < 1:
         raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
     with open_for_reading(path) as handle:
@@ -214,11 +230,7 @@ def read_features(
             dim = _first_dim(path, handle)
         width = dim or 0
         layout = plain_layout(handle, clip_ids, frames, width) if clip_ids and width else None
-        if layout is None:
-            out, lengths = read_rows(path, handle, clip_ids, frames, width)
-        else:
-            out, lengths = _read_plain(path, handle, clip_ids, layout, (frames, width)), layout[1]
-    return torch.from_numpy(out), torch.from_numpy(lengths)
+        yield handle, width, layout
 
 
 def _read_plain(

@@ -12,15 +12,8 @@ import h5py
 import numpy as np
 import torch
 
-from atr_bench.data.feature_store import (
-    check_clips,
-    open_for_reading,
-    plain_layout,
-    read_plain_rows,
-    read_rows,
-)
+from atr_bench.data.feature_store import opened_clips, read_plain_rows, read_rows
 from atr_bench.data.streamed import scan_blocks
-from atr_bench.errors import AtrBenchError
 
 
 def read_onto(
@@ -35,13 +28,9 @@ def read_onto(
     their lengths ``[N]`` on the host: what ``read_features`` gives, read ``SCAN_BYTES`` of
     padded rows at a time into one host buffer (page-locked for a CUDA device) and copied from
     there, each block checked for NaN and inf before it goes."""
-    if frames < 1:
-        raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
     ids = tuple(clip_ids)
-    out = torch.empty((len(ids), frames, dim), dtype=torch.float32, device=device)
-    with open_for_reading(path) as handle:
-        check_clips(path, handle, ids)
-        layout = plain_layout(handle, ids, frames, dim) if ids else None
+    with opened_clips(path, ids, frames, dim) as (handle, _, layout):
+        out = torch.empty((len(ids), frames, dim), dtype=torch.float32, device=device)
         if layout is None:
             lengths = _through_hdf5(path, handle, ids, out, progress)
         else:

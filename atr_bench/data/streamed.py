@@ -17,11 +17,10 @@ import torch
 from tqdm import tqdm
 
 from atr_bench.data.feature_store import (
-    check_clips,
     first_nonfinite_row,
     nonfinite_clip,
     open_for_reading,
-    plain_layout,
+    opened_clips,
     pread_rows,
     read_rows,
 )
@@ -187,12 +186,8 @@ def open_streamed(
 ) -> tuple[StreamedFeatures, torch.Tensor]:
     """The split's streamed features and their lengths, after one checking pass over the file
     (bounded memory: ``SCAN_BYTES`` at a time)."""
-    if frames < 1:
-        raise AtrBenchError(f"{path}: frames must be >= 1, got {frames}")
     ids = tuple(clip_ids)
-    with open_for_reading(path) as handle:
-        check_clips(path, handle, ids)
-        layout = plain_layout(handle, ids, frames, dim)
+    with opened_clips(path, ids, frames, dim) as (handle, _, layout):
         if layout is None:
             return _open_through_hdf5(path, handle, ids, frames, dim, progress)
         places = ClipPlaces(*layout)
